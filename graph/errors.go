@@ -1,0 +1,155 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"reflect"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/enneo-facade/facade/upstream"
+)
+
+// The codes clients see in extensions.code; one fixed vocabulary (README, "Errors").
+const (
+	CodeUnauthenticated     = "UNAUTHENTICATED"
+	CodeForbidden           = "FORBIDDEN"
+	CodeNotFound            = "NOT_FOUND"
+	CodeBadUserInput        = "BAD_USER_INPUT"
+	CodeUpstreamRateLimited = "UPSTREAM_RATE_LIMITED"
+	CodeUpstreamTimeout     = "UPSTREAM_TIMEOUT"
+	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
+	CodeUpstreamError       = "UPSTREAM_ERROR"
+	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE"
+	CodeInternal            = "INTERNAL"
+)
+
+var errNoLoaders = errors.New("request has no loaders: serve it through NewHandler")
+
+// inputError is a client mistake found by a resolver (not by validation).
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+// fieldError reports an upstream value that could not be decoded; it costs that field only.
+type fieldError struct{ object, field string }
+
+func (e *fieldError) Error() string {
+	return fmt.Sprintf("the upstream value of %s.%s could not be decoded", e.object, e.field)
+}
+
+// ErrorPresenter maps every error a resolver returns onto the vocabulary above. Messages are
+// fixed per kind: no upstream body, token or personal data reaches a client. Errors that are not
+// categorised are logged and become "internal error".
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			return gqlErr // parse and validation errors, and errors a resolver shaped already
+		}
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		code, msg, ext := classify(err)
+		if code == CodeInternal {
+			log.ErrorContext(ctx, "internal error", "path", out.Path.String(), "err", err)
+		} else if code != CodeNotFound && code != CodeBadUserInput && code != CodeUnauthenticated {
+			log.WarnContext(ctx, "upstream error", "code", code, "path", out.Path.String(), "err", err)
+		}
+		out.Message = msg
+		out.Extensions = map[string]any{"code": code}
+		for k, v := range ext {
+			out.Extensions[k] = v
+		}
+		return out
+	}
+}
+
+func classify(err error) (code, msg string, ext map[string]any) {
+	var (
+		status *upstream.StatusError
+		input  *inputError
+		field  *fieldError
+	)
+	switch {
+	case errors.As(err, &input):
+		return CodeBadUserInput, input.msg, nil
+	case errors.As(err, &field):
+		return CodeUpstreamBadResponse, field.Error(), nil
+	case errors.Is(err, upstream.ErrInvalidID):
+		return CodeBadUserInput, "invalid contract id: use 1 to 64 letters, digits, '-' or '_'", nil
+	case errors.Is(err, upstream.ErrNoCredential):
+		return CodeUnauthenticated, "this query needs the upstream: send an Authorization: Bearer <token> header", nil
+	case errors.Is(err, errNotBearer):
+		return CodeUnauthenticated, errNotBearer.Error(), nil
+	case errors.As(err, &status):
+		ext := map[string]any{"upstreamStatus": status.Status}
+		switch {
+		case status.Status == http.StatusUnauthorized:
+			return CodeUnauthenticated, "the upstream did not accept the token", ext
+		case status.Status == http.StatusForbidden:
+			return CodeForbidden, "the token may not read this contract", ext
+		case status.Status == http.StatusNotFound:
+			return CodeNotFound, "contract not found", ext
+		case status.Status == http.StatusTooManyRequests:
+			msg := "the upstream's rate limit was reached"
+			if status.RetryAfter > 0 {
+				secs := int(math.Ceil(status.RetryAfter.Seconds()))
+				ext["retryAfter"] = secs
+				msg = fmt.Sprintf("%s; retry after %d s", msg, secs)
+			}
+			return CodeUpstreamRateLimited, msg, ext
+		}
+		return CodeUpstreamError, fmt.Sprintf("the upstream failed with status %d", status.Status), ext
+	case errors.Is(err, upstream.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return CodeUpstreamTimeout, "the upstream did not answer in time", nil
+	case errors.Is(err, upstream.ErrUnavailable):
+		return CodeUpstreamUnavailable, "the upstream cannot be reached", nil
+	case errors.Is(err, upstream.ErrBadResponse):
+		return CodeUpstreamBadResponse, "the upstream sent a response that cannot be decoded", nil
+	}
+	return CodeInternal, "internal error", nil
+}
+
+// Recover turns a resolver panic into an internal error, logged with its value (which is ours,
+// not the upstream's).
+func Recover(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "resolver panic", "panic", fmt.Sprint(p))
+		return errors.New("panic")
+	}
+}
+
+// UndecodableFields is a field middleware: a field whose upstream value could not be decoded
+// resolves to null with an UPSTREAM_BAD_RESPONSE error at its path, and its siblings are unharmed.
+func UndecodableFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if obj, ok := parentObject(fc).(interface{ Undecodable(string) bool }); ok && obj.Undecodable(fc.Field.Name) {
+		return nil, &fieldError{object: fc.Object, field: fc.Field.Name}
+	}
+	return next(ctx)
+}
+
+// parentObject finds the object a field is resolved on. gqlgen keeps it as the Result of the
+// parent field, except inside a list, where the parent is the element's index and the list is
+// one level up.
+func parentObject(fc *graphql.FieldContext) any {
+	p := fc.Parent
+	if p == nil {
+		return nil
+	}
+	if p.Index == nil {
+		return p.Result
+	}
+	if p.Parent == nil || p.Parent.Result == nil {
+		return nil
+	}
+	list := reflect.ValueOf(p.Parent.Result)
+	if list.Kind() != reflect.Slice || *p.Index >= list.Len() {
+		return nil
+	}
+	return list.Index(*p.Index).Interface()
+}

@@ -1,0 +1,140 @@
+package graph
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// leakMarker stands for upstream error bodies with personal data: it must never reach a client.
+const leakMarker = "tom@mustermann.de SECRET-BODY"
+
+func errorUpstream(t *testing.T) *testUpstream {
+	return newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		switch id {
+		case "e401":
+			w.WriteHeader(401)
+			w.Write([]byte(`{"error":"token expired for ` + leakMarker + `"}`))
+		case "e403":
+			w.WriteHeader(403)
+		case "e404":
+			http.Error(w, `{"error":"Contract e404 of `+leakMarker+` not found"}`, 404)
+		case "e429":
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(429)
+		case "e500":
+			http.Error(w, `{"error":"SQL error near `+leakMarker+`"}`, 500)
+		case "e502":
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(502)
+			w.Write([]byte("<html>Bad gateway " + leakMarker + "</html>"))
+		case "hang":
+			<-r.Context().Done()
+		case "html":
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html>" + leakMarker + "</html>"))
+		case "trunc":
+			w.Write([]byte(`{"tickets":[{"id":1,"subject":"` + leakMarker))
+		default:
+			w.Write(historyWithSibling(id, "x"))
+		}
+	})
+}
+
+func TestUpstreamErrorsPerContract(t *testing.T) {
+	up := errorUpstream(t)
+	api := newTestAPI(t, up, 200*time.Millisecond)
+	const token = "caller-token-SECRET"
+	resp := mustQuery(t, api, token, `{
+		ok: contract(id: "42") { id productName }
+		e401: contract(id: "e401") { id }
+		e403: contract(id: "e403") { id }
+		e404: contract(id: "e404") { id }
+		e429: contract(id: "e429") { id }
+		e500: contract(id: "e500") { id }
+		e502: contract(id: "e502") { id }
+		hang: contract(id: "hang") { id }
+		html: contract(id: "html") { id }
+		trunc: contract(id: "trunc") { id }
+		bad: contract(id: "../../admin") { id }
+		list: contracts(ids: ["43", "e404", "44"]) { id }
+	}`, nil)
+	tests := []struct {
+		path, code string
+		status     float64
+	}{
+		{"e401", CodeUnauthenticated, 401},
+		{"e403", CodeForbidden, 403},
+		{"e404", CodeNotFound, 404},
+		{"e429", CodeUpstreamRateLimited, 429},
+		{"e500", CodeUpstreamError, 500},
+		{"e502", CodeUpstreamError, 502},
+		{"hang", CodeUpstreamTimeout, 0},
+		{"html", CodeUpstreamBadResponse, 0},
+		{"trunc", CodeUpstreamBadResponse, 0},
+		{"bad", CodeBadUserInput, 0},
+		{"list.1", CodeNotFound, 404},
+	}
+	for _, tt := range tests {
+		ext := resp.errorAt(tt.path)
+		if ext == nil || ext["code"] != tt.code {
+			t.Errorf("error at %s = %v, want %s", tt.path, ext, tt.code)
+			continue
+		}
+		if status, _ := ext["upstreamStatus"].(float64); status != tt.status {
+			t.Errorf("error at %s: upstreamStatus = %v, want %v", tt.path, ext["upstreamStatus"], tt.status)
+		}
+		if string(resp.Data[tt.path]) != "null" && !strings.Contains(tt.path, ".") {
+			t.Errorf("%s = %s, want null", tt.path, resp.Data[tt.path])
+		}
+	}
+	if ext := resp.errorAt("e429"); ext["retryAfter"] != 7.0 {
+		t.Errorf("e429 retryAfter = %v, want 7", ext["retryAfter"])
+	}
+	if len(resp.Errors) != len(tests) {
+		t.Errorf("got %d errors, want %d: %s", len(resp.Errors), len(tests), resp.raw)
+	}
+	// Siblings of failing contracts are unaffected.
+	if got := string(resp.Data["ok"]); got != `{"id":"42","productName":"Flex 42"}` {
+		t.Errorf("ok = %s", got)
+	}
+	if got := string(resp.Data["list"]); got != `[{"id":"43"},null,{"id":"44"}]` {
+		t.Errorf("list = %s, want the failing id null in place", got)
+	}
+	for _, secret := range []string{"mustermann", "SECRET", token} {
+		if strings.Contains(resp.raw, secret) {
+			t.Errorf("response contains %q: %s", secret, resp.raw)
+		}
+	}
+	if up.calls["../../admin"] != 0 || up.calls["admin"] != 0 {
+		t.Errorf("an invalid id reached the upstream: %v", up.calls)
+	}
+}
+
+func TestMissingCredential(t *testing.T) {
+	up := errorUpstream(t)
+	api := newTestAPI(t, up, 0)
+	resp := mustQuery(t, api, "", `{ a: contract(id: "1") { id } b: contracts(ids: ["2"]) { id } }`, nil)
+	for _, path := range []string{"a", "b.0"} {
+		if ext := resp.errorAt(path); ext == nil || ext["code"] != CodeUnauthenticated {
+			t.Errorf("error at %s = %v, want UNAUTHENTICATED: %s", path, ext, resp.raw)
+		}
+	}
+	if n := up.total(); n != 0 {
+		t.Errorf("upstream calls without a credential = %d, want 0", n)
+	}
+	// A query that needs no upstream works without one.
+	if resp := mustQuery(t, api, "", `{ __typename }`, nil); len(resp.Errors) > 0 {
+		t.Errorf("__typename without a token: %s", resp.raw)
+	}
+}
+
+func TestCallerTokenIsForwarded(t *testing.T) {
+	up := errorUpstream(t)
+	api := newTestAPI(t, up, 0)
+	mustQuery(t, api, "alice-token", `{ contract(id: "1") { id } }`, nil)
+	if _, ok := up.tokens.Load("Bearer alice-token"); !ok {
+		t.Errorf("the caller's token did not reach the upstream")
+	}
+}

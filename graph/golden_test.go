@@ -1,0 +1,205 @@
+package graph
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// selectAll writes a selection of every field of the named type, recursively, leaving out
+// Contract.history (its tickets would recurse for ever; it is selected once, at the top).
+func selectAll(s *ast.Schema, typeName string, b *strings.Builder) {
+	b.WriteString("{")
+	for _, f := range s.Types[typeName].Fields {
+		if strings.HasPrefix(f.Name, "__") || typeName == "Contract" && f.Name == "history" {
+			continue
+		}
+		b.WriteString(" " + f.Name)
+		if def := s.Types[f.Type.Name()]; def.Kind == ast.Object {
+			selectAll(s, def.Name, b)
+		}
+	}
+	b.WriteString(" }")
+}
+
+var naiveTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`)
+
+// normalise turns an upstream JSON value of GraphQL type typ into what the API documents:
+// every schema field present (null when the upstream omits it), ids and number-valued strings
+// as strings, timestamps in RFC 3339 (zoneless ones in Europe/Berlin, unix seconds in UTC).
+// It fails the test for any upstream field the schema lacks.
+func normalise(t *testing.T, s *ast.Schema, typ *ast.Type, v any, path string) any {
+	if v == nil {
+		return nil
+	}
+	if typ.Elem != nil {
+		var out []any
+		for _, e := range v.([]any) {
+			out = append(out, normalise(t, s, typ.Elem, e, path+"[]"))
+		}
+		return out
+	}
+	def := s.Types[typ.Name()]
+	switch {
+	case def.Kind == ast.Object:
+		obj := v.(map[string]any)
+		out := map[string]any{}
+		for name := range obj {
+			if def.Fields.ForName(name) == nil {
+				t.Errorf("upstream field %s.%s is missing from the schema", path, name)
+			}
+		}
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") || def.Name == "Contract" && f.Name == "history" {
+				continue
+			}
+			out[f.Name] = normalise(t, s, f.Type, obj[f.Name], path+"."+f.Name)
+		}
+		return out
+	case def.Name == "ID" || def.Name == "String":
+		if n, ok := v.(json.Number); ok {
+			return n.String()
+		}
+	case def.Name == "DateTime":
+		if n, ok := v.(json.Number); ok {
+			sec, _ := n.Int64()
+			return time.Unix(sec, 0).UTC().Format(time.RFC3339)
+		}
+		if s := v.(string); naiveTime.MatchString(s) {
+			tm, _ := time.ParseInLocation(time.DateTime, s, defaultZone)
+			return tm.Format(time.RFC3339)
+		}
+	case def.Name == "Boolean":
+		if n, ok := v.(json.Number); ok { // the upstream's 0/1 booleans
+			return n.String() != "0"
+		}
+	case def.Name == "Float" || def.Name == "Int":
+		f, _ := v.(json.Number).Float64()
+		return f
+	}
+	if n, ok := v.(json.Number); ok { // inside JSON scalars
+		f, _ := n.Float64()
+		return f
+	}
+	if m, ok := v.(map[string]any); ok && def.Name == "JSON" {
+		for k, e := range m {
+			m[k] = normalise(t, s, typ, e, path)
+		}
+	}
+	if l, ok := v.([]any); ok && def.Name == "JSON" {
+		for i, e := range l {
+			l[i] = normalise(t, s, typ, e, path)
+		}
+	}
+	return v
+}
+
+func decodeNumbers(t *testing.T, b []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestGoldenEveryField(t *testing.T) {
+	example := mustReadFile(t, "../upstream/testdata/contract-history.example.json")
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(example)
+	})
+	api := newTestAPI(t, up, 0)
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+
+	var sel strings.Builder
+	selectAll(schema, "Ticket", &sel)
+	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { history { tickets `+sel.String()+` } } }`, nil)
+	if len(resp.Errors) > 0 {
+		t.Fatalf("errors: %s", resp.raw)
+	}
+	var got struct {
+		History struct{ Tickets []json.RawMessage }
+	}
+	if err := json.Unmarshal(resp.Data["contract"], &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.History.Tickets) != 1 {
+		t.Fatalf("tickets = %d, want 1", len(got.History.Tickets))
+	}
+	ticketType := &ast.Type{NamedType: "Ticket"}
+	want := normalise(t, schema, ticketType, decodeNumbers(t, example).(map[string]any)["tickets"].([]any)[0], "Ticket")
+	gotTicket := normalise(t, schema, ticketType, decodeNumbers(t, got.History.Tickets[0]), "Ticket")
+	if !reflect.DeepEqual(gotTicket, want) {
+		g, _ := json.MarshalIndent(gotTicket, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		t.Errorf("ticket differs from the example\ngot:  %s\nwant: %s", g, w)
+	}
+	// Spot checks that the normalisation above cannot hide.
+	for _, s := range []string{`"phone":"49123456789"`, `"gridOperatorCode":"1000000000000"`, `"id":"376189"`,
+		`"createdAt":"2022-12-13T22:18:06+01:00"`, `"signupDate":"2022-08-22T00:00:00Z"`, `"isSsoOnly":false`} {
+		if !strings.Contains(resp.raw, s) {
+			t.Errorf("response lacks %s", s)
+		}
+	}
+}
+
+func TestHazardsDecodeWithoutErrors(t *testing.T) {
+	hazards := mustReadFile(t, "../upstream/testdata/hazards.json")
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(hazards)
+	})
+	api := newTestAPI(t, up, 0)
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	var sel strings.Builder
+	selectAll(schema, "Ticket", &sel)
+	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { id history { tickets `+sel.String()+` } } }`, nil)
+	if len(resp.Errors) > 0 {
+		t.Fatalf("errors: %s", resp.raw)
+	}
+	for _, s := range []string{`"status":"escalatedToLegal"`, `"tags":["prePopulated"]`, `"tags":["prePopulated","writesToErp"]`,
+		`"customerId":"123"`, `"id":"C-1001"`, `"size":5368709120`, `"closedAt":null`, `"autoExecuteAt":"2023-11-07T06:31:56.25+01:00"`} {
+		if !strings.Contains(resp.raw, s) {
+			t.Errorf("response lacks %s", s)
+		}
+	}
+}
+
+func TestUndecodableValueCostsItsField(t *testing.T) {
+	body := mustReadFile(t, "../upstream/testdata/undecodable.json")
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(body)
+	})
+	api := newTestAPI(t, up, 0)
+	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { history { tickets {
+		id subject createdAt isEscalated agent { id } customer { email phone }
+		attachments { name width } intents { outcome { txId executedAt } }
+	} } } }`, nil)
+	for _, path := range []string{
+		"contract.history.tickets.0.createdAt",
+		"contract.history.tickets.0.isEscalated",
+		"contract.history.tickets.0.agent",
+		"contract.history.tickets.0.customer.phone",
+		"contract.history.tickets.0.attachments.0.width",
+		"contract.history.tickets.0.intents.0.outcome.executedAt",
+	} {
+		if ext := resp.errorAt(path); ext == nil || ext["code"] != CodeUpstreamBadResponse {
+			t.Errorf("error at %s = %v, want UPSTREAM_BAD_RESPONSE", path, ext)
+		}
+	}
+	if len(resp.Errors) != 6 {
+		t.Errorf("got %d errors, want 6: %s", len(resp.Errors), resp.raw)
+	}
+	for _, s := range []string{`"subject":"I want to relocate`, `"email":"tom@mustermann.de"`, `"createdAt":null`, `"width":null`, `"txId":"c916167c94"`} {
+		if !strings.Contains(resp.raw, s) {
+			t.Errorf("response lacks %s: %s", s, resp.raw)
+		}
+	}
+}

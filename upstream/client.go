@@ -1,0 +1,176 @@
+// Package upstream is a client for Enneo's "Mind" REST API: the contract history endpoint, its
+// error statuses and its loosely typed JSON. It knows nothing of GraphQL.
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // the default zone must load on distroless images without zoneinfo
+)
+
+// Options configures a Client. Zero values take the defaults noted beside each field.
+type Options struct {
+	// BaseURL is everything before /contract/..., e.g. https://demo.enneo.ai/api/mind.
+	BaseURL string
+	// ServiceToken, when set, is sent on every call instead of the caller's token.
+	ServiceToken string
+	// Timeout bounds one call, from dial to the last byte of the body (default 5s).
+	Timeout time.Duration
+	// ConnectTimeout bounds the TCP and TLS handshakes (default 2s).
+	ConnectTimeout time.Duration
+	// MaxBodyBytes caps a response body (default 64 MiB: thousands of tickets with HTML bodies
+	// are a legitimate history).
+	MaxBodyBytes int64
+	// Zone is where zoneless timestamps are read (default Europe/Berlin, Enneo's home).
+	Zone *time.Location
+	// Transport replaces the default keep-alive transport (tests use it to count connections).
+	Transport http.RoundTripper
+}
+
+// Client calls the upstream. It is safe for concurrent use and reuses connections.
+type Client struct {
+	base     string
+	token    string
+	timeout  time.Duration
+	maxBytes int64
+	zone     *time.Location
+	http     *http.Client
+}
+
+// New returns a Client for o, or an error naming the option that is wrong.
+func New(o Options) (*Client, error) {
+	base := strings.TrimRight(o.BaseURL, "/")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, errors.New("upstream base URL must start with http:// or https://")
+	}
+	c := &Client{base: base, token: o.ServiceToken, timeout: o.Timeout, maxBytes: o.MaxBodyBytes, zone: o.Zone}
+	if c.timeout <= 0 {
+		c.timeout = 5 * time.Second
+	}
+	if c.maxBytes <= 0 {
+		c.maxBytes = 64 << 20
+	}
+	if c.zone == nil {
+		zone, err := time.LoadLocation("Europe/Berlin")
+		if err != nil {
+			return nil, fmt.Errorf("load default zone: %w", err)
+		}
+		c.zone = zone
+	}
+	tr := o.Transport
+	if tr == nil {
+		connect := o.ConnectTimeout
+		if connect <= 0 {
+			connect = 2 * time.Second
+		}
+		tr = &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout: connect,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+		}
+	}
+	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		// A redirect would carry the token to wherever it points: refuse it.
+		return http.ErrUseLastResponse
+	}}
+	return c, nil
+}
+
+// NeedsCallerToken reports whether calls need the caller's own token (no service token is set).
+func (c *Client) NeedsCallerToken() bool { return c.token == "" }
+
+// Ping checks that the upstream answers HTTP at all; any status counts, since the base URL
+// itself is not a documented endpoint.
+func (c *Client) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.base+"/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return classify(ctx, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// get GETs base+path with the bearer token and decodes a 2xx JSON body into v.
+func (c *Client) get(ctx context.Context, token, path string, v any) error {
+	if c.token != "" {
+		token = c.token
+	}
+	if token == "" {
+		return ErrNoCredential
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return classify(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Error bodies may be JSON, text or HTML and may echo personal data: read a little so
+		// the connection can be reused, and forget it.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return &StatusError{Method: req.Method, Path: path, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	if err != nil {
+		return classify(ctx, err)
+	}
+	if int64(len(body)) > c.maxBytes {
+		return fmt.Errorf("body larger than %d bytes: %w", c.maxBytes, ErrBadResponse)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		// The decoder's message may quote the body; keep only its kind.
+		return fmt.Errorf("%T: %w", err, ErrBadResponse)
+	}
+	return nil
+}
+
+// classify maps a transport error to the vocabulary, keeping the caller's own cancellation.
+func classify(ctx context.Context, err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return ErrTimeout
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && time.Until(t) > 0 {
+		return time.Until(t).Round(time.Second)
+	}
+	return 0
+}

@@ -1,0 +1,241 @@
+package upstream
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// This file holds the lenient decoding that the upstream's type hazards (UPSTREAM.md) call for:
+// ids that are numbers in one place and strings in another, three timestamp formats, 0/1
+// booleans, a string where a list is documented, and values that cannot be decoded at all.
+
+var errUndecodable = errors.New("undecodable value")
+
+// ID is an identifier the upstream sends as a JSON string or a JSON number; either way it is kept
+// as the text the upstream sent, so 746839 and "746839" are the same ID and no digit is lost.
+type ID string
+
+// UnmarshalJSON accepts a JSON string or number.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	s, err := scalarText(b)
+	if err != nil {
+		return err
+	}
+	*id = ID(s)
+	return nil
+}
+
+// Text is a string the upstream sometimes sends as a JSON number: phones such as 49123456789 and
+// 13-digit codes exceed 32 bits, so they are kept as the digits sent rather than as numbers.
+type Text string
+
+// UnmarshalJSON accepts a JSON string or number.
+func (t *Text) UnmarshalJSON(b []byte) error {
+	s, err := scalarText(b)
+	if err != nil {
+		return err
+	}
+	*t = Text(s)
+	return nil
+}
+
+// scalarText returns a JSON string's value or a JSON number's literal text.
+func scalarText(b []byte) (string, error) {
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		err := json.Unmarshal(b, &s)
+		return s, err
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		if !json.Valid(b) {
+			return "", errUndecodable
+		}
+		return string(b), nil
+	}
+	return "", errUndecodable
+}
+
+// Flag is a boolean the upstream sends as true/false or as 0/1 (agent isSsoOnly is 0 in one
+// version of the docs and false in another); the strings "0", "1", "true" and "false" pass too.
+type Flag bool
+
+// UnmarshalJSON accepts true, false, 0, 1 and those as strings.
+func (f *Flag) UnmarshalJSON(b []byte) error {
+	switch string(bytes.Trim(b, `"`)) {
+	case "true", "1":
+		*f = true
+	case "false", "0":
+		*f = false
+	default:
+		return errUndecodable
+	}
+	return nil
+}
+
+// StringList is a list of strings the upstream sometimes sends as a single string (intent tags
+// are "prePopulated" in one response and ["prePopulated","writesToErp"] in another).
+type StringList []string
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (l *StringList) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = StringList{s}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(l))
+}
+
+// Time is an upstream timestamp. The upstream uses three formats: unix seconds (contract dates),
+// "YYYY-MM-DD HH:MM:SS" without a zone (most ticket dates) and ISO 8601 with a zone
+// (autoExecuteAt). A zoneless value is read as a wall clock and placed in the configured zone
+// once the whole history is decoded (see History.inZone): encoding/json gives an Unmarshaler no
+// way to know the zone. The zero Time stands for null, and so do "" and "0000-00-00 00:00:00",
+// which PHP back ends write for "no date".
+type Time struct {
+	time.Time
+	naive bool
+}
+
+// naiveLayouts are the zoneless formats; zonedLayouts carry an offset.
+var (
+	naiveLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"}
+	zonedLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999Z0700"}
+)
+
+// UnmarshalJSON accepts unix seconds (as a number or a string of digits), the zoneless format and
+// ISO 8601 with an offset.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	s, err := scalarText(b)
+	if err != nil {
+		return err
+	}
+	v, naive, err := parseTime(s)
+	*t = Time{Time: v, naive: naive}
+	return err
+}
+
+// ParseTime reads s in any of the upstream's formats. A zoneless value stays a wall clock until
+// In places it. An empty s gives the zero Time.
+func ParseTime(s string) (Time, error) {
+	v, naive, err := parseTime(s)
+	return Time{Time: v, naive: naive}, err
+}
+
+// In returns t with a zoneless wall clock read in loc; other times are returned unchanged.
+func (t Time) In(loc *time.Location) Time {
+	t.place(loc)
+	return t
+}
+
+// parseTime reads s; naive reports a zoneless wall clock, returned in UTC. Unix values above
+// 10^11 are milliseconds: no ticket dates from the year 5138.
+func parseTime(s string) (t time.Time, naive bool, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasPrefix(s, "0000-00-00") {
+		return time.Time{}, false, nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n > 1e11 || n < -1e11 {
+			return time.UnixMilli(int64(n)).UTC(), false, nil
+		}
+		sec := int64(n)
+		return time.Unix(sec, int64((n-float64(sec))*1e9)).UTC(), false, nil
+	}
+	for _, layout := range zonedLayouts {
+		if v, err := time.Parse(layout, s); err == nil {
+			return v, false, nil
+		}
+	}
+	for _, layout := range naiveLayouts {
+		if v, err := time.Parse(layout, s); err == nil {
+			return v, true, nil
+		}
+	}
+	return time.Time{}, false, errUndecodable
+}
+
+// place reads a zoneless wall clock in loc.
+func (t *Time) place(loc *time.Location) {
+	if t == nil || !t.naive {
+		return
+	}
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	t.Time, t.naive = time.Date(y, mo, d, h, mi, s, t.Nanosecond(), loc), false
+}
+
+// Issues records which fields of one decoded object could not be decoded. Every upstream object
+// embeds it, so a bad value costs that field alone: the GraphQL layer asks Undecodable for each
+// field it resolves and turns such a field into null with an error at its path.
+type Issues struct {
+	bad []string
+}
+
+// Undecodable reports whether the upstream value of the JSON field name could not be decoded.
+func (is *Issues) Undecodable(name string) bool {
+	for _, b := range is.bad {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeObject decodes a JSON object into v, a pointer to a struct of this package (as a type
+// without its own UnmarshalJSON). Well-formed objects take encoding/json's path in one go; only
+// when that fails are the fields decoded one by one, so that one bad value costs one field.
+// Unknown fields are ignored. It fails only when b is not a JSON object at all.
+func decodeObject(b []byte, v any, is *Issues) error {
+	if err := json.Unmarshal(b, v); err == nil {
+		is.bad = nil
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	rv := reflect.ValueOf(v).Elem()
+	rv.SetZero()
+	var bad []string
+	for i, name := range jsonNames(rv.Type()) {
+		raw, ok := fields[name]
+		if name == "" || !ok {
+			continue
+		}
+		f := rv.Field(i)
+		if err := json.Unmarshal(raw, f.Addr().Interface()); err != nil {
+			f.SetZero()
+			bad = append(bad, name)
+		}
+	}
+	is.bad = bad
+	return nil
+}
+
+// fieldNames caches, per struct type, the JSON name of each field by index ("" for none).
+var fieldNames sync.Map // reflect.Type -> []string
+
+func jsonNames(t reflect.Type) []string {
+	if names, ok := fieldNames.Load(t); ok {
+		return names.([]string)
+	}
+	names := make([]string, t.NumField())
+	for i := range names {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if tag != "-" && t.Field(i).IsExported() {
+			names[i] = tag
+		}
+	}
+	fieldNames.Store(t, names)
+	return names
+}

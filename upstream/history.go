@@ -1,0 +1,446 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// History is the body of GET /contract/{id}/history: every ticket of a contract, oldest first.
+type History struct {
+	Tickets []*Ticket `json:"tickets"`
+	Issues
+}
+
+// Ticket is one upstream ticket with every documented field. Pointers and nil slices stand for
+// JSON null or an absent field; json.RawMessage holds free-form values unchanged.
+type Ticket struct {
+	ID                          *ID              `json:"id"`
+	Direction                   *string          `json:"direction"`
+	From                        *string          `json:"from"`
+	FromName                    *string          `json:"fromName"`
+	To                          []string         `json:"to"`
+	CcEmails                    []string         `json:"ccEmails"`
+	BccEmails                   []string         `json:"bccEmails"`
+	ReplyCcEmails               []string         `json:"replyCcEmails"`
+	ReplyRecipients             *ReplyRecipients `json:"replyRecipients"`
+	SubchannelID                *ID              `json:"subchannelId"`
+	ExternalTicketID            *ID              `json:"externalTicketId"`
+	Sentiment                   *string          `json:"sentiment"`
+	Language                    *string          `json:"language"`
+	LanguageCode                *string          `json:"languageCode"`
+	AutoExecuteAt               *Time            `json:"autoExecuteAt"`
+	SpamStatus                  *string          `json:"spamStatus"`
+	IsCustomerActive            *Flag            `json:"isCustomerActive"`
+	Interface                   *string          `json:"interface"`
+	Priority                    *string          `json:"priority"`
+	Channel                     *string          `json:"channel"`
+	ChannelID                   *ID              `json:"channelId"`
+	Status                      *string          `json:"status"`
+	Summary                     *string          `json:"summary"`
+	Subject                     *string          `json:"subject"`
+	BodyPlain                   *string          `json:"bodyPlain"`
+	Body                        *string          `json:"body"`
+	BodyClean                   *string          `json:"bodyClean"`
+	IsEscalated                 *Flag            `json:"isEscalated"`
+	CreatedAt                   *Time            `json:"createdAt"`
+	ModifiedAt                  *Time            `json:"modifiedAt"`
+	FirstResponseDueBy          *Time            `json:"firstResponseDueBy"`
+	DueBy                       *Time            `json:"dueBy"`
+	ClosedAt                    *Time            `json:"closedAt"`
+	Customer                    *Customer        `json:"customer"`
+	CustomerID                  *ID              `json:"customerId"`
+	ContractID                  *ID              `json:"contractId"`
+	PartnerID                   *ID              `json:"partnerId"`
+	CustomerLegitimation        *int             `json:"customerLegitimation"`
+	CustomerLegitimationMessage *string          `json:"customerLegitimationMessage"`
+	ResponderID                 *ID              `json:"responderId"`
+	AgentID                     *ID              `json:"agentId"`
+	Agent                       *Agent           `json:"agent"`
+	AssignedAgentIds            []ID             `json:"assignedAgentIds"`
+	AssignedAgents              []*Agent         `json:"assignedAgents"`
+	WorkedOnByIds               []ID             `json:"workedOnByIds"`
+	WorkedOnBy                  []*Agent         `json:"workedOnBy"`
+	Attachments                 []*Attachment    `json:"attachments"`
+	AdditionalData              json.RawMessage  `json:"additionalData"`
+	Template                    *string          `json:"template"`
+	Tags                        []*Tag           `json:"tags"`
+	TagIds                      []ID             `json:"tagIds"`
+	AgentSkillsMatch            *Flag            `json:"agentSkillsMatch"`
+	Intents                     []*Intent        `json:"intents"`
+	RawData                     json.RawMessage  `json:"rawData"`
+	Workitem                    json.RawMessage  `json:"workitem"`
+	Issues
+}
+
+// ReplyRecipients are the addresses a reply goes to; they supersede ccEmails and friends.
+type ReplyRecipients struct {
+	To  []string `json:"to"`
+	Cc  []string `json:"cc"`
+	Bcc []string `json:"bcc"`
+	Issues
+}
+
+// Customer is the customer a ticket belongs to, with all of their contracts.
+type Customer struct {
+	ID             *ID             `json:"id"`
+	EmailMatches   *Flag           `json:"emailMatches"`
+	Business       *Flag           `json:"business"`
+	Company        *string         `json:"company"`
+	Firstname      *string         `json:"firstname"`
+	Lastname       *string         `json:"lastname"`
+	Address        *string         `json:"address"`
+	Phone          *Text           `json:"phone"`
+	Email          *string         `json:"email"`
+	Tags           []*Tag          `json:"tags"`
+	Contracts      []*Contract     `json:"contracts"`
+	AdditionalData json.RawMessage `json:"additionalData"`
+	Issues
+}
+
+// Contract is an energy supply contract as embedded in a ticket's customer.
+type Contract struct {
+	ID               *ID                 `json:"id"`
+	OrderID          *ID                 `json:"orderId"`
+	Tenant           json.RawMessage     `json:"tenant"`
+	CustomerID       *ID                 `json:"customerId"`
+	SignupDate       *Time               `json:"signupDate"`
+	Status           *string             `json:"status"`
+	StatusCode       *int                `json:"statusCode"`
+	StatusCodeTitle  *string             `json:"statusCodeTitle"`
+	Energy           *string             `json:"energy"`
+	EnergyTypeID     *ID                 `json:"energyTypeId"`
+	EnergySubTypeID  *ID                 `json:"energySubTypeId"`
+	Email            *string             `json:"email"`
+	Firstname        *string             `json:"firstname"`
+	Lastname         *string             `json:"lastname"`
+	DeliveryAddress  *string             `json:"deliveryAddress"`
+	Iban             *string             `json:"iban"`
+	MonthlyDeposit   *float64            `json:"monthlyDeposit"`
+	StartDate        *Time               `json:"startDate"`
+	EndDate          *Time               `json:"endDate"`
+	Consumption      *float64            `json:"consumption"`
+	CounterNumber    *Text               `json:"counterNumber"`
+	ProductID        *ID                 `json:"productId"`
+	ProductName      *string             `json:"productName"`
+	ProductCode      *string             `json:"productCode"`
+	CampaignID       *ID                 `json:"campaignId"`
+	SalesChannelID   *ID                 `json:"salesChannelId"`
+	UnpaidDebt       *float64            `json:"unpaidDebt"`
+	VatRate          *float64            `json:"vatRate"`
+	BasePrice        *float64            `json:"basePrice"`
+	WorkingPrice     *float64            `json:"workingPrice"`
+	BillingAddress   *string             `json:"billingAddress"`
+	Business         *Flag               `json:"business"`
+	Phone            *Text               `json:"phone"`
+	GridOperatorName *string             `json:"gridOperatorName"`
+	GridOperatorCode *Text               `json:"gridOperatorCode"`
+	Registers        json.RawMessage     `json:"registers"`
+	ErpUrls          []*ErpURL           `json:"erpUrls"`
+	RawData          json.RawMessage     `json:"rawData"`
+	AgentPreview     []*AgentPreviewItem `json:"agentPreview"`
+	TabPreview       *TabPreview         `json:"tabPreview"`
+	Issues
+}
+
+// ErpURL links a contract to the ERP system that holds it.
+type ErpURL struct {
+	URL  *string `json:"url"`
+	Logo *string `json:"logo"`
+	Issues
+}
+
+// AgentPreviewItem is one label/value line an agent sees about a contract.
+type AgentPreviewItem struct {
+	Label   *string `json:"label"`
+	Value   *Text   `json:"value"`
+	Tooltip *string `json:"tooltip"`
+	URL     *string `json:"url"`
+	Issues
+}
+
+// TabPreview is how a contract's tab looks in the agent desk.
+type TabPreview struct {
+	Color *string `json:"color"`
+	Icon  *string `json:"icon"`
+	Issues
+}
+
+// Agent is a service agent (a person or an AI agent) in the upstream.
+type Agent struct {
+	ID         *ID     `json:"id"`
+	FirstName  *string `json:"firstName"`
+	LastName   *string `json:"lastName"`
+	Email      *string `json:"email"`
+	Phone      *Text   `json:"phone"`
+	LastSeen   *Time   `json:"lastSeen"`
+	Type       *string `json:"type"`
+	IsSsoOnly  *Flag   `json:"isSsoOnly"`
+	Lang       *string `json:"lang"`
+	NameAlias  *string `json:"nameAlias"`
+	ExternalID *ID     `json:"externalId"`
+	Issues
+}
+
+// Attachment is a file attached to a ticket.
+type Attachment struct {
+	ID               *ID             `json:"id"`
+	URL              *string         `json:"url"`
+	Name             *string         `json:"name"`
+	Size             *float64        `json:"size"`
+	Width            *int            `json:"width"`
+	Height           *int            `json:"height"`
+	Inline           *Flag           `json:"inline"`
+	FileEnding       *string         `json:"fileEnding"`
+	ContentType      *string         `json:"contentType"`
+	OriginalURL      *string         `json:"originalUrl"`
+	ExtractedData    json.RawMessage `json:"extractedData"`
+	ExtractionStatus *string         `json:"extractionStatus"`
+	ExtractionData   json.RawMessage `json:"extractionData"`
+	Issues
+}
+
+// Tag is a tag on a ticket or a customer (customer tags carry only id, name and color).
+type Tag struct {
+	ID               *ID             `json:"id"`
+	Name             *string         `json:"name"`
+	FullName         *string         `json:"fullName"`
+	Parent           *ID             `json:"parent"`
+	Reference        *string         `json:"reference"`
+	Type             *string         `json:"type"`
+	Visibility       *string         `json:"visibility"`
+	Color            *string         `json:"color"`
+	Properties       json.RawMessage `json:"properties"`
+	Complexity       *string         `json:"complexity"`
+	SLA              *int            `json:"sla"`
+	Priority         *string         `json:"priority"`
+	Channels         []string        `json:"channels"`
+	Subchannels      []ID            `json:"subchannels"`
+	RoutingRelevance *Flag           `json:"routingRelevance"`
+	DetectionDetails json.RawMessage `json:"detectionDetails"`
+	Assignment       []string        `json:"assignment"`
+	TestCase         json.RawMessage `json:"testCase"`
+	ModifiedBy       *string         `json:"modifiedBy"`
+	ModifiedAt       *Time           `json:"modifiedAt"`
+	Issues
+}
+
+// Intent is what the AI recognised a ticket to be about, with what it proposes and what it did.
+type Intent struct {
+	ID              *ID             `json:"id"`
+	Code            *string         `json:"code"`
+	Name            *string         `json:"name"`
+	ContractID      *ID             `json:"contractId"`
+	Confidence      *float64        `json:"confidence"`
+	ConfidenceColor *string         `json:"confidenceColor"`
+	Verified        *Flag           `json:"verified"`
+	Context         json.RawMessage `json:"context"`
+	MessagePreview  *string         `json:"messagePreview"`
+	Recipient       *string         `json:"recipient"`
+	Data            json.RawMessage `json:"data"`
+	Options         []*IntentOption `json:"options"`
+	Infos           []*IntentInfo   `json:"infos"`
+	ExtraInfo       json.RawMessage `json:"extraInfo"`
+	Outcome         *IntentOutcome  `json:"outcome"`
+	Tags            StringList      `json:"tags"`
+	Issues
+}
+
+// IntentOption is one action an agent may choose for an intent.
+type IntentOption struct {
+	Type        *string `json:"type"`
+	Name        *string `json:"name"`
+	Icon        *string `json:"icon"`
+	Recommended *Flag   `json:"recommended"`
+	Order       *int    `json:"order"`
+	Issues
+}
+
+// IntentInfo is a note the AI attached to an intent.
+type IntentInfo struct {
+	Code      *string `json:"code"`
+	Type      *string `json:"type"`
+	Message   *string `json:"message"`
+	ExtraInfo *string `json:"extraInfo"`
+	Issues
+}
+
+// IntentOutcome is what happened when an intent was executed.
+type IntentOutcome struct {
+	AiAgentID        *ID              `json:"aiAgentId"`
+	Success          *Flag            `json:"success"`
+	MessageLocalized *string          `json:"messageLocalized"`
+	InternalData     json.RawMessage  `json:"internalData"`
+	ExecutedAt       *Time            `json:"executedAt"`
+	UserID           *ID              `json:"userId"`
+	Sent             *Flag            `json:"sent"`
+	TicketClosed     *Flag            `json:"ticketClosed"`
+	Recipient        *string          `json:"recipient"`
+	Message          *string          `json:"message"`
+	Template         *string          `json:"template"`
+	Sources          []*OutcomeSource `json:"sources"`
+	TxID             *ID              `json:"txId"`
+	Issues
+}
+
+// OutcomeSource is a knowledge source an outcome's answer drew on.
+type OutcomeSource struct {
+	Type *string `json:"type"`
+	ID   *ID     `json:"id"`
+	Name *string `json:"name"`
+	URL  *string `json:"url"`
+	Text *string `json:"text"`
+	Issues
+}
+
+// Each object decodes leniently: see decodeObject. The local plain types drop the method so
+// that encoding/json does not recurse into it.
+
+func (h *History) UnmarshalJSON(b []byte) error {
+	type plain History
+	return decodeObject(b, (*plain)(h), &h.Issues)
+}
+
+func (t *Ticket) UnmarshalJSON(b []byte) error {
+	type plain Ticket
+	return decodeObject(b, (*plain)(t), &t.Issues)
+}
+
+func (r *ReplyRecipients) UnmarshalJSON(b []byte) error {
+	type plain ReplyRecipients
+	return decodeObject(b, (*plain)(r), &r.Issues)
+}
+
+func (c *Customer) UnmarshalJSON(b []byte) error {
+	type plain Customer
+	return decodeObject(b, (*plain)(c), &c.Issues)
+}
+
+func (c *Contract) UnmarshalJSON(b []byte) error {
+	type plain Contract
+	return decodeObject(b, (*plain)(c), &c.Issues)
+}
+
+func (e *ErpURL) UnmarshalJSON(b []byte) error {
+	type plain ErpURL
+	return decodeObject(b, (*plain)(e), &e.Issues)
+}
+
+func (a *AgentPreviewItem) UnmarshalJSON(b []byte) error {
+	type plain AgentPreviewItem
+	return decodeObject(b, (*plain)(a), &a.Issues)
+}
+
+func (t *TabPreview) UnmarshalJSON(b []byte) error {
+	type plain TabPreview
+	return decodeObject(b, (*plain)(t), &t.Issues)
+}
+
+func (a *Agent) UnmarshalJSON(b []byte) error {
+	type plain Agent
+	return decodeObject(b, (*plain)(a), &a.Issues)
+}
+
+func (a *Attachment) UnmarshalJSON(b []byte) error {
+	type plain Attachment
+	return decodeObject(b, (*plain)(a), &a.Issues)
+}
+
+func (t *Tag) UnmarshalJSON(b []byte) error {
+	type plain Tag
+	return decodeObject(b, (*plain)(t), &t.Issues)
+}
+
+func (i *Intent) UnmarshalJSON(b []byte) error {
+	type plain Intent
+	return decodeObject(b, (*plain)(i), &i.Issues)
+}
+
+func (o *IntentOption) UnmarshalJSON(b []byte) error {
+	type plain IntentOption
+	return decodeObject(b, (*plain)(o), &o.Issues)
+}
+
+func (i *IntentInfo) UnmarshalJSON(b []byte) error {
+	type plain IntentInfo
+	return decodeObject(b, (*plain)(i), &i.Issues)
+}
+
+func (o *IntentOutcome) UnmarshalJSON(b []byte) error {
+	type plain IntentOutcome
+	return decodeObject(b, (*plain)(o), &o.Issues)
+}
+
+func (s *OutcomeSource) UnmarshalJSON(b []byte) error {
+	type plain OutcomeSource
+	return decodeObject(b, (*plain)(s), &s.Issues)
+}
+
+// inZone places every zoneless timestamp of the history in loc (see Time).
+func (h *History) inZone(loc *time.Location) {
+	for _, t := range h.Tickets {
+		if t == nil {
+			continue
+		}
+		for _, ts := range []*Time{t.AutoExecuteAt, t.CreatedAt, t.ModifiedAt, t.FirstResponseDueBy, t.DueBy, t.ClosedAt} {
+			ts.place(loc)
+		}
+		if c := t.Customer; c != nil {
+			placeTags(c.Tags, loc)
+			for _, k := range c.Contracts {
+				if k != nil {
+					k.SignupDate.place(loc)
+					k.StartDate.place(loc)
+					k.EndDate.place(loc)
+				}
+			}
+		}
+		for _, a := range append(append([]*Agent{t.Agent}, t.AssignedAgents...), t.WorkedOnBy...) {
+			if a != nil {
+				a.LastSeen.place(loc)
+			}
+		}
+		placeTags(t.Tags, loc)
+		for _, in := range t.Intents {
+			if in != nil && in.Outcome != nil {
+				in.Outcome.ExecutedAt.place(loc)
+			}
+		}
+	}
+}
+
+func placeTags(tags []*Tag, loc *time.Location) {
+	for _, tag := range tags {
+		if tag != nil {
+			tag.ModifiedAt.place(loc)
+		}
+	}
+}
+
+// validID admits the contract ids seen in the wild ("746839", "C-1001") and nothing that could
+// change the meaning of a URL path or a cache key: no slashes, dots, percent signs or spaces.
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// History fetches one contract's ticket history with the given bearer token (or the client's
+// service token when it has one).
+func (c *Client) History(ctx context.Context, token, contractID string) (*History, error) {
+	if !validID.MatchString(contractID) {
+		return nil, fmt.Errorf("get history: %w", ErrInvalidID)
+	}
+	var h History
+	if err := c.get(ctx, token, "/contract/"+url.PathEscape(contractID)+"/history", &h); err != nil {
+		return nil, fmt.Errorf("get history %q: %w", contractID, err)
+	}
+	if h.Tickets == nil || h.Undecodable("tickets") {
+		// Without a tickets array the body is not a history, whatever its status said.
+		return nil, fmt.Errorf("get history %q: no tickets array: %w", contractID, ErrBadResponse)
+	}
+	h.inZone(c.zone)
+	return &h, nil
+}
+
+// ValidID reports whether id is a contract id the client will send upstream.
+func ValidID(id string) bool { return validID.MatchString(id) }
