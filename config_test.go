@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(nil, env(), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.UpstreamURL != "" || c.UpstreamTimeout != 5*time.Second || c.OperationTimeout != 10*time.Second ||
+		c.UpstreamConcurrency != 16 || c.TimeZone.String() != "Europe/Berlin" {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestLoadConfigFlagsOverrideEnvironment(t *testing.T) {
+	c, err := loadConfig([]string{"--port", "9000", "--upstream-timeout", "2s"},
+		env("PORT", "7000", "UPSTREAM_URL", "https://demo.enneo.ai/api/mind", "TIME_ZONE", "UTC"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 9000 || c.UpstreamTimeout != 2*time.Second || c.UpstreamURL != "https://demo.enneo.ai/api/mind" || c.TimeZone.String() != "UTC" {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestLoadConfigNamesBadValues(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"PORT", "http"}, "PORT"},
+		{[]string{"PORT", "70000"}, "PORT"},
+		{[]string{"UPSTREAM_TIMEOUT", "5"}, "UPSTREAM_TIMEOUT"},
+		{[]string{"OPERATION_TIMEOUT", "-1s"}, "OPERATION_TIMEOUT"},
+		{[]string{"TIME_ZONE", "Mars/Olympus"}, "TIME_ZONE"},
+		{[]string{"UPSTREAM_CONCURRENCY", "0"}, "UPSTREAM_CONCURRENCY"},
+	}
+	for _, tt := range tests {
+		_, err := loadConfig(nil, env(tt.env...), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("loadConfig(%v) = %v, want an error naming %s", tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	_, err := loadConfig([]string{"--help"}, env(), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	for _, v := range []string{"PORT", "UPSTREAM_URL", "UPSTREAM_TOKEN", "UPSTREAM_TIMEOUT", "OPERATION_TIMEOUT", "TIME_ZONE", "CACHE_KEY_SECRET", "-upstream-url"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("--help lacks %s:\n%s", v, out.String())
+		}
+	}
+}

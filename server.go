@@ -1,0 +1,332 @@
+// Command facade serves a GraphQL API over Enneo's contract ticket history REST endpoint: field
+// selection, many contracts per request, batched upstream calls and typed, lossless data.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/playground"
+	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/demo"
+)
+
+//go:generate go tool gqlgen generate
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "facade:", err)
+		os.Exit(1)
+	}
+}
+
+// config is every setting, each from an environment variable or the flag of the same name.
+type config struct {
+	Port                int
+	UpstreamURL         string
+	UpstreamToken       string
+	UpstreamTimeout     time.Duration
+	UpstreamConnect     time.Duration
+	UpstreamMaxBytes    int64
+	UpstreamConcurrency int
+	OperationTimeout    time.Duration
+	TimeZone            *time.Location
+	ScopeSecret         string
+	MaxRequestBytes     int64
+	ShutdownTimeout     time.Duration
+}
+
+// loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
+// with an error that names its variable.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("facade", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var bad []error
+	envOr := func(env, def string) string {
+		if v := getenv(env); v != "" {
+			return v
+		}
+		return def
+	}
+	str := func(p *string, env, def, usage string) {
+		fs.StringVar(p, flagName(env), envOr(env, def), usage+" ($"+env+")")
+	}
+	num := func(p *int64, env string, def int64, usage string) {
+		v, err := strconv.ParseInt(envOr(env, strconv.FormatInt(def, 10)), 10, 64)
+		if err != nil {
+			bad = append(bad, fmt.Errorf("%s: not an integer", env))
+		}
+		fs.Int64Var(p, flagName(env), v, usage+" ($"+env+")")
+	}
+	dur := func(p *time.Duration, env string, def time.Duration, usage string) {
+		v, err := time.ParseDuration(envOr(env, def.String()))
+		if err != nil {
+			bad = append(bad, fmt.Errorf("%s: not a duration such as 5s or 250ms", env))
+		}
+		fs.DurationVar(p, flagName(env), v, usage+" ($"+env+")")
+	}
+	var port, concurrency int64
+	var zone string
+	num(&port, "PORT", 8080, "HTTP listen port")
+	str(&c.UpstreamURL, "UPSTREAM_URL", "", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
+	str(&c.UpstreamToken, "UPSTREAM_TOKEN", "", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
+	dur(&c.UpstreamTimeout, "UPSTREAM_TIMEOUT", 5*time.Second, "time limit of one upstream call")
+	dur(&c.UpstreamConnect, "UPSTREAM_CONNECT_TIMEOUT", 2*time.Second, "time limit of connecting to the upstream")
+	num(&c.UpstreamMaxBytes, "UPSTREAM_MAX_BYTES", 64<<20, "largest upstream response body accepted")
+	num(&concurrency, "UPSTREAM_CONCURRENCY", 16, "upstream calls one batch makes at once")
+	dur(&c.OperationTimeout, "OPERATION_TIMEOUT", 10*time.Second, "time limit of one GraphQL operation")
+	str(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
+	str(&c.ScopeSecret, "CACHE_KEY_SECRET", "", "secret keying credential scopes (HMAC of tokens); unset: random per process")
+	num(&c.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted")
+	dur(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if len(bad) > 0 {
+		return c, errors.Join(bad...)
+	}
+	c.Port, c.UpstreamConcurrency = int(port), int(concurrency)
+	switch {
+	case port < 0 || port > 65535:
+		return c, errors.New("PORT: must be 0 to 65535")
+	case c.UpstreamTimeout <= 0 || c.UpstreamConnect <= 0 || c.OperationTimeout <= 0 || c.ShutdownTimeout <= 0:
+		return c, errors.New("UPSTREAM_TIMEOUT, UPSTREAM_CONNECT_TIMEOUT, OPERATION_TIMEOUT and SHUTDOWN_TIMEOUT must be positive")
+	case c.UpstreamMaxBytes <= 0 || c.MaxRequestBytes <= 0:
+		return c, errors.New("UPSTREAM_MAX_BYTES and MAX_REQUEST_BYTES must be positive")
+	case c.UpstreamConcurrency <= 0:
+		return c, errors.New("UPSTREAM_CONCURRENCY: must be positive")
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return c, fmt.Errorf("TIME_ZONE: unknown zone %q", zone)
+	}
+	c.TimeZone = loc
+	return c, nil
+}
+
+// flagName turns UPSTREAM_URL into upstream-url.
+func flagName(env string) string {
+	b := []byte(env)
+	for i, ch := range b {
+		switch {
+		case ch == '_':
+			b[i] = '-'
+		case ch >= 'A' && ch <= 'Z':
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// run is the composition root: it builds every part, serves until ctx ends, then shuts down
+// gracefully, letting in-flight requests finish.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	demoMode := cfg.UpstreamURL == ""
+	if demoMode {
+		stopDemo, url, err := startDemoUpstream()
+		if err != nil {
+			return err
+		}
+		defer stopDemo()
+		cfg.UpstreamURL = url
+		log.Info("no UPSTREAM_URL: serving the built-in demo upstream", "url", url)
+	}
+	client, err := upstream.New(upstream.Options{
+		BaseURL:        cfg.UpstreamURL,
+		ServiceToken:   cfg.UpstreamToken,
+		Timeout:        cfg.UpstreamTimeout,
+		ConnectTimeout: cfg.UpstreamConnect,
+		MaxBodyBytes:   cfg.UpstreamMaxBytes,
+		Zone:           cfg.TimeZone,
+	})
+	if err != nil {
+		return fmt.Errorf("UPSTREAM_URL: %w", err)
+	}
+	secret := []byte(cfg.ScopeSecret)
+	if len(secret) == 0 {
+		secret = []byte(rand.Text())
+		log.Warn("CACHE_KEY_SECRET is unset: credential scopes use a random per-process secret, so replicas will not share cache entries")
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           newHandler(cfg, client, graph.NewAuthenticator(cfg.UpstreamToken, secret), demoMode, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      cfg.OperationTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// startDemoUpstream serves the demo upstream on a loopback port, so that demo mode exercises the
+// same real HTTP client as production.
+func startDemoUpstream() (stop func(), url string, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("demo upstream: %w", err)
+	}
+	srv := &http.Server{Handler: demo.NewHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return func() { srv.Close() }, "http://" + ln.Addr().String(), nil
+}
+
+// newHandler holds the one route list.
+func newHandler(cfg config, client *upstream.Client, auth *graph.Authenticator, demoMode bool, log *slog.Logger) http.Handler {
+	api := limitRequest(cfg.MaxRequestBytes, cfg.OperationTimeout,
+		graph.NewHandler(client, auth, graph.Options{Concurrency: cfg.UpstreamConcurrency, Zone: cfg.TimeZone}, log))
+
+	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}
+	if demoMode {
+		pg.DefaultHeaders = map[string]string{"Authorization": "Bearer demo-token"}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", api)
+	mux.Handle("/", playground.Handler(pg))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /readyz", readiness(client))
+	return accessLog(log, mux)
+}
+
+// exampleQuery pre-fills the playground: a web app's list view of one contract's tickets.
+const exampleQuery = `# Press the run button to see contract 746839's tickets.
+# Demo ids: any id like 100001 or C-1001. Error paths:
+# not-found, forbidden, server-error, rate-limited,
+# malformed, slow, hang.
+query ContractTickets {
+  contract(id: "746839") {
+    id
+    productName
+    history {
+      tickets {
+        id
+        createdAt
+        status
+        channel
+        subject
+        customer {
+          firstname
+          lastname
+        }
+      }
+    }
+  }
+}
+`
+
+// limitRequest caps the request body and gives the operation its deadline; the upstream calls
+// inherit it, so a hung upstream costs a client seconds, not minutes.
+func limitRequest(maxBytes int64, timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// readiness reports ready once serving; it says whether the upstream answers, checked at most
+// every few seconds so probes cannot load it. An unreachable upstream does not make the
+// facade unready: every replica shares it, and taking them all out of service helps nobody.
+func readiness(client *upstream.Client) http.Handler {
+	var (
+		mu      sync.Mutex
+		checked time.Time
+		state   string
+	)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(checked) > 5*time.Second {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			state = "reachable"
+			if err := client.Ping(ctx); err != nil {
+				state = "unreachable"
+			}
+			cancel()
+			checked = time.Now()
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "upstream": state})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog logs method, path, status and duration: never query strings, headers or bodies,
+// which may carry tokens and personal data.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+	})
+}

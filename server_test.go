@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enneo-facade/facade/graph/playground/playgroundtest"
+)
+
+// startTestServer runs the whole service on a free port with the embedded defaults (demo
+// upstream), waits until /readyz answers, and stops it at the end of the test.
+func startTestServer(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--port", "0"}, func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("run did not return after its context ended")
+		}
+	})
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "listening on ") {
+		t.Fatalf("run printed %q, want its address", lines.Text())
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.Replace(strings.TrimPrefix(lines.Text(), "listening on "), "[::]", "127.0.0.1", 1)
+	for i := 0; ; i++ {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if i == 100 {
+			t.Fatalf("/readyz never answered: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const listQuery = `query($id: ID!) { contract(id: $id) { id productName history { tickets { id status subject createdAt } } } }`
+
+func decodeBody(t *testing.T, resp *http.Response) map[string]any {
+	t.Helper()
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestEndToEnd(t *testing.T) {
+	base := startTestServer(t)
+
+	t.Run("POST", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]any{"query": listQuery, "variables": map[string]any{"id": "746839"}})
+		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer e2e-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := decodeBody(t, resp)
+		if out["errors"] != nil {
+			t.Fatalf("errors: %v", out["errors"])
+		}
+		raw, _ := json.Marshal(out["data"])
+		for _, want := range []string{`"id":"746839"`, `"id":"376189"`, `"subject":"I want to relocate and send you a meter reading"`, `"createdAt":"2022-12-13T22:18:06+01:00"`} {
+			if !strings.Contains(string(raw), want) {
+				t.Errorf("data lacks %s: %s", want, raw)
+			}
+		}
+	})
+
+	t.Run("GET", func(t *testing.T) {
+		q := url.Values{"query": {`{ contracts(ids: ["100001", "not-found"]) { id } }`}}
+		req, _ := http.NewRequest(http.MethodGet, base+"/graphql?"+q.Encode(), nil)
+		req.Header.Set("Authorization", "Bearer e2e-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := decodeBody(t, resp)
+		raw, _ := json.Marshal(out)
+		if !strings.Contains(string(raw), `"contracts":[{"id":"100001"},null]`) || !strings.Contains(string(raw), `"code":"NOT_FOUND"`) {
+			t.Errorf("GET response = %s", raw)
+		}
+	})
+
+	t.Run("health", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := decodeBody(t, resp)
+			if resp.StatusCode != http.StatusOK || out["status"] == nil {
+				t.Errorf("%s = %d %v", path, resp.StatusCode, out)
+			}
+		}
+	})
+
+	t.Run("playground", func(t *testing.T) {
+		dir := os.Getenv("SCREENSHOT_DIR")
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		shot := filepath.Join(dir, "playground-e2e.png")
+		result := playgroundtest.RunPrefilledQuery(t, base+"/", shot)
+		for _, want := range []string{"746839", "376189", "I want to relocate and send you a meter reading"} {
+			if !strings.Contains(result, want) {
+				t.Errorf("playground result lacks %q:\n%s", want, result)
+			}
+		}
+		if fi, err := os.Stat(shot); err != nil || fi.Size() < 10_000 {
+			t.Errorf("screenshot %s: %v", shot, err)
+		}
+		t.Logf("screenshot: %s", shot)
+	})
+}
