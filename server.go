@@ -228,8 +228,9 @@ func newHandler(cfg config, client *upstream.Client, auth *graph.Authenticator, 
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", api)
-	mux.Handle("/", playground.Handler(pg))
+	mux.Handle("GET /graphql", api)
+	mux.Handle("POST /graphql", api)
+	mux.Handle("GET /", playground.Handler(pg))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -267,6 +268,12 @@ query ContractTickets {
 // inherit it, so a hung upstream costs a client seconds, not minutes.
 func limitRequest(maxBytes int64, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBytes {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
+				"message": fmt.Sprintf("request body larger than %d bytes", maxBytes), "extensions": map[string]string{"code": "REQUEST_TOO_LARGE"},
+			}}})
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 )
 
 // startTestServer runs the whole service on a free port with the embedded defaults (demo
-// upstream), waits until /readyz answers, and stops it at the end of the test.
-func startTestServer(t *testing.T) string {
+// upstream) and waits until /readyz answers. stop ends it as SIGTERM would and waits for run to
+// return; it also runs at the end of the test.
+func startTestServer(t *testing.T) (base string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -27,29 +29,33 @@ func startTestServer(t *testing.T) string {
 		done <- run(ctx, []string{"--port", "0"}, func(string) string { return "" }, pw, io.Discard)
 		pw.Close()
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("run did not return after its context ended")
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("run did not return after its context ended")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	lines := bufio.NewScanner(pr)
 	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "listening on ") {
 		t.Fatalf("run printed %q, want its address", lines.Text())
 	}
 	go io.Copy(io.Discard, pr)
-	base := strings.Replace(strings.TrimPrefix(lines.Text(), "listening on "), "[::]", "127.0.0.1", 1)
+	base = strings.Replace(strings.TrimPrefix(lines.Text(), "listening on "), "[::]", "127.0.0.1", 1)
 	for i := 0; ; i++ {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return base, stop
 			}
 		}
 		if i == 100 {
@@ -71,15 +77,20 @@ func decodeBody(t *testing.T, resp *http.Response) map[string]any {
 	return out
 }
 
+func postQuery(t *testing.T, base, query string, vars map[string]any) (*http.Response, error) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer e2e-token")
+	return http.DefaultClient.Do(req)
+}
+
 func TestEndToEnd(t *testing.T) {
-	base := startTestServer(t)
+	base, _ := startTestServer(t)
 
 	t.Run("POST", func(t *testing.T) {
-		body, _ := json.Marshal(map[string]any{"query": listQuery, "variables": map[string]any{"id": "746839"}})
-		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer e2e-token")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := postQuery(t, base, listQuery, map[string]any{"id": "746839"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,6 +118,26 @@ func TestEndToEnd(t *testing.T) {
 		raw, _ := json.Marshal(out)
 		if !strings.Contains(string(raw), `"contracts":[{"id":"100001"},null]`) || !strings.Contains(string(raw), `"code":"NOT_FOUND"`) {
 			t.Errorf("GET response = %s", raw)
+		}
+	})
+
+	t.Run("limits", func(t *testing.T) {
+		big := `{"query":"{ __typename }","variables":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`
+		resp, err := http.Post(base+"/graphql", "application/json", strings.NewReader(big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := decodeBody(t, resp); resp.StatusCode != http.StatusRequestEntityTooLarge || out["errors"] == nil {
+			t.Errorf("2 MiB body: %d %v, want 413 with errors", resp.StatusCode, out)
+		}
+		req, _ := http.NewRequest(http.MethodPut, base+"/graphql", nil)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("PUT /graphql = %d, want 405", resp.StatusCode)
 		}
 	})
 
@@ -140,4 +171,38 @@ func TestEndToEnd(t *testing.T) {
 		}
 		t.Logf("screenshot: %s", shot)
 	})
+}
+
+func TestShutdownFinishesInFlightQueries(t *testing.T) {
+	base, stop := startTestServer(t)
+	type result struct {
+		out map[string]any
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		// The demo's "slow" contract answers after 2 s.
+		resp, err := postQuery(t, base, `{ contract(id: "slow") { id history { tickets { id } } } }`, nil)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		res <- result{out, err}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the query reach the upstream
+	stop()                             // as SIGTERM: returns once in-flight requests are done
+	select {
+	case r := <-res:
+		if r.err != nil || r.out["errors"] != nil || r.out["data"] == nil {
+			t.Errorf("in-flight query during shutdown: %v %v", r.out, r.err)
+		}
+	default:
+		t.Errorf("run returned before the in-flight query finished")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Errorf("the server still answers after shutdown")
+	}
 }

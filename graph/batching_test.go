@@ -13,7 +13,7 @@ func TestBatchingOneCallPerDistinctID(t *testing.T) {
 		time.Sleep(30 * time.Millisecond) // long enough for calls to overlap
 		w.Write(historyWithSibling(id, "sib-"+id))
 	})
-	api := newTestAPI(t, up, 0)
+	api, _ := newTestAPI(t, up, 0)
 
 	// 20 aliased contracts over 5 distinct ids, each following its customer's contracts to
 	// their histories: 5 ids plus 5 siblings.
@@ -55,7 +55,7 @@ func TestContractsListIsOneBatch(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		w.Write(historyWithSibling(id, "x"))
 	})
-	api := newTestAPI(t, up, 0)
+	api, _ := newTestAPI(t, up, 0)
 	ids := make([]any, 0, 100)
 	for i := range 100 {
 		ids = append(ids, fmt.Sprint(5000+i%60)) // 60 distinct, 40 repeated
@@ -79,7 +79,7 @@ func TestContractsRejectsMoreThanMax(t *testing.T) {
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
 		w.Write(historyWithSibling(id, "x"))
 	})
-	api := newTestAPI(t, up, 0)
+	api, _ := newTestAPI(t, up, 0)
 	ids := make([]any, MaxContracts+1)
 	for i := range ids {
 		ids[i] = fmt.Sprint(i + 1)

@@ -44,7 +44,7 @@ func errorUpstream(t *testing.T) *testUpstream {
 
 func TestUpstreamErrorsPerContract(t *testing.T) {
 	up := errorUpstream(t)
-	api := newTestAPI(t, up, 200*time.Millisecond)
+	api, logs := newTestAPI(t, up, 200*time.Millisecond)
 	const token = "caller-token-SECRET"
 	resp := mustQuery(t, api, token, `{
 		ok: contract(id: "42") { id productName }
@@ -106,6 +106,12 @@ func TestUpstreamErrorsPerContract(t *testing.T) {
 		if strings.Contains(resp.raw, secret) {
 			t.Errorf("response contains %q: %s", secret, resp.raw)
 		}
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("logs contain %q: %s", secret, logs)
+		}
+	}
+	if !strings.Contains(logs.String(), "UPSTREAM_ERROR") {
+		t.Errorf("upstream failures were not logged: %s", logs)
 	}
 	if up.calls["../../admin"] != 0 || up.calls["admin"] != 0 {
 		t.Errorf("an invalid id reached the upstream: %v", up.calls)
@@ -114,7 +120,7 @@ func TestUpstreamErrorsPerContract(t *testing.T) {
 
 func TestMissingCredential(t *testing.T) {
 	up := errorUpstream(t)
-	api := newTestAPI(t, up, 0)
+	api, _ := newTestAPI(t, up, 0)
 	resp := mustQuery(t, api, "", `{ a: contract(id: "1") { id } b: contracts(ids: ["2"]) { id } }`, nil)
 	for _, path := range []string{"a", "b.0"} {
 		if ext := resp.errorAt(path); ext == nil || ext["code"] != CodeUnauthenticated {
@@ -132,7 +138,7 @@ func TestMissingCredential(t *testing.T) {
 
 func TestCallerTokenIsForwarded(t *testing.T) {
 	up := errorUpstream(t)
-	api := newTestAPI(t, up, 0)
+	api, _ := newTestAPI(t, up, 0)
 	mustQuery(t, api, "alice-token", `{ contract(id: "1") { id } }`, nil)
 	if _, ok := up.tokens.Load("Bearer alice-token"); !ok {
 		t.Errorf("the caller's token did not reach the upstream")

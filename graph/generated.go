@@ -1857,8 +1857,8 @@ upstream sends. Enumerated fields are strings so that a value the upstream adds 
 query; their descriptions list the known values.
 """
 type Ticket {
-  "The ticket id."
-  id: ID!
+  "The ticket id (null, with an error, only if the upstream sent one that cannot be read)."
+  id: ID
   "in (from the customer), out (to the customer) or internal."
   direction: String
   "The sender's address."
@@ -6762,10 +6762,10 @@ func (ec *executionContext) _Ticket_id(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *upstream.ID) graphql.Marshaler {
-			return ec.marshalNID2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐID(ctx, selections, v)
+			return ec.marshalOID2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐID(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -10429,7 +10429,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 			out.Values[i] = graphql.MarshalString("Ticket")
 		case "id":
 			out.Values[i] = ec._Ticket_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "direction":

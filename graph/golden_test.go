@@ -116,7 +116,7 @@ func TestGoldenEveryField(t *testing.T) {
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
 		w.Write(example)
 	})
-	api := newTestAPI(t, up, 0)
+	api, _ := newTestAPI(t, up, 0)
 	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
 
 	var sel strings.Builder
@@ -156,7 +156,7 @@ func TestHazardsDecodeWithoutErrors(t *testing.T) {
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
 		w.Write(hazards)
 	})
-	api := newTestAPI(t, up, 0)
+	api, _ := newTestAPI(t, up, 0)
 	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
 	var sel strings.Builder
 	selectAll(schema, "Ticket", &sel)
@@ -177,8 +177,8 @@ func TestUndecodableValueCostsItsField(t *testing.T) {
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
 		w.Write(body)
 	})
-	api := newTestAPI(t, up, 0)
-	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { history { tickets {
+	api, _ := newTestAPI(t, up, 0)
+	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { id history { tickets {
 		id subject createdAt isEscalated agent { id } customer { email phone }
 		attachments { name width } intents { outcome { txId executedAt } }
 	} } } }`, nil)
@@ -189,15 +189,16 @@ func TestUndecodableValueCostsItsField(t *testing.T) {
 		"contract.history.tickets.0.customer.phone",
 		"contract.history.tickets.0.attachments.0.width",
 		"contract.history.tickets.0.intents.0.outcome.executedAt",
+		"contract.history.tickets.1.id",
 	} {
 		if ext := resp.errorAt(path); ext == nil || ext["code"] != CodeUpstreamBadResponse {
 			t.Errorf("error at %s = %v, want UPSTREAM_BAD_RESPONSE", path, ext)
 		}
 	}
-	if len(resp.Errors) != 6 {
-		t.Errorf("got %d errors, want 6: %s", len(resp.Errors), resp.raw)
+	if len(resp.Errors) != 7 {
+		t.Errorf("got %d errors, want 7: %s", len(resp.Errors), resp.raw)
 	}
-	for _, s := range []string{`"subject":"I want to relocate`, `"email":"tom@mustermann.de"`, `"createdAt":null`, `"width":null`, `"txId":"c916167c94"`} {
+	for _, s := range []string{`"id":"746839"`, `"id":null,"subject":"second ticket"`, `"subject":"I want to relocate`, `"email":"tom@mustermann.de"`, `"createdAt":null`, `"width":null`, `"txId":"c916167c94"`} {
 		if !strings.Contains(resp.raw, s) {
 			t.Errorf("response lacks %s: %s", s, resp.raw)
 		}

@@ -60,17 +60,36 @@ func (u *testUpstream) total() int {
 	return n
 }
 
-// newTestAPI serves the real /graphql handler against up.
-func newTestAPI(t *testing.T, up *testUpstream, timeout time.Duration) *httptest.Server {
+// syncBuffer collects log output written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newTestAPI serves the real /graphql handler against up; its logs go to the returned buffer.
+func newTestAPI(t *testing.T, up *testUpstream, timeout time.Duration) (*httptest.Server, *syncBuffer) {
 	t.Helper()
 	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	api := httptest.NewServer(NewHandler(client, NewAuthenticator("", []byte("test-secret")), Options{}, log))
 	t.Cleanup(api.Close)
-	return api
+	return api, logs
 }
 
 type gqlResponse struct {
