@@ -111,17 +111,28 @@ func decodeNumbers(t *testing.T, b []byte) any {
 	return v
 }
 
-func TestGoldenEveryField(t *testing.T) {
-	example := mustReadFile(t, "../upstream/testdata/contract-history.example.json")
+// queryFixture serves the upstream test fixture for every contract and runs query against it.
+func queryFixture(t *testing.T, fixture, query string) gqlResponse {
+	t.Helper()
+	body := mustReadFile(t, "../upstream/testdata/"+fixture)
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
-		w.Write(example)
+		w.Write(body)
 	})
 	api, _ := newTestAPI(t, up, 0)
-	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	return mustQuery(t, api, "token", query, nil)
+}
 
+// everyTicketField is a query for contract 746839 with every field of its tickets selected.
+func everyTicketField(schema *ast.Schema) string {
 	var sel strings.Builder
 	selectAll(schema, "Ticket", &sel)
-	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { history { tickets `+sel.String()+` } } }`, nil)
+	return `{ contract(id: "746839") { id history { tickets ` + sel.String() + ` } } }`
+}
+
+func TestGoldenEveryField(t *testing.T) {
+	example := mustReadFile(t, "../upstream/testdata/contract-history.example.json")
+	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
+	resp := queryFixture(t, "contract-history.example.json", everyTicketField(schema))
 	if len(resp.Errors) > 0 {
 		t.Fatalf("errors: %s", resp.raw)
 	}
@@ -152,15 +163,8 @@ func TestGoldenEveryField(t *testing.T) {
 }
 
 func TestHazardsDecodeWithoutErrors(t *testing.T) {
-	hazards := mustReadFile(t, "../upstream/testdata/hazards.json")
-	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
-		w.Write(hazards)
-	})
-	api, _ := newTestAPI(t, up, 0)
 	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
-	var sel strings.Builder
-	selectAll(schema, "Ticket", &sel)
-	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { id history { tickets `+sel.String()+` } } }`, nil)
+	resp := queryFixture(t, "hazards.json", everyTicketField(schema))
 	if len(resp.Errors) > 0 {
 		t.Fatalf("errors: %s", resp.raw)
 	}
@@ -173,15 +177,10 @@ func TestHazardsDecodeWithoutErrors(t *testing.T) {
 }
 
 func TestUndecodableValueCostsItsField(t *testing.T) {
-	body := mustReadFile(t, "../upstream/testdata/undecodable.json")
-	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
-		w.Write(body)
-	})
-	api, _ := newTestAPI(t, up, 0)
-	resp := mustQuery(t, api, "token", `{ contract(id: "746839") { id history { tickets {
+	resp := queryFixture(t, "undecodable.json", `{ contract(id: "746839") { id history { tickets {
 		id subject createdAt isEscalated agent { id } customer { email phone }
 		attachments { name width } intents { outcome { txId executedAt } }
-	} } } }`, nil)
+	} } } }`)
 	for _, path := range []string{
 		"contract.history.tickets.0.createdAt",
 		"contract.history.tickets.0.isEscalated",
