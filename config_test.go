@@ -59,11 +59,28 @@ func TestLoadConfigNamesBadValues(t *testing.T) {
 	}
 }
 
+func TestSecretsFromEnvironment(t *testing.T) {
+	c, err := loadConfig(nil, env("UPSTREAM_TOKEN", "svc-token", "CACHE_KEY_SECRET", "k"), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UpstreamToken != "svc-token" || c.ScopeSecret != "k" {
+		t.Errorf("secrets = %q, %q", c.UpstreamToken, c.ScopeSecret)
+	}
+	c, err = loadConfig([]string{"--upstream-token", "flag-token"}, env("UPSTREAM_TOKEN", "svc-token"), &bytes.Buffer{})
+	if err != nil || c.UpstreamToken != "flag-token" {
+		t.Errorf("flag token = %q, %v; want the flag to win", c.UpstreamToken, err)
+	}
+}
+
 func TestHelpListsEveryVariable(t *testing.T) {
 	var out bytes.Buffer
-	_, err := loadConfig([]string{"--help"}, env(), &out)
+	_, err := loadConfig([]string{"--help"}, env("UPSTREAM_TOKEN", "svc-hush", "CACHE_KEY_SECRET", "key-hush"), &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	if strings.Contains(out.String(), "hush") {
+		t.Errorf("--help prints a secret:\n%s", out.String())
 	}
 	for _, v := range []string{"PORT", "UPSTREAM_URL", "UPSTREAM_TOKEN", "UPSTREAM_TIMEOUT", "OPERATION_TIMEOUT", "TIME_ZONE", "CACHE_KEY_SECRET", "-upstream-url"} {
 		if !strings.Contains(out.String(), v) {

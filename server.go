@@ -69,6 +69,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	str := func(p *string, env, def, usage string) {
 		fs.StringVar(p, flagName(env), envOr(env, def), usage+" ($"+env+")")
 	}
+	// Secrets are read from the environment after parsing, so that --help never prints them as
+	// defaults.
+	secrets := map[string]*string{}
+	secret := func(p *string, env, usage string) {
+		fs.StringVar(p, flagName(env), "", usage+" ($"+env+")")
+		secrets[env] = p
+	}
 	num := func(p *int64, env string, def int64, usage string) {
 		v, err := strconv.ParseInt(envOr(env, strconv.FormatInt(def, 10)), 10, 64)
 		if err != nil {
@@ -87,18 +94,23 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	var zone string
 	num(&port, "PORT", 8080, "HTTP listen port")
 	str(&c.UpstreamURL, "UPSTREAM_URL", "", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
-	str(&c.UpstreamToken, "UPSTREAM_TOKEN", "", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
+	secret(&c.UpstreamToken, "UPSTREAM_TOKEN", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
 	dur(&c.UpstreamTimeout, "UPSTREAM_TIMEOUT", 5*time.Second, "time limit of one upstream call")
 	dur(&c.UpstreamConnect, "UPSTREAM_CONNECT_TIMEOUT", 2*time.Second, "time limit of connecting to the upstream")
 	num(&c.UpstreamMaxBytes, "UPSTREAM_MAX_BYTES", 64<<20, "largest upstream response body accepted")
 	num(&concurrency, "UPSTREAM_CONCURRENCY", 16, "upstream calls one batch makes at once")
 	dur(&c.OperationTimeout, "OPERATION_TIMEOUT", 10*time.Second, "time limit of one GraphQL operation")
 	str(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
-	str(&c.ScopeSecret, "CACHE_KEY_SECRET", "", "secret keying credential scopes (HMAC of tokens); unset: random per process")
+	secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
 	num(&c.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted")
 	dur(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for env, p := range secrets {
+		if *p == "" {
+			*p = getenv(env)
+		}
 	}
 	if len(bad) > 0 {
 		return c, errors.Join(bad...)
