@@ -5,6 +5,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -51,6 +54,17 @@ type config struct {
 	ScopeSecret         string
 	MaxRequestBytes     int64
 	ShutdownTimeout     time.Duration
+	RedisURL            string
+	RedisDialTimeout    time.Duration
+	RedisTimeout        time.Duration
+	CacheTTL            time.Duration
+	CacheStaleTTL       time.Duration
+	CacheEncryptionKey  []byte
+	CacheHotBytes       int64
+	CacheMemoryBytes    int64
+	CachePrefix         string
+	WebhookSecret       string
+	AdminToken          string
 }
 
 // loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
@@ -91,7 +105,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		fs.DurationVar(p, flagName(env), v, usage+" ($"+env+")")
 	}
 	var port, concurrency int64
-	var zone string
+	var zone, encryptionKey string
 	num(&port, "PORT", 8080, "HTTP listen port")
 	str(&c.UpstreamURL, "UPSTREAM_URL", "", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
 	secret(&c.UpstreamToken, "UPSTREAM_TOKEN", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
@@ -104,6 +118,17 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
 	num(&c.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted")
 	dur(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown")
+	str(&c.RedisURL, "REDIS_URL", "", "redis:// or rediss:// URL of the shared cache; unset: an in-process cache")
+	dur(&c.RedisDialTimeout, "REDIS_DIAL_TIMEOUT", 250*time.Millisecond, "time limit of connecting to Redis")
+	dur(&c.RedisTimeout, "REDIS_TIMEOUT", 150*time.Millisecond, "time limit of one Redis read or write")
+	dur(&c.CacheTTL, "CACHE_TTL", 60*time.Second, "how long a contract's history is fresh; 0 turns caching off")
+	dur(&c.CacheStaleTTL, "CACHE_STALE_TTL", 10*time.Minute, "how long an expired history is kept for when the upstream fails")
+	secret(&encryptionKey, "CACHE_ENCRYPTION_KEY", "32-byte key (base64 or 64 hex digits) sealing cached values with AES-256-GCM; unset: plain")
+	num(&c.CacheHotBytes, "CACHE_HOT_BYTES", 16<<20, "bound of decoded histories kept in process")
+	num(&c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset")
+	str(&c.CachePrefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
+	secret(&c.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
+	secret(&c.AdminToken, "ADMIN_TOKEN", "bearer token of the invalidateContractHistory mutation; unset: the mutation is off")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -119,10 +144,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	switch {
 	case port < 0 || port > 65535:
 		return c, errors.New("PORT: must be 0 to 65535")
-	case c.UpstreamTimeout <= 0 || c.UpstreamConnect <= 0 || c.OperationTimeout <= 0 || c.ShutdownTimeout <= 0:
-		return c, errors.New("UPSTREAM_TIMEOUT, UPSTREAM_CONNECT_TIMEOUT, OPERATION_TIMEOUT and SHUTDOWN_TIMEOUT must be positive")
-	case c.UpstreamMaxBytes <= 0 || c.MaxRequestBytes <= 0:
-		return c, errors.New("UPSTREAM_MAX_BYTES and MAX_REQUEST_BYTES must be positive")
+	case c.UpstreamTimeout <= 0 || c.UpstreamConnect <= 0 || c.OperationTimeout <= 0 || c.ShutdownTimeout <= 0 ||
+		c.RedisDialTimeout <= 0 || c.RedisTimeout <= 0 || c.CacheStaleTTL <= 0:
+		return c, errors.New("UPSTREAM_TIMEOUT, UPSTREAM_CONNECT_TIMEOUT, OPERATION_TIMEOUT, SHUTDOWN_TIMEOUT, REDIS_DIAL_TIMEOUT, REDIS_TIMEOUT and CACHE_STALE_TTL must be positive")
+	case c.CacheTTL < 0:
+		return c, errors.New("CACHE_TTL: must be 0 (off) or positive")
+	case c.UpstreamMaxBytes <= 0 || c.MaxRequestBytes <= 0 || c.CacheHotBytes <= 0 || c.CacheMemoryBytes <= 0:
+		return c, errors.New("UPSTREAM_MAX_BYTES, MAX_REQUEST_BYTES, CACHE_HOT_BYTES and CACHE_MEMORY_BYTES must be positive")
 	case c.UpstreamConcurrency <= 0:
 		return c, errors.New("UPSTREAM_CONCURRENCY: must be positive")
 	}
@@ -131,7 +159,25 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, fmt.Errorf("TIME_ZONE: unknown zone %q", zone)
 	}
 	c.TimeZone = loc
+	if encryptionKey != "" {
+		if c.CacheEncryptionKey, err = parseKey(encryptionKey); err != nil {
+			return c, fmt.Errorf("CACHE_ENCRYPTION_KEY: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// parseKey reads a 32-byte key written as 64 hex digits or as base64.
+func parseKey(s string) ([]byte, error) {
+	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
+			return k, nil
+		}
+	}
+	return nil, errors.New("must be 32 bytes as 64 hex digits or base64 (e.g. openssl rand -base64 32)")
 }
 
 // flagName turns UPSTREAM_URL into upstream-url.
@@ -187,12 +233,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("CACHE_KEY_SECRET is unset: credential scopes use a random per-process secret, so replicas will not share cache entries")
 	}
 
+	var cache *upstream.Cache
+	if cfg.CacheTTL > 0 {
+		store, closeStore, err := newStore(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		cache, err = upstream.NewCache(client, store, upstream.CacheOptions{
+			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, HotBytes: cfg.CacheHotBytes,
+			EncryptionKey: cfg.CacheEncryptionKey, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("cache: %w", err)
+		}
+		watchCtx, stopWatch := context.WithCancel(context.Background())
+		defer stopWatch()
+		go cache.Watch(watchCtx)
+	}
+
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newHandler(cfg, client, graph.NewAuthenticator(cfg.UpstreamToken, secret), demoMode, log),
+		Handler:           newHandler(cfg, client, cache, graph.NewAuthenticator(cfg.UpstreamToken, secret), demoMode, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      cfg.OperationTimeout + 5*time.Second,
@@ -217,6 +282,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// newStore returns the cache's store: Redis when REDIS_URL is set, else process memory.
+func newStore(cfg config, log *slog.Logger) (upstream.Store, func(), error) {
+	if cfg.RedisURL == "" {
+		return upstream.NewMemoryStore(cfg.CacheMemoryBytes), func() {}, nil
+	}
+	store, err := upstream.NewRedisStore(upstream.RedisOptions{
+		URL: cfg.RedisURL, Prefix: cfg.CachePrefix, DialTimeout: cfg.RedisDialTimeout, IOTimeout: cfg.RedisTimeout, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return store, func() { store.Close() }, nil
+}
+
 // startDemoUpstream serves the demo upstream on a loopback port, so that demo mode exercises the
 // same real HTTP client as production.
 func startDemoUpstream() (stop func(), url string, err error) {
@@ -229,10 +308,19 @@ func startDemoUpstream() (stop func(), url string, err error) {
 	return func() { srv.Close() }, "http://" + ln.Addr().String(), nil
 }
 
-// newHandler holds the one route list.
-func newHandler(cfg config, client *upstream.Client, auth *graph.Authenticator, demoMode bool, log *slog.Logger) http.Handler {
-	api := limitRequest(cfg.MaxRequestBytes, cfg.OperationTimeout,
-		graph.NewHandler(client, auth, graph.Options{Concurrency: cfg.UpstreamConcurrency, Zone: cfg.TimeZone}, log))
+// newHandler holds the one route list. cache is nil when caching is off.
+func newHandler(cfg config, client *upstream.Client, cache *upstream.Cache, auth *graph.Authenticator, demoMode bool, log *slog.Logger) http.Handler {
+	var (
+		fetch       graph.HistoryFetcher = client
+		invalidator graph.Invalidator    = noCache{}
+		cacheStatus                      = func() string { return "off" }
+	)
+	if cache != nil {
+		fetch, invalidator, cacheStatus = cache, cache, cache.Status
+	}
+	api := limitRequest(cfg.MaxRequestBytes, cfg.OperationTimeout, graph.NewHandler(fetch, auth, graph.Options{
+		Zone: cfg.TimeZone, Invalidator: invalidator, AdminToken: cfg.AdminToken,
+	}, log))
 
 	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}
 	if demoMode {
@@ -246,8 +334,52 @@ func newHandler(cfg config, client *upstream.Client, auth *graph.Authenticator, 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", readiness(client))
+	mux.Handle("GET /readyz", readiness(client, cacheStatus))
+	if cfg.WebhookSecret != "" {
+		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
+	}
 	return accessLog(log, mux)
+}
+
+// noCache is the invalidator when caching is off: there is nothing to drop.
+type noCache struct{}
+
+func (noCache) Invalidate(context.Context, string) error { return nil }
+
+// enneoWebhook drops a contract's cached history for every scope when Enneo reports a change:
+// an Enneo event handler (TicketCreated, TicketUpdated, ...) POSTs {event, contractId, ticketId}
+// with Authorization: Bearer <WEBHOOK_SECRET>. It answers as soon as the entries are gone.
+func enneoWebhook(secret string, inv graph.Invalidator, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if subtle.ConstantTimeCompare([]byte(auth), []byte("Bearer "+secret)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "send Authorization: Bearer <WEBHOOK_SECRET>"})
+			return
+		}
+		var ev struct {
+			Event      string      `json:"event"`
+			ContractID upstream.ID `json:"contractId"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&ev); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be JSON: {\"event\", \"contractId\", \"ticketId\"}"})
+			return
+		}
+		id := string(ev.ContractID)
+		if !upstream.ValidID(id) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "contractId must be 1 to 64 letters, digits, '-' or '_'"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := inv.Invalidate(ctx, id); err != nil {
+			// Tell Enneo to try again: other replicas may still hold the entry.
+			log.WarnContext(ctx, "webhook: the shared cache could not be reached", "contract", id, "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the shared cache could not be reached; retry"})
+			return
+		}
+		log.InfoContext(ctx, "webhook: history invalidated", "event", ev.Event, "contract", id)
+		writeJSON(w, http.StatusOK, map[string]string{"invalidated": id})
+	})
 }
 
 // exampleQuery pre-fills the playground: a web app's list view of one contract's tickets.
@@ -294,9 +426,10 @@ func limitRequest(maxBytes int64, timeout time.Duration, next http.Handler) http
 }
 
 // readiness reports ready once serving; it says whether the upstream answers, checked at most
-// every few seconds so probes cannot load it. An unreachable upstream does not make the
-// facade unready: every replica shares it, and taking them all out of service helps nobody.
-func readiness(client *upstream.Client) http.Handler {
+// every few seconds so probes cannot load it, and how the cache is ("memory", "ok",
+// "degraded" or "off"). Neither an unreachable upstream nor a degraded Redis makes the facade
+// unready: every replica shares them, and taking them all out of service helps nobody.
+func readiness(client *upstream.Client, cacheStatus func() string) http.Handler {
 	var (
 		mu      sync.Mutex
 		checked time.Time
@@ -314,7 +447,7 @@ func readiness(client *upstream.Client) http.Handler {
 			cancel()
 			checked = time.Now()
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "upstream": state})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "upstream": state, "cache": cacheStatus()})
 	})
 }
 

@@ -17,16 +17,16 @@ import (
 	"github.com/enneo-facade/facade/graph/playground/playgroundtest"
 )
 
-// startTestServer runs the whole service on a free port with the embedded defaults (demo
-// upstream) and waits until /readyz answers. stop ends it as SIGTERM would and waits for run to
-// return; it also runs at the end of the test.
-func startTestServer(t *testing.T) (base string, stop func()) {
+// startTestServer runs the whole service on a free port with the environment env (nil: the
+// embedded defaults, with the demo upstream) and waits until /readyz answers. stop ends it as
+// SIGTERM would and waits for run to return; it also runs at the end of the test.
+func startTestServer(t *testing.T, env map[string]string) (base string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--port", "0"}, func(string) string { return "" }, pw, io.Discard)
+		done <- run(ctx, []string{"--port", "0"}, func(k string) string { return env[k] }, pw, io.Discard)
 		pw.Close()
 	}()
 	var once sync.Once
@@ -87,7 +87,7 @@ func postQuery(t *testing.T, base, query string, vars map[string]any) (*http.Res
 }
 
 func TestEndToEnd(t *testing.T) {
-	base, _ := startTestServer(t)
+	base, _ := startTestServer(t, nil)
 
 	t.Run("POST", func(t *testing.T) {
 		resp, err := postQuery(t, base, listQuery, map[string]any{"id": "746839"})
@@ -174,7 +174,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestShutdownFinishesInFlightQueries(t *testing.T) {
-	base, stop := startTestServer(t)
+	base, stop := startTestServer(t, nil)
 	type result struct {
 		out map[string]any
 		err error

@@ -3,6 +3,7 @@ package graph
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -13,12 +14,13 @@ import (
 
 // Credential is what a request may call the upstream with.
 type Credential struct {
-	// Token is the bearer token sent upstream; empty when there is none.
-	Token string
-	// Scope is an HMAC of the token under the server's secret: everything cached or shared is
-	// keyed by it, so one caller never receives what was fetched with another caller's token,
-	// and no raw token is ever part of a key.
-	Scope string
+	// Upstream is the token sent upstream and its scope, an HMAC of the token under the
+	// server's secret: everything cached or shared is keyed by the scope, so one caller never
+	// receives what was fetched with another caller's token, and no raw token is part of a key.
+	Upstream upstream.Credential
+	// Bearer is the caller's own bearer token, even when a service token replaces it upstream;
+	// the admin check compares it.
+	Bearer string
 	// Err is why the request has no usable credential, if it has none.
 	Err error
 }
@@ -39,19 +41,32 @@ var errNotBearer = errors.New("the Authorization header must be \"Bearer <token>
 
 // Credential reads the request's Authorization header.
 func (a *Authenticator) Credential(r *http.Request) Credential {
-	token := a.serviceToken
-	if token == "" {
-		h := strings.TrimSpace(r.Header.Get("Authorization"))
-		if h == "" {
-			return Credential{Err: upstream.ErrNoCredential}
-		}
+	var c Credential
+	if h := strings.TrimSpace(r.Header.Get("Authorization")); h != "" {
 		scheme, t, ok := strings.Cut(h, " ")
-		token = strings.TrimSpace(t)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return Credential{Err: errNotBearer}
+		c.Bearer = strings.TrimSpace(t)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || c.Bearer == "" {
+			c.Bearer, c.Err = "", errNotBearer
 		}
 	}
+	token := a.serviceToken
+	if token == "" {
+		token = c.Bearer
+	}
+	if token == "" {
+		if c.Err == nil {
+			c.Err = upstream.ErrNoCredential
+		}
+		return c
+	}
+	c.Err = nil // a service token serves callers whatever their header says
 	mac := hmac.New(sha256.New, a.secret)
 	mac.Write([]byte(token))
-	return Credential{Token: token, Scope: hex.EncodeToString(mac.Sum(nil)[:16])}
+	c.Upstream = upstream.Credential{Token: token, Scope: hex.EncodeToString(mac.Sum(nil)[:16])}
+	return c
+}
+
+// isAdmin reports whether the caller presented the admin token; never with an empty one.
+func (c Credential) isAdmin(adminToken string) bool {
+	return adminToken != "" && subtle.ConstantTimeCompare([]byte(c.Bearer), []byte(adminToken)) == 1
 }

@@ -31,10 +31,10 @@ const (
 
 var errNoLoaders = errors.New("request has no loaders: serve it through NewHandler")
 
-// inputError is a client mistake found by a resolver (not by validation).
-type inputError struct{ msg string }
+// codedError is an error a resolver words itself, with its code.
+type codedError struct{ code, msg string }
 
-func (e *inputError) Error() string { return e.msg }
+func (e *codedError) Error() string { return e.msg }
 
 // fieldError reports an upstream value that could not be decoded; it costs that field only.
 type fieldError struct{ object, field string }
@@ -71,12 +71,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 func classify(err error) (code, msg string, ext map[string]any) {
 	var (
 		status *upstream.StatusError
-		input  *inputError
+		coded  *codedError
 		field  *fieldError
 	)
 	switch {
-	case errors.As(err, &input):
-		return CodeBadUserInput, input.msg, nil
+	case errors.As(err, &coded):
+		return coded.code, coded.msg, nil
 	case errors.As(err, &field):
 		return CodeUpstreamBadResponse, field.Error(), nil
 	case errors.Is(err, upstream.ErrInvalidID):

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -31,6 +32,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Contract() ContractResolver
 	Intent() IntentResolver
+	Mutation() MutationResolver
 	Query() QueryResolver
 }
 
@@ -194,6 +196,10 @@ type ComplexityRoot struct {
 		UserID           func(childComplexity int) int
 	}
 
+	Mutation struct {
+		InvalidateContractHistory func(childComplexity int, contractID string) int
+	}
+
 	OutcomeSource struct {
 		ID   func(childComplexity int) int
 		Name func(childComplexity int) int
@@ -309,6 +315,9 @@ type ContractResolver interface {
 }
 type IntentResolver interface {
 	Tags(ctx context.Context, obj *upstream.Intent) ([]string, error)
+}
+type MutationResolver interface {
+	InvalidateContractHistory(ctx context.Context, contractID string) (bool, error)
 }
 type QueryResolver interface {
 	Contract(ctx context.Context, id string) (*upstream.Contract, error)
@@ -1082,6 +1091,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IntentOutcome.UserID(childComplexity), true
 
+	case "Mutation.invalidateContractHistory":
+		if e.ComplexityRoot.Mutation.InvalidateContractHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_invalidateContractHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InvalidateContractHistory(childComplexity, args["contractId"].(string)), true
+
 	case "OutcomeSource.id":
 		if e.ComplexityRoot.OutcomeSource.ID == nil {
 			break
@@ -1663,6 +1684,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -2214,6 +2250,17 @@ type OutcomeSource {
   url: String
   "An excerpt."
   text: String
+}
+
+"Operator actions on the facade itself."
+type Mutation {
+  """
+  Drops the cached history of one contract for every caller, so that the next query for it
+  reaches the upstream; returns true. It needs Authorization: Bearer <ADMIN_TOKEN> and is off
+  (FORBIDDEN) while ADMIN_TOKEN is unset. Enneo's event handlers can call the webhook
+  POST /webhooks/enneo instead.
+  """
+  invalidateContractHistory("The contract id." contractId: ID!): Boolean!
 }
 `, BuiltIn: false},
 }
@@ -2850,6 +2897,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Mutation_invalidateContractHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contractId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contractId"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -5893,6 +5954,50 @@ func (ec *executionContext) _IntentOutcome_txId(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_IntentOutcome_txId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntentOutcome", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Mutation_invalidateContractHistory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_invalidateContractHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InvalidateContractHistory(ctx, fc.Args["contractId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_invalidateContractHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_invalidateContractHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OutcomeSource_type(ctx context.Context, field graphql.CollectedField, obj *upstream.OutcomeSource) (ret graphql.Marshaler) {
@@ -10073,6 +10178,49 @@ func (ec *executionContext) _IntentOutcome(ctx context.Context, sel ast.Selectio
 		case "txId":
 			out.Values[i] = ec._IntentOutcome_txId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "invalidateContractHistory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_invalidateContractHistory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

@@ -18,16 +18,19 @@ type historyKey struct {
 	contractID string
 }
 
-// Options tunes the per-request history loaders.
+// Options tunes the GraphQL handler.
 type Options struct {
-	// Concurrency bounds the upstream calls one batch makes at once (default 16).
-	Concurrency int
 	// Wait is how long a batch collects keys before it runs (default 1ms). gqlgen starts the
 	// resolvers of one level within microseconds of each other, so a short wait gathers them all
 	// without adding noticeable latency.
 	Wait time.Duration
 	// Zone is where DateTime arguments without a zone are read (default Europe/Berlin).
 	Zone *time.Location
+	// Invalidator drops cached histories for the invalidateContractHistory mutation; nil when
+	// nothing is cached.
+	Invalidator Invalidator
+	// AdminToken is the bearer token the mutation requires; empty turns the mutation off.
+	AdminToken string
 }
 
 // loaders are the request-scoped loaders; one set per HTTP request, never shared.
@@ -35,15 +38,21 @@ type loaders struct {
 	cred    Credential
 	history *dataloader.Loader[historyKey, *upstream.History]
 	zone    *time.Location
+
+	mu         sync.Mutex
+	provenance map[string]provenance // contract id -> where its history came from
+}
+
+// provenance is reported for each history an operation used, in extensions.histories.
+type provenance struct {
+	Cache      string `json:"cache"`
+	AgeSeconds int64  `json:"ageSeconds"`
 }
 
 type loadersKey struct{}
 
 // withLoaders gives every request its own loaders, bound to the request's credential.
 func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http.Handler) http.Handler {
-	if o.Concurrency <= 0 {
-		o.Concurrency = 16
-	}
 	if o.Wait <= 0 {
 		o.Wait = time.Millisecond
 	}
@@ -57,42 +66,36 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 }
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
+	l := &loaders{cred: cred, zone: o.Zone, provenance: map[string]provenance{}}
 	batch := func(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.History] {
 		results := make([]*dataloader.Result[*upstream.History], len(keys))
-		// The loader's own cache already keeps a key out of later batches; this keeps a key that
-		// appears twice in one batch to one call. Results go back by key, never by arrival order.
-		positions := make(map[historyKey][]int, len(keys))
+		if cred.Err != nil {
+			for i := range results {
+				results[i] = &dataloader.Result[*upstream.History]{Error: cred.Err}
+			}
+			return results
+		}
+		// The loader's cache keeps a key out of later batches and out of a second place in this
+		// one; results come back in the order of ids, never by arrival.
+		ids := make([]string, len(keys))
 		for i, k := range keys {
-			positions[k] = append(positions[k], i)
+			ids[i] = k.contractID
 		}
-		sem := make(chan struct{}, o.Concurrency)
-		var wg sync.WaitGroup
-		for k, at := range positions {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				var res dataloader.Result[*upstream.History]
-				if cred.Err != nil {
-					res.Error = cred.Err
-				} else {
-					res.Data, res.Error = fetch.History(ctx, cred.Token, k.contractID)
-				}
-				for _, i := range at {
-					results[i] = &res
-				}
-			}()
+		fetched := fetch.Histories(ctx, cred.Upstream, ids)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, r := range fetched {
+			results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
+			if r.History != nil {
+				l.provenance[ids[i]] = provenance{Cache: r.Cache, AgeSeconds: int64(r.Age.Seconds())}
+			}
 		}
-		wg.Wait()
 		return results
 	}
-	return &loaders{
-		cred: cred,
-		zone: o.Zone,
-		history: dataloader.NewBatchedLoader(batch,
-			dataloader.WithWait[historyKey, *upstream.History](o.Wait),
-			dataloader.WithBatchCapacity[historyKey, *upstream.History](1000)),
-	}
+	l.history = dataloader.NewBatchedLoader(batch,
+		dataloader.WithWait[historyKey, *upstream.History](o.Wait),
+		dataloader.WithBatchCapacity[historyKey, *upstream.History](1000))
+	return l
 }
 
 func loadersFrom(ctx context.Context) *loaders {
@@ -115,7 +118,7 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 		if !upstream.ValidID(id) {
 			continue
 		}
-		thunks[i] = l.history.Load(ctx, historyKey{scope: l.cred.Scope, contractID: id})
+		thunks[i] = l.history.Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
 	}
 	for i, thunk := range thunks {
 		if thunk == nil {

@@ -8,21 +8,32 @@ import (
 	"github.com/enneo-facade/facade/upstream"
 )
 
-// HistoryFetcher is what the GraphQL layer needs from the upstream: one contract's history,
-// fetched with a bearer token.
+// HistoryFetcher is what the GraphQL layer needs from the upstream: many contracts' histories
+// at once, in order, each with where it came from. The client and its cache both provide it.
 type HistoryFetcher interface {
-	History(ctx context.Context, token, contractID string) (*upstream.History, error)
+	Histories(ctx context.Context, cred upstream.Credential, ids []string) []upstream.Result
 }
 
-var _ HistoryFetcher = (*upstream.Client)(nil)
+// Invalidator drops one contract's cached history for every credential scope.
+type Invalidator interface {
+	Invalidate(ctx context.Context, contractID string) error
+}
+
+var (
+	_ HistoryFetcher = (*upstream.Client)(nil)
+	_ HistoryFetcher = (*upstream.Cache)(nil)
+	_ Invalidator    = (*upstream.Cache)(nil)
+)
 
 // MaxContracts bounds Query.contracts: a list view of 100 contracts is the largest legitimate
 // request, and the bound keeps one request from fanning out without limit.
 const MaxContracts = 100
 
-// Resolver is the root resolver. Its dependencies arrive per request with the loaders
-// (see NewHandler).
-type Resolver struct{}
+// Resolver is the root resolver. The history loaders arrive per request (see NewHandler).
+type Resolver struct {
+	invalidator Invalidator
+	adminToken  string
+}
 
 // contractIn returns the contract id as embedded in its own history: the copy in the newest
 // ticket's customer, which is the most recent the upstream has. A contract without tickets has

@@ -34,6 +34,24 @@ func (r *intentResolver) Tags(ctx context.Context, obj *upstream.Intent) ([]stri
 	return obj.Tags, nil
 }
 
+// InvalidateContractHistory is the resolver for the invalidateContractHistory field.
+func (r *mutationResolver) InvalidateContractHistory(ctx context.Context, contractID string) (bool, error) {
+	switch l := loadersFrom(ctx); {
+	case r.adminToken == "":
+		return false, &codedError{CodeForbidden, "invalidateContractHistory is off: the server has no ADMIN_TOKEN"}
+	case l == nil || !l.cred.isAdmin(r.adminToken):
+		return false, &codedError{CodeForbidden, "invalidateContractHistory needs Authorization: Bearer <ADMIN_TOKEN>"}
+	case !upstream.ValidID(contractID):
+		return false, upstream.ErrInvalidID
+	case r.invalidator == nil:
+		return true, nil // nothing is cached
+	}
+	if err := r.invalidator.Invalidate(ctx, contractID); err != nil {
+		return false, &codedError{CodeInternal, "the shared cache could not be reached, so other replicas may keep the entry: try again"}
+	}
+	return true, nil
+}
+
 // Contract is the resolver for the contract field.
 func (r *queryResolver) Contract(ctx context.Context, id string) (*upstream.Contract, error) {
 	h, err := loadHistory(ctx, id)
@@ -46,7 +64,7 @@ func (r *queryResolver) Contract(ctx context.Context, id string) (*upstream.Cont
 // Contracts is the resolver for the contracts field.
 func (r *queryResolver) Contracts(ctx context.Context, ids []string) ([]*upstream.Contract, error) {
 	if len(ids) > MaxContracts {
-		return nil, &inputError{fmt.Sprintf("contracts takes at most %d ids, got %d", MaxContracts, len(ids))}
+		return nil, &codedError{CodeBadUserInput, fmt.Sprintf("contracts takes at most %d ids, got %d", MaxContracts, len(ids))}
 	}
 	hs, errs := loadHistories(ctx, ids)
 	out := make([]*upstream.Contract, len(ids))
@@ -68,11 +86,15 @@ func (r *Resolver) Contract() ContractResolver { return &contractResolver{r} }
 // Intent returns IntentResolver implementation.
 func (r *Resolver) Intent() IntentResolver { return &intentResolver{r} }
 
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
 	contractResolver struct{ *Resolver }
 	intentResolver   struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
 )

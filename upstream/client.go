@@ -4,7 +4,6 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,18 +30,21 @@ type Options struct {
 	MaxBodyBytes int64
 	// Zone is where zoneless timestamps are read (default Europe/Berlin, Enneo's home).
 	Zone *time.Location
+	// Concurrency bounds the calls one batch (Histories) makes at once (default 16).
+	Concurrency int
 	// Transport replaces the default keep-alive transport (tests use it to count connections).
 	Transport http.RoundTripper
 }
 
 // Client calls the upstream. It is safe for concurrent use and reuses connections.
 type Client struct {
-	base     string
-	token    string
-	timeout  time.Duration
-	maxBytes int64
-	zone     *time.Location
-	http     *http.Client
+	base        string
+	token       string
+	timeout     time.Duration
+	maxBytes    int64
+	zone        *time.Location
+	concurrency int
+	http        *http.Client
 }
 
 // New returns a Client for o, or an error naming the option that is wrong.
@@ -51,7 +53,10 @@ func New(o Options) (*Client, error) {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return nil, errors.New("upstream base URL must start with http:// or https://")
 	}
-	c := &Client{base: base, token: o.ServiceToken, timeout: o.Timeout, maxBytes: o.MaxBodyBytes, zone: o.Zone}
+	c := &Client{base: base, token: o.ServiceToken, timeout: o.Timeout, maxBytes: o.MaxBodyBytes, zone: o.Zone, concurrency: o.Concurrency}
+	if c.concurrency <= 0 {
+		c.concurrency = 16
+	}
 	if c.timeout <= 0 {
 		c.timeout = 5 * time.Second
 	}
@@ -108,45 +113,41 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// get GETs base+path with the bearer token and decodes a 2xx JSON body into v.
-func (c *Client) get(ctx context.Context, token, path string, v any) error {
+// get GETs base+path with the bearer token and returns a 2xx body.
+func (c *Client) get(ctx context.Context, token, path string) ([]byte, error) {
 	if c.token != "" {
 		token = c.token
 	}
 	if token == "" {
-		return ErrNoCredential
+		return nil, ErrNoCredential
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return classify(ctx, err)
+		return nil, classify(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Error bodies may be JSON, text or HTML and may echo personal data: read a little so
 		// the connection can be reused, and forget it.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return &StatusError{Method: req.Method, Path: path, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		return nil, &StatusError{Method: req.Method, Path: path, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
 	if err != nil {
-		return classify(ctx, err)
+		return nil, classify(ctx, err)
 	}
 	if int64(len(body)) > c.maxBytes {
-		return fmt.Errorf("body larger than %d bytes: %w", c.maxBytes, ErrBadResponse)
+		return nil, fmt.Errorf("body larger than %d bytes: %w", c.maxBytes, ErrBadResponse)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		// The decoder's message may quote the body; keep only its kind.
-		return fmt.Errorf("%T: %w", err, ErrBadResponse)
-	}
-	return nil
+	return body, nil
 }
 
 // classify maps a transport error to the vocabulary, keeping the caller's own cancellation.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -424,19 +425,88 @@ func placeTags(tags []*Tag, loc *time.Location) {
 // change the meaning of a URL path or a cache key: no slashes, dots, percent signs or spaces.
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
+// Credential is what upstream calls are made with: the caller's bearer token (the client's
+// service token replaces it when set) and its scope, an HMAC of that token under a server secret
+// that keys everything cached for it.
+type Credential struct {
+	Token string
+	Scope string
+}
+
+// Result is one contract's history as a batch returns it, with where it came from.
+type Result struct {
+	History *History
+	Err     error
+	// Cache is CacheHit, CacheMiss or CacheStale.
+	Cache string
+	// Age is how long ago the history was fetched from the upstream.
+	Age time.Duration
+}
+
+// Where a Result came from.
+const (
+	CacheHit   = "hit"   // a fresh cache entry
+	CacheMiss  = "miss"  // the upstream, just now
+	CacheStale = "stale" // an expired entry, served because the upstream failed
+)
+
 // History fetches one contract's ticket history with the given bearer token (or the client's
 // service token when it has one).
 func (c *Client) History(ctx context.Context, token, contractID string) (*History, error) {
+	body, err := c.historyBody(ctx, token, contractID)
+	if err != nil {
+		return nil, err
+	}
+	return c.decodeHistory(body, contractID)
+}
+
+// Histories fetches many histories at once, at most Options.Concurrency at a time; results are
+// in the order of ids. It caches nothing: see Cache.
+func (c *Client) Histories(ctx context.Context, cred Credential, ids []string) []Result {
+	res := make([]Result, len(ids))
+	c.each(len(ids), func(i int) {
+		h, err := c.History(ctx, cred.Token, ids[i])
+		res[i] = Result{History: h, Err: err, Cache: CacheMiss}
+	})
+	return res
+}
+
+// each runs fn(0) ... fn(n-1), at most c.concurrency at a time, and waits for them.
+func (c *Client) each(n int, fn func(i int)) {
+	sem := make(chan struct{}, c.concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+// historyBody fetches the raw body of a contract's history; it is JSON but not yet decoded.
+func (c *Client) historyBody(ctx context.Context, token, contractID string) ([]byte, error) {
 	if !validID.MatchString(contractID) {
 		return nil, fmt.Errorf("get history: %w", ErrInvalidID)
 	}
-	var h History
-	if err := c.get(ctx, token, "/contract/"+url.PathEscape(contractID)+"/history", &h); err != nil {
+	body, err := c.get(ctx, token, "/contract/"+url.PathEscape(contractID)+"/history")
+	if err != nil {
 		return nil, fmt.Errorf("get history %q: %w", contractID, err)
+	}
+	return body, nil
+}
+
+// decodeHistory decodes a history body and places its zoneless timestamps in the client's zone.
+func (c *Client) decodeHistory(body []byte, contractID string) (*History, error) {
+	var h History
+	if err := json.Unmarshal(body, &h); err != nil {
+		// The decoder's message may quote the body; keep only its kind.
+		return nil, fmt.Errorf("decode history %q: %T: %w", contractID, err, ErrBadResponse)
 	}
 	if h.Tickets == nil || h.Undecodable("tickets") {
 		// Without a tickets array the body is not a history, whatever its status said.
-		return nil, fmt.Errorf("get history %q: no tickets array: %w", contractID, ErrBadResponse)
+		return nil, fmt.Errorf("decode history %q: no tickets array: %w", contractID, ErrBadResponse)
 	}
 	h.inZone(c.zone)
 	return &h, nil

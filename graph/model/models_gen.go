@@ -2,6 +2,10 @@
 
 package model
 
+// Operator actions on the facade itself.
+type Mutation struct {
+}
+
 // Read access to Enneo's contract ticket histories. Every field that needs the upstream is batched:
 // all contracts named anywhere in one operation are fetched together, each at most once.
 type Query struct {

@@ -1,0 +1,321 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// CacheOptions configures a Cache. Zero values take the defaults noted beside each field.
+type CacheOptions struct {
+	// TTL is how long a history is fresh (default 60s); each entry gets up to 10% more, so
+	// that entries written together do not all expire together.
+	TTL time.Duration
+	// StaleTTL is how long an entry is kept after it is no longer fresh, to be served only when
+	// the upstream fails (default 10m).
+	StaleTTL time.Duration
+	// NotFoundTTL is how long a 404 is remembered for its scope (default, and at most, 30s).
+	NotFoundTTL time.Duration
+	// HotBytes bounds the decoded histories kept in process in front of the store, so that a hit
+	// does not pay for decoding (default 16 MiB).
+	HotBytes int64
+	// EncryptionKey, 32 bytes, seals stored values with AES-256-GCM; nil stores them plain.
+	EncryptionKey []byte
+	// Logger receives warnings about the store; nil discards them.
+	Logger *slog.Logger
+}
+
+// Cache is the client's Histories with a cache in front: fresh entries are served without an
+// upstream call, concurrent fetches of one (scope, contract) in this process become one call,
+// and an expired entry is served, marked stale, when the upstream fails. Entries live in a Store
+// (Redis or memory) under the caller's credential scope, so no caller ever receives what was
+// fetched with another caller's token.
+type Cache struct {
+	client *Client
+	store  Store
+	codec  *codec
+	o      CacheOptions
+	hot    *lru[EntryKey, *hotEntry]
+	flight singleflight.Group
+	log    *slog.Logger
+
+	mu          sync.Mutex
+	invalidated map[string]time.Time // contract -> when it was last invalidated, for a minute
+}
+
+// hotEntry is a decoded cache entry.
+type hotEntry struct {
+	history    *History // nil: the upstream answered 404
+	fetched    time.Time
+	freshUntil time.Time
+	staleUntil time.Time
+}
+
+func (e *hotEntry) result(cache string, now time.Time) Result {
+	r := Result{History: e.history, Cache: cache, Age: now.Sub(e.fetched)}
+	if e.history == nil {
+		r.Err = &StatusError{Method: http.MethodGet, Path: "(cached)", Status: http.StatusNotFound}
+	}
+	return r
+}
+
+// NewCache returns a Cache over client, keeping entries in store.
+func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
+	if o.TTL <= 0 {
+		o.TTL = 60 * time.Second
+	}
+	if o.StaleTTL <= 0 {
+		o.StaleTTL = 10 * time.Minute
+	}
+	if o.NotFoundTTL <= 0 || o.NotFoundTTL > 30*time.Second {
+		o.NotFoundTTL = 30 * time.Second
+	}
+	if o.HotBytes <= 0 {
+		o.HotBytes = 16 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	codec, err := newCodec(o.EncryptionKey, client.maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{
+		client: client, store: store, codec: codec, o: o, log: o.Logger,
+		hot:         newLRU[EntryKey, *hotEntry](o.HotBytes),
+		invalidated: map[string]time.Time{},
+	}, nil
+}
+
+// Status reports the store's state for /readyz: "memory", "ok" or "degraded".
+func (c *Cache) Status() string { return c.store.Status() }
+
+// Histories returns the histories of ids for cred, in order: from the process's hot layer,
+// then from the store in one round trip, then from the upstream for the rest, whose new entries
+// are written back in one round trip.
+func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []Result {
+	now := time.Now()
+	res := make([]Result, len(ids))
+	stale := make([]*hotEntry, len(ids)) // the newest expired entry of each id, for a failing upstream
+	var cold []int
+	for i, id := range ids {
+		switch {
+		case !validID.MatchString(id):
+			res[i].Err = ErrInvalidID
+			continue
+		case cred.Token == "" && c.client.NeedsCallerToken():
+			res[i].Err = ErrNoCredential
+			continue
+		}
+		if e, ok := c.hot.get(EntryKey{id, cred.Scope}, now); ok {
+			if now.Before(e.freshUntil) {
+				res[i] = e.result(CacheHit, now)
+				continue
+			}
+			stale[i] = e
+		}
+		cold = append(cold, i)
+	}
+	if len(cold) == 0 {
+		return res
+	}
+
+	keys := make([]EntryKey, len(cold))
+	for j, i := range cold {
+		keys[j] = EntryKey{ids[i], cred.Scope}
+	}
+	values, readErr := c.store.GetMany(ctx, keys)
+	if readErr != nil {
+		values = nil // Redis trouble never fails a query: treat everything as missing
+	}
+	var missing []int
+	for j, i := range cold {
+		if values != nil && values[j] != nil {
+			if e, err := c.decodeEntry(keys[j], values[j]); err == nil {
+				if now.Before(e.freshUntil) {
+					c.keepHot(keys[j], e, len(values[j]))
+					res[i] = e.result(CacheHit, now)
+					continue
+				}
+				if now.Before(e.staleUntil) && (stale[i] == nil || e.fetched.After(stale[i].fetched)) {
+					stale[i] = e
+				}
+			}
+		}
+		missing = append(missing, i)
+	}
+
+	var (
+		mu     sync.Mutex
+		writes []Entry
+	)
+	c.client.each(len(missing), func(j int) {
+		i := missing[j]
+		f, err := c.fetch(ctx, cred, ids[i])
+		switch {
+		case err == nil && f.hit:
+			res[i] = f.entry.result(CacheHit, time.Now())
+		case err == nil && f.entry.history == nil:
+			res[i] = f.entry.result(CacheMiss, time.Now())
+		case err == nil:
+			res[i] = Result{History: f.entry.history, Cache: CacheMiss}
+		case stale[i] != nil && servesStale(err):
+			res[i] = stale[i].result(CacheStale, time.Now())
+			c.log.WarnContext(ctx, "upstream failed: serving a stale history", "contract", ids[i], "err", err)
+			return
+		default:
+			res[i] = Result{Err: err}
+			return
+		}
+		if f.stored != nil {
+			mu.Lock()
+			writes = append(writes, *f.stored)
+			mu.Unlock()
+		}
+	})
+	if len(writes) > 0 && readErr == nil {
+		// The caller may be gone; the entries are still worth keeping. (When the store just
+		// failed to read, writing would only add its time-out to this query.)
+		if err := c.store.SetMany(context.WithoutCancel(ctx), writes); err != nil {
+			c.log.DebugContext(ctx, "cache write failed", "err", err)
+		}
+	}
+	return res
+}
+
+// fetched is what one upstream fetch yields for every caller waiting on it.
+type fetched struct {
+	entry  *hotEntry
+	stored *Entry // the entry for the store; nil when it must not be stored
+	hit    bool   // another fetch had just stored a fresh entry
+}
+
+// fetch calls the upstream once for all concurrent callers of the same scope and contract. The
+// call runs detached from any one caller, so a caller that gives up does not cancel it for the
+// others; each caller still stops waiting when its own context ends.
+func (c *Cache) fetch(ctx context.Context, cred Credential, id string) (*fetched, error) {
+	ch := c.flight.DoChan(cred.Scope+"\x00"+id, func() (any, error) {
+		started := time.Now()
+		key := EntryKey{id, cred.Scope}
+		// A caller that missed while the previous fetch of this key was finishing arrives just
+		// after it: that fetch's entry is hot by now.
+		if e, ok := c.hot.get(key, started); ok && started.Before(e.freshUntil) {
+			return &fetched{entry: e, hit: true}, nil
+		}
+		body, err := c.client.historyBody(context.WithoutCancel(ctx), cred.Token, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// Remembered briefly, for this scope only: a 404 may mean "not yours".
+			fresh := started.Add(min(c.o.NotFoundTTL, c.o.TTL))
+			return c.remember(key, stored{kind: kindNotFound, fetched: started, freshUntil: fresh, staleUntil: fresh}, nil), nil
+		case err != nil:
+			return nil, err // 401, 403, 429, 5xx, timeouts: never stored
+		}
+		h, err := c.client.decodeHistory(body, id)
+		if err != nil {
+			return nil, err // undecodable bodies are never stored
+		}
+		fresh := started.Add(c.o.TTL + rand.N(c.o.TTL/10+1))
+		return c.remember(key, stored{kind: kindHistory, fetched: started, freshUntil: fresh, staleUntil: fresh.Add(c.o.StaleTTL), body: body}, h), nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*fetched), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// remember keeps a fetched entry hot and prepares it for the store, unless the contract was
+// invalidated while it was being fetched: then the answer may predate the change that caused
+// the invalidation, so it goes to the waiting callers but is not kept.
+func (c *Cache) remember(key EntryKey, s stored, h *History) *fetched {
+	e := &hotEntry{history: h, fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+	if c.invalidatedSince(key.ContractID, s.fetched) {
+		return &fetched{entry: e}
+	}
+	c.keepHot(key, e, len(s.body))
+	return &fetched{entry: e, stored: &Entry{Key: key, Value: c.codec.encode(key, s), TTL: time.Until(s.staleUntil)}}
+}
+
+// keepHot keeps a decoded entry in process until it is no longer even stale. Its cost is an
+// estimate of the decoded size from the size of the body.
+func (c *Cache) keepHot(key EntryKey, e *hotEntry, bodySize int) {
+	c.hot.put(key, e, int64(bodySize)*3/2+512, e.staleUntil)
+}
+
+// decodeEntry reads a stored value back into a decoded entry.
+func (c *Cache) decodeEntry(key EntryKey, v []byte) (*hotEntry, error) {
+	s, err := c.codec.decode(key, v)
+	if err != nil {
+		return nil, err
+	}
+	e := &hotEntry{fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+	switch s.kind {
+	case kindNotFound:
+	case kindHistory:
+		if e.history, err = c.client.decodeHistory(s.body, key.ContractID); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errEntry
+	}
+	return e, nil
+}
+
+// servesStale reports whether err is the upstream failing (rather than answering): only then is
+// a stale entry better than the error. A 401, 403 or 404 is an answer and must be heeded.
+func servesStale(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status == http.StatusTooManyRequests || se.Status >= 500
+	}
+	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBadResponse) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// Invalidate drops contractID's history for every scope: in this process, in the store, and
+// (through a Redis store) in every other replica's process.
+func (c *Cache) Invalidate(ctx context.Context, contractID string) error {
+	c.dropHot(contractID)
+	return c.store.DropContract(ctx, contractID)
+}
+
+func (c *Cache) dropHot(contractID string) {
+	now := time.Now()
+	c.mu.Lock()
+	for id, at := range c.invalidated {
+		if now.Sub(at) > time.Minute {
+			delete(c.invalidated, id)
+		}
+	}
+	c.invalidated[contractID] = now
+	c.mu.Unlock()
+	c.hot.removeIf(func(k EntryKey) bool { return k.ContractID == contractID })
+}
+
+func (c *Cache) invalidatedSince(contractID string, t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.invalidated[contractID]
+	return ok && !at.Before(t)
+}
+
+// Watch drops hot entries that other replicas invalidate, until ctx ends. It returns at once
+// for a store that has no other replicas.
+func (c *Cache) Watch(ctx context.Context) {
+	if w, ok := c.store.(interface {
+		Invalidations(context.Context, func(string))
+	}); ok {
+		w.Invalidations(ctx, c.dropHot)
+	}
+}

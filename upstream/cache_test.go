@@ -1,0 +1,425 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/enneo-facade/facade/upstream/redistest"
+)
+
+// stubUpstream serves histories whose one ticket names the token that fetched it, so a test can
+// see whose data it got; its behaviour can be switched mid-test.
+type stubUpstream struct {
+	calls  atomic.Int64
+	mode   atomic.Value // "ok", "404", "500", "401", "403", "429", "hang", "garbage"
+	delay  time.Duration
+	srv    *httptest.Server
+	client *Client
+}
+
+func newStubUpstream(t *testing.T, delay time.Duration) *stubUpstream {
+	t.Helper()
+	u := &stubUpstream{delay: delay}
+	u.mode.Store("ok")
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.calls.Add(1)
+		select {
+		case <-time.After(u.delay):
+		case <-r.Context().Done():
+			return
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/contract/"), "/history")
+		switch mode := u.mode.Load().(string); mode {
+		case "ok":
+			token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			w.Write([]byte(`{"tickets":[{"id":1,"contractId":"` + id + `","subject":"ticket of ` + token + `","createdAt":"2024-01-02 03:04:05"}]}`))
+		case "garbage":
+			w.Write([]byte(`<html>`))
+		case "hang":
+			<-r.Context().Done()
+		default:
+			status := map[string]int{"404": 404, "500": 500, "401": 401, "403": 403, "429": 429}[mode]
+			w.WriteHeader(status)
+		}
+	}))
+	t.Cleanup(u.srv.Close)
+	c, err := New(Options{BaseURL: u.srv.URL, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.client = c
+	return u
+}
+
+var (
+	alice = Credential{Token: "alice-token", Scope: "scope-alice"}
+	bob   = Credential{Token: "bob-token", Scope: "scope-bob"}
+)
+
+// storeKinds are the stores every cache behaviour is tested against.
+var storeKinds = map[string]func(t *testing.T) Store{
+	"memory": func(t *testing.T) Store { return NewMemoryStore(8 << 20) },
+	"redis":  newTestRedisStore,
+}
+
+func forEachStore(t *testing.T, test func(t *testing.T, newStore func(t *testing.T) Store)) {
+	for name, newStore := range storeKinds {
+		t.Run(name, func(t *testing.T) { test(t, newStore) })
+	}
+}
+
+func mustCache(t *testing.T, u *stubUpstream, store Store, o CacheOptions) *Cache {
+	t.Helper()
+	c, err := NewCache(u.client, store, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func one(t *testing.T, c *Cache, cred Credential, id string) Result {
+	t.Helper()
+	return c.Histories(context.Background(), cred, []string{id})[0]
+}
+
+func subject(r Result) string {
+	if r.History == nil || len(r.History.Tickets) == 0 || r.History.Tickets[0].Subject == nil {
+		return ""
+	}
+	return *r.History.Tickets[0].Subject
+}
+
+func TestCacheHitMiss(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		store := newStore(t)
+		c := mustCache(t, u, store, CacheOptions{})
+		if r := one(t, c, alice, "1"); r.Err != nil || r.Cache != CacheMiss || subject(r) != "ticket of alice-token" {
+			t.Fatalf("first = %+v, want a miss with alice's ticket", r)
+		}
+		if r := one(t, c, alice, "1"); r.Cache != CacheHit || subject(r) != "ticket of alice-token" {
+			t.Errorf("second = %+v, want a hit", r)
+		}
+		// Another replica on the same store: a hit from the store, decoded there.
+		other := mustCache(t, u, store, CacheOptions{})
+		if r := one(t, other, alice, "1"); r.Cache != CacheHit || subject(r) != "ticket of alice-token" ||
+			r.History.Tickets[0].CreatedAt.Location().String() != "Europe/Berlin" {
+			t.Errorf("other replica = %+v, want a decoded hit", r)
+		}
+		if n := u.calls.Load(); n != 1 {
+			t.Errorf("upstream calls = %d, want 1", n)
+		}
+		// Another scope never sees alice's entry.
+		if r := one(t, c, bob, "1"); r.Cache != CacheMiss || subject(r) != "ticket of bob-token" {
+			t.Errorf("bob = %+v, want a miss with bob's ticket", r)
+		}
+	})
+}
+
+func TestCacheExpiryAndStale(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		c := mustCache(t, u, newStore(t), CacheOptions{TTL: 100 * time.Millisecond, StaleTTL: time.Minute})
+		one(t, c, alice, "1")
+		time.Sleep(150 * time.Millisecond) // past TTL and its 10% jitter
+
+		// Healthy upstream: an expired entry is not served, the upstream is asked.
+		if r := one(t, c, alice, "1"); r.Cache != CacheMiss {
+			t.Errorf("after expiry = %+v, want a miss", r)
+		}
+		if n := u.calls.Load(); n != 2 {
+			t.Errorf("upstream calls = %d, want 2", n)
+		}
+		time.Sleep(150 * time.Millisecond)
+
+		// Failing upstream: the expired entry is served, marked stale.
+		for _, mode := range []string{"500", "429", "hang", "garbage"} {
+			u.mode.Store(mode)
+			r := one(t, c, alice, "1")
+			if r.Err != nil || r.Cache != CacheStale || subject(r) != "ticket of alice-token" || r.Age < 150*time.Millisecond {
+				t.Errorf("upstream %s: %+v, want the stale entry", mode, r)
+			}
+		}
+		// An upstream that answers "no" is heeded: no stale data for a revoked token.
+		for _, mode := range []string{"401", "403", "404"} {
+			u.mode.Store(mode)
+			if r := one(t, c, alice, "1"); r.Err == nil || r.History != nil {
+				t.Errorf("upstream %s: %+v, want its error and no data", mode, r)
+			}
+		}
+	})
+}
+
+func TestCacheStoresOnlySuccessAndNotFound(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		c := mustCache(t, u, newStore(t), CacheOptions{})
+		for _, mode := range []string{"500", "401", "403", "429", "hang", "garbage"} {
+			u.mode.Store(mode)
+			before := u.calls.Load()
+			for range 2 {
+				if r := one(t, c, alice, "err-"+mode); r.Err == nil {
+					t.Errorf("upstream %s: no error", mode)
+				}
+			}
+			if n := u.calls.Load() - before; n != 2 {
+				t.Errorf("upstream %s: %d calls for two loads, want 2 (errors are never stored)", mode, n)
+			}
+		}
+		// A 404 is remembered, for its scope only.
+		u.mode.Store("404")
+		before := u.calls.Load()
+		for range 3 {
+			if r := one(t, c, alice, "gone"); !errors.Is(r.Err, ErrNotFound) {
+				t.Errorf("404: err = %v, want ErrNotFound", r.Err)
+			}
+		}
+		if n := u.calls.Load() - before; n != 1 {
+			t.Errorf("three loads of a 404 made %d calls, want 1", n)
+		}
+		one(t, c, bob, "gone")
+		if n := u.calls.Load() - before; n != 2 {
+			t.Errorf("another scope's 404 load made %d calls in all, want 2", n)
+		}
+	})
+}
+
+func TestCacheNotFoundIsBrief(t *testing.T) {
+	u := newStubUpstream(t, 0)
+	c := mustCache(t, u, NewMemoryStore(1<<20), CacheOptions{TTL: time.Hour, NotFoundTTL: 100 * time.Millisecond})
+	u.mode.Store("404")
+	one(t, c, alice, "gone")
+	u.mode.Store("ok")
+	time.Sleep(150 * time.Millisecond)
+	if r := one(t, c, alice, "gone"); r.Err != nil || r.Cache != CacheMiss {
+		t.Errorf("after the 404 expired: %+v, want the new history", r)
+	}
+}
+
+func TestCacheEncryption(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		store := newStore(t)
+		key := bytes.Repeat([]byte{7}, 32)
+		c := mustCache(t, u, store, CacheOptions{EncryptionKey: key})
+		one(t, c, alice, "1")
+
+		raw, err := store.GetMany(context.Background(), []EntryKey{{"1", alice.Scope}})
+		if err != nil || raw[0] == nil {
+			t.Fatalf("stored value: %v %v", raw, err)
+		}
+		if raw[0][0] != formatSealed {
+			t.Errorf("stored value is not sealed")
+		}
+		// Round trip through another replica with the same key.
+		if r := one(t, mustCache(t, u, store, CacheOptions{EncryptionKey: key}), alice, "1"); r.Cache != CacheHit {
+			t.Errorf("same key = %+v, want a hit", r)
+		}
+		// Without the key, or with another one, the value is unreadable: a miss.
+		for _, o := range []CacheOptions{{}, {EncryptionKey: bytes.Repeat([]byte{8}, 32)}} {
+			if r := one(t, mustCache(t, u, store, o), alice, "1"); r.Cache != CacheMiss {
+				t.Errorf("other key %v = %+v, want a miss", o.EncryptionKey != nil, r)
+			}
+		}
+		// Alice's value moved under bob's key fails to open: bob gets his own data.
+		store.SetMany(context.Background(), []Entry{{Key: EntryKey{"9", bob.Scope}, Value: raw[0], TTL: time.Minute}})
+		fresh := mustCache(t, u, store, CacheOptions{EncryptionKey: key})
+		if r := one(t, fresh, bob, "9"); r.Cache != CacheMiss || subject(r) != "ticket of bob-token" {
+			t.Errorf("moved value = %+v, want a miss and bob's data", r)
+		}
+	})
+}
+
+func TestCacheInvalidate(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		store := newStore(t)
+		c := mustCache(t, u, store, CacheOptions{})
+		replica := mustCache(t, u, store, CacheOptions{})
+		for _, cred := range []Credential{alice, bob} {
+			one(t, c, cred, "x")
+			one(t, c, cred, "y")
+			one(t, replica, cred, "x") // now hot in the replica too
+		}
+		before := u.calls.Load()
+		if err := c.Invalidate(context.Background(), "x"); err != nil {
+			t.Fatal(err)
+		}
+		for _, cred := range []Credential{alice, bob} {
+			if r := one(t, c, cred, "x"); r.Cache != CacheMiss {
+				t.Errorf("%s after invalidation: %s, want a miss", cred.Scope, r.Cache)
+			}
+			if r := one(t, c, cred, "y"); r.Cache != CacheHit {
+				t.Errorf("%s other contract: %s, want a hit", cred.Scope, r.Cache)
+			}
+		}
+		if n := u.calls.Load() - before; n != 2 {
+			t.Errorf("upstream calls after invalidation = %d, want 2 (x for each scope)", n)
+		}
+	})
+}
+
+func TestCacheStampede(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 50*time.Millisecond)
+		c := mustCache(t, u, newStore(t), CacheOptions{})
+		var wg sync.WaitGroup
+		var bad atomic.Int64
+		for range 200 {
+			wg.Go(func() {
+				if r := one(t, c, alice, "hot"); r.Err != nil || subject(r) != "ticket of alice-token" {
+					bad.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := u.calls.Load(); n != 1 {
+			t.Errorf("200 concurrent loads made %d upstream calls, want 1", n)
+		}
+		if bad.Load() > 0 {
+			t.Errorf("%d loads failed", bad.Load())
+		}
+	})
+}
+
+func TestCacheCancelledCallerDoesNotCancelOthers(t *testing.T) {
+	u := newStubUpstream(t, 100*time.Millisecond)
+	c := mustCache(t, u, NewMemoryStore(1<<20), CacheOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan Result, 1)
+	go func() { first <- c.Histories(ctx, alice, []string{"1"})[0] }()
+	for u.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan Result, 1)
+	go func() { second <- one(t, c, alice, "1") }()
+	cancel()
+	if r := <-first; !errors.Is(r.Err, context.Canceled) {
+		t.Errorf("cancelled caller = %+v, want context.Canceled", r)
+	}
+	if r := <-second; r.Err != nil || subject(r) != "ticket of alice-token" {
+		t.Errorf("other caller = %+v, want the history", r)
+	}
+	if n := u.calls.Load(); n != 1 {
+		t.Errorf("upstream calls = %d, want 1", n)
+	}
+}
+
+func TestCacheRefusesWithoutCalling(t *testing.T) {
+	u := newStubUpstream(t, 0)
+	c := mustCache(t, u, NewMemoryStore(1<<20), CacheOptions{})
+	res := c.Histories(context.Background(), Credential{}, []string{"1"})
+	if !errors.Is(res[0].Err, ErrNoCredential) {
+		t.Errorf("no token: %v, want ErrNoCredential", res[0].Err)
+	}
+	res = c.Histories(context.Background(), alice, []string{"../x"})
+	if !errors.Is(res[0].Err, ErrInvalidID) {
+		t.Errorf("bad id: %v, want ErrInvalidID", res[0].Err)
+	}
+	if n := u.calls.Load(); n != 0 {
+		t.Errorf("upstream calls = %d, want 0", n)
+	}
+}
+
+func TestMemoryStoreIsBounded(t *testing.T) {
+	s := NewMemoryStore(10_000)
+	for i := range 100 {
+		s.SetMany(context.Background(), []Entry{{Key: EntryKey{strings.Repeat("c", i+1), "s"}, Value: make([]byte, 1000), TTL: time.Minute}})
+	}
+	entries, cost := s.entries.stats()
+	if cost > 10_000 || entries > 10 {
+		t.Errorf("store holds %d entries costing %d, want at most 10_000", entries, cost)
+	}
+	got, _ := s.GetMany(context.Background(), []EntryKey{{strings.Repeat("c", 100), "s"}, {"c", "s"}})
+	if got[0] == nil || got[1] != nil {
+		t.Errorf("the newest entry must stay and the oldest go: %v", got)
+	}
+}
+
+// TestCacheSurvivesRedisTrouble: with Redis gone mid-run, or hung, queries keep succeeding from
+// the upstream, and hits resume once Redis is back, with the same Cache.
+func TestCacheSurvivesRedisTrouble(t *testing.T) {
+	url, stop, restart := redistest.StartServer(t)
+	store, err := newRedisStore(RedisOptions{URL: url}, redisConfig{coolDown: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	u := newStubUpstream(t, 0)
+	c := mustCache(t, u, store, CacheOptions{HotBytes: 1}) // no hot layer: every load reads Redis
+	ids := []string{"a", "b"}
+	load := func() []Result {
+		start := time.Now()
+		res := c.Histories(context.Background(), alice, ids)
+		t.Logf("load: %v %s/%s", time.Since(start).Round(time.Millisecond), res[0].Cache, res[1].Cache)
+		for _, r := range res {
+			if r.Err != nil || subject(r) != "ticket of alice-token" {
+				t.Fatalf("load = %+v, want alice's history", r)
+			}
+		}
+		return res
+	}
+	load()
+	if res := load(); res[0].Cache != CacheHit {
+		t.Fatalf("warm load = %s, want a hit", res[0].Cache)
+	}
+
+	stop()
+	before := u.calls.Load()
+	for range 10 {
+		if res := load(); res[0].Cache != CacheMiss {
+			t.Errorf("with Redis down: %s, want the upstream's answer", res[0].Cache)
+		}
+	}
+	if n := u.calls.Load() - before; n != 20 {
+		t.Errorf("with Redis down: %d upstream calls for 10 loads of 2, want 20", n)
+	}
+	if s := c.Status(); s != "degraded" {
+		t.Errorf("Status() = %q with Redis down, want degraded", s)
+	}
+
+	restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := load() // writes the entries back once Redis answers again
+		if res[0].Cache == CacheHit {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hits did not resume after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := c.Status(); s != "ok" {
+		t.Errorf("Status() = %q after recovery, want ok", s)
+	}
+}
+
+func TestCacheWithHungRedis(t *testing.T) {
+	store, err := NewRedisStore(RedisOptions{URL: redistest.Blackhole(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	u := newStubUpstream(t, 0)
+	c := mustCache(t, u, store, CacheOptions{HotBytes: 1})
+	for i := range 6 {
+		start := time.Now()
+		r := one(t, c, alice, "1")
+		t.Logf("load %d against a hung Redis: %v", i, time.Since(start).Round(time.Millisecond))
+		if r.Err != nil || subject(r) != "ticket of alice-token" {
+			t.Fatalf("load %d = %+v, want the upstream's history", i, r)
+		}
+	}
+	if s := c.Status(); s != "degraded" {
+		t.Errorf("Status() = %q, want degraded", s)
+	}
+}

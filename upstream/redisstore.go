@@ -1,0 +1,510 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// ErrRedisUnavailable is returned, without calling Redis, while a RedisStore's breaker is open
+// after repeated failures. Callers treat it like any store error (a miss, a skipped write); it
+// exists so they can tell "skipped" from "tried and failed" in metrics.
+var ErrRedisUnavailable = errors.New("redis unavailable: breaker open")
+
+// RedisOptions configures a RedisStore. Zero values take the defaults noted beside each field.
+//
+// The URL chooses the server, credentials, database, TLS and pool size. Timeouts and retries
+// always come from these options, even if the URL has dial_timeout and the like, because the
+// store's promise that a hung Redis costs each call a fraction of a second rests on them.
+type RedisOptions struct {
+	// URL is redis://[user:password@]host[:port][/db] or rediss:// for TLS (go-redis ParseURL).
+	// For Redis Cluster, add the other seed nodes as addr=host:port query parameters, or
+	// cluster=true when one seed is enough; the same layout works there, since every command
+	// touches one key.
+	URL string
+	// Prefix namespaces every key and the invalidation channel (default "efc:v1:"). Bump its
+	// version when the value format changes incompatibly, so old replicas and new ones don't
+	// read each other's entries.
+	Prefix string
+	// DialTimeout bounds connecting, including the handshake's dial (default 250ms).
+	DialTimeout time.Duration
+	// IOTimeout bounds each read and each write on a connection (default 150ms).
+	IOTimeout time.Duration
+	// Logger gets one warning when Redis becomes unusable and one note when it recovers, never
+	// per call, and never values or scopes. Nil discards.
+	Logger *slog.Logger
+}
+
+// redisConfig holds what production leaves at its defaults and tests change.
+type redisConfig struct {
+	failThreshold int           // consecutive failures that open the breaker (default 3)
+	coolDown      time.Duration // how long an open breaker skips Redis (default 5s)
+	maxScopes     int           // entries per contract hash before one is evicted (default 64)
+	// dialer replaces go-redis's dialer; tests count dials with it. It must do TLS itself.
+	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	now    func() time.Time
+}
+
+func (c *redisConfig) setDefaults() {
+	if c.failThreshold <= 0 {
+		c.failThreshold = 3
+	}
+	if c.coolDown <= 0 {
+		c.coolDown = 5 * time.Second
+	}
+	if c.maxScopes <= 0 {
+		c.maxScopes = 64
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+}
+
+// RedisStore is a Store on Redis, shared by the facade's replicas.
+//
+// Layout: one hash per contract, key Prefix+"c:"+contractID, one field per credential scope
+// holding that scope's encoded entry. A contract's entries of every scope are thus dropped with
+// one DEL, and a batch of lookups is one pipeline of HGETs: one round trip that also works on
+// Redis Cluster, where an MGET across slots would not.
+//
+// Redis trouble never fails or slows every query: each call is bounded by the timeouts, nothing
+// is retried, and after a few consecutive failures a breaker skips Redis for a cool-down,
+// returning ErrRedisUnavailable at once, until one trial call finds it working again.
+//
+// It is safe for concurrent use.
+type RedisStore struct {
+	rdb         redis.UniversalClient
+	prefix      string
+	channel     string
+	callTimeout time.Duration // bounds one whole call: pool wait, dial, write, read
+	dialTimeout time.Duration
+	ioTimeout   time.Duration
+	log         *slog.Logger
+	br          *redisBreaker
+	maxScopes   int
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore returns a RedisStore for o. It does not connect, so the facade starts while
+// Redis is down (it then runs degraded and recovers by itself); its error names what is wrong
+// with the URL, and never repeats the URL, which may hold a password.
+func NewRedisStore(o RedisOptions) (*RedisStore, error) {
+	return newRedisStore(o, redisConfig{})
+}
+
+func newRedisStore(o RedisOptions, c redisConfig) (*RedisStore, error) {
+	c.setDefaults()
+	if o.Prefix == "" {
+		o.Prefix = "efc:v1:"
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 250 * time.Millisecond
+	}
+	if o.IOTimeout <= 0 {
+		o.IOTimeout = 150 * time.Millisecond
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rdb, err := newRedisClient(o, c)
+	if err != nil {
+		return nil, err
+	}
+	return &RedisStore{
+		rdb:         rdb,
+		prefix:      o.Prefix,
+		channel:     o.Prefix + "invalidate",
+		callTimeout: o.DialTimeout + 2*o.IOTimeout,
+		dialTimeout: o.DialTimeout,
+		ioTimeout:   o.IOTimeout,
+		log:         log,
+		br:          &redisBreaker{threshold: c.failThreshold, coolDown: c.coolDown, now: c.now},
+		maxScopes:   c.maxScopes,
+	}, nil
+}
+
+// newRedisClient parses o.URL and applies the store's client settings: a single-node client,
+// or a cluster client when the URL names several seeds (addr=) or says cluster=true. The
+// cluster path is a small switch of constructor; CI exercises the single-node one.
+func newRedisClient(o RedisOptions, c redisConfig) (redis.UniversalClient, error) {
+	if strings.TrimSpace(o.URL) == "" {
+		return nil, errors.New("redis URL is empty")
+	}
+	scheme, _, ok := strings.Cut(o.URL, "://")
+	if scheme = strings.ToLower(scheme); !ok || (scheme != "redis" && scheme != "rediss") {
+		// Checked before parsing: net/url's complaint about a bare host:port is cryptic.
+		return nil, errors.New("redis URL must start with redis:// or rediss://")
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return nil, urlError(err)
+	}
+	q := u.Query()
+	cluster := q.Has("addr")
+	if q.Has("cluster") {
+		v, err := strconv.ParseBool(q.Get("cluster"))
+		if err != nil {
+			return nil, fmt.Errorf("redis URL: cluster=%q is not true or false", q.Get("cluster"))
+		}
+		cluster = cluster || v
+		q.Del("cluster") // ours, not go-redis's: it rejects parameters it does not know
+		u.RawQuery = q.Encode()
+	}
+
+	// Each setting below keeps a hung Redis cheap, or drops a round trip from the handshake:
+	//   - no command retries (MaxRetries -1) and a single dial attempt (DialerRetries 1; go-redis
+	//     otherwise dials 5 times with backoff): the breaker, not the client, decides when to try
+	//     again, and a failed cache read is cheaper than a slow one;
+	//   - ContextTimeoutEnabled: a caller's earlier deadline cuts a call short;
+	//   - PoolTimeout about one dial and one I/O: waiting longer for a connection than a call
+	//     may take is pointless;
+	//   - DisableIdentity and disabled maintenance notifications: CLIENT SETINFO and CLIENT
+	//     MAINT_NOTIFICATIONS would add round trips to every new connection, for telemetry and
+	//     for Redis Enterprise's live upgrades, neither of which a cache needs.
+	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	poolTimeout := o.DialTimeout + o.IOTimeout
+	if cluster {
+		co, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, urlError(err)
+		}
+		co.MaxRetries, co.DialerRetries = -1, 1
+		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
+		co.ContextTimeoutEnabled, co.PoolTimeout = true, poolTimeout
+		co.DisableIdentity, co.MaintNotificationsConfig = true, maint
+		if c.dialer != nil {
+			co.Dialer = c.dialer
+		}
+		return redis.NewClusterClient(co), nil
+	}
+	ro, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, urlError(err)
+	}
+	ro.MaxRetries, ro.DialerRetries = -1, 1
+	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
+	ro.ContextTimeoutEnabled, ro.PoolTimeout = true, poolTimeout
+	ro.DisableIdentity, ro.MaintNotificationsConfig = true, maint
+	if c.dialer != nil {
+		ro.Dialer = c.dialer
+	}
+	return redis.NewClient(ro), nil
+}
+
+// urlError keeps what is wrong with a URL and drops the URL itself: net/url and go-redis quote
+// the whole string, password included, in their errors.
+func urlError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("redis URL: %s", strings.TrimPrefix(err.Error(), "redis: "))
+}
+
+func (s *RedisStore) hashKey(contractID string) string { return s.prefix + "c:" + contractID }
+
+// GetMany returns the values of keys in order, nil where absent, in one pipeline of HGETs. On
+// an error (Redis down, slow, or skipped by the breaker) it returns a slice of nils of the
+// same length along with the error, so a caller can treat it as "all missing" without a
+// special case.
+func (s *RedisStore) GetMany(ctx context.Context, keys []EntryKey) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	err := s.call(ctx, "get", func(ctx context.Context) error {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = pipe.HGet(ctx, s.hashKey(k.ContractID), k.Scope)
+		}
+		_, _ = pipe.Exec(ctx) // each command carries its own error; an absent field is redis.Nil
+		for i, cmd := range cmds {
+			b, err := cmd.Bytes()
+			switch {
+			case err == nil:
+				out[i] = b
+			case errors.Is(err, redis.Nil):
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		clear(out)
+		return out, err
+	}
+	return out, nil
+}
+
+// setScript writes one entry atomically: HSET the scope's field, then extend the hash's expiry
+// to the entry's TTL unless it already lasts longer.
+//
+// Why a script and not PEXPIRE ... GT: GT treats a key without expiry as living forever, so on
+// a hash that HSET has just created it would never set one; NX then GT would need Redis 7 and
+// a MULTI to be safe against a connection lost between HSET and PEXPIRE, which would leave a
+// hash that never expires. The script is atomic on any Redis since 2.6 and on Cluster (one key).
+//
+// A hash lives as long as its longest-lived entry, so an old scope's field can outlive its own
+// TTL while other scopes keep writing. That is harmless for freshness (the caller reads the
+// value's own timestamps) but not for memory when tokens rotate and each rotation brings a new
+// scope; so a hash holds at most ARGV[4] fields, and a new scope beyond that evicts another.
+var setScript = redis.NewScript(`
+local key, scope, ttl = KEYS[1], ARGV[1], tonumber(ARGV[3])
+if redis.call('HEXISTS', key, scope) == 0 and redis.call('HLEN', key) >= tonumber(ARGV[4]) then
+  redis.call('HDEL', key, redis.call('HKEYS', key)[1])
+end
+redis.call('HSET', key, scope, ARGV[2])
+if redis.call('PTTL', key) < ttl then
+  redis.call('PEXPIRE', key, ttl)
+end
+return 1
+`)
+
+// SetMany writes entries in one pipeline of EVALSHAs of setScript (see it for how expiry
+// works). Entries with a TTL under a millisecond are skipped: they would expire at once. After
+// Redis lost its script cache (a restart, SCRIPT FLUSH) the entries that met NOSCRIPT are sent
+// again with EVAL, which loads the script: a second round trip, once.
+func (s *RedisStore) SetMany(ctx context.Context, entries []Entry) error {
+	live := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		if e.TTL >= time.Millisecond {
+			live = append(live, e)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	return s.call(ctx, "set", func(ctx context.Context) error {
+		retry, err := s.set(ctx, live, setScript.EvalSha)
+		if err != nil || len(retry) == 0 {
+			return err
+		}
+		_, err = s.set(ctx, retry, setScript.Eval)
+		return err
+	})
+}
+
+// set sends one pipeline of script calls, and returns the entries Redis had no script for.
+func (s *RedisStore) set(ctx context.Context, entries []Entry,
+	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) (noScript []Entry, err error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(entries))
+	for i, e := range entries {
+		cmds[i] = run(ctx, pipe, []string{s.hashKey(e.Key.ContractID)},
+			e.Key.Scope, e.Value, e.TTL.Milliseconds(), s.maxScopes)
+	}
+	_, _ = pipe.Exec(ctx)
+	for i, cmd := range cmds {
+		switch err := cmd.Err(); {
+		case err == nil:
+		case redis.HasErrorPrefix(err, "NOSCRIPT"):
+			noScript = append(noScript, entries[i])
+		default:
+			return nil, err
+		}
+	}
+	return noScript, nil
+}
+
+// DropContract deletes contractID's hash, and so its entries of every scope, and publishes the
+// contract id on the invalidation channel, so that every replica's Invalidations (this one's
+// too) can drop what it holds in memory: one pipeline, one round trip.
+func (s *RedisStore) DropContract(ctx context.Context, contractID string) error {
+	err := s.call(ctx, "drop", func(ctx context.Context) error {
+		pipe := s.rdb.Pipeline()
+		pipe.Del(ctx, s.hashKey(contractID))
+		pipe.Publish(ctx, s.channel, contractID)
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("drop contract %q: %w", contractID, err)
+	}
+	return nil
+}
+
+// Invalidations calls fn with the contract id of every DropContract made by any replica,
+// including this one, until ctx ends or the store is closed; fn runs on the calling goroutine,
+// one id at a time, and must not block for long.
+//
+// go-redis's PubSub reconnects and subscribes again by itself after an outage, so this needs
+// no loop of its own. Pub/sub does not queue: ids published while the subscription was down
+// are lost, so an in-memory cache must still expire entries on its own.
+//
+// It returns only when its goroutines are gone: it closes the subscription and drains the
+// message channel, which go-redis closes once its reader has stopped.
+func (s *RedisStore) Invalidations(ctx context.Context, fn func(contractID string)) {
+	ps := s.rdb.Subscribe(ctx, s.channel)
+	ch := ps.Channel(
+		// Bound go-redis's health check like any call: its defaults (5s ping, 10s reconnect)
+		// would hold the subscription's lock, and so Close, that long on a hung Redis.
+		redis.WithChannelPingTimeout(s.dialTimeout+s.ioTimeout),
+		redis.WithChannelReconnectTimeout(s.callTimeout),
+	)
+	defer func() {
+		_ = ps.Close()
+		for range ch {
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return // the store was closed
+			}
+			fn(m.Payload)
+		}
+	}
+}
+
+// Ping checks Redis for /readyz, bounded by the timeouts. It passes the breaker like any
+// call, so readiness probes neither wait on a Redis that is known to be down nor hammer it.
+func (s *RedisStore) Ping(ctx context.Context) error {
+	return s.call(ctx, "ping", func(ctx context.Context) error {
+		return s.rdb.Ping(ctx).Err()
+	})
+}
+
+// Status is "ok", or "degraded" while the breaker is open or the last call failed.
+func (s *RedisStore) Status() string {
+	if s.br.degraded() {
+		return "degraded"
+	}
+	return "ok"
+}
+
+// Close closes the connections; an Invalidations still running returns.
+func (s *RedisStore) Close() error { return s.rdb.Close() }
+
+// call runs f against Redis through the breaker and bounds it with callTimeout.
+func (s *RedisStore) call(ctx context.Context, op string, f func(context.Context) error) error {
+	probe, ok := s.br.allow()
+	if !ok {
+		return fmt.Errorf("redis %s: %w", op, ErrRedisUnavailable)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	err := f(cctx)
+	cancel()
+
+	switch {
+	case err == nil:
+		if down, since := s.br.succeeded(probe); down {
+			s.log.Info("redis cache recovered", "down_for", since.Round(time.Millisecond))
+		}
+	case callerGaveUp(ctx):
+		// The caller cancelled, or its own deadline cut the call short: says nothing of Redis.
+		s.br.abandoned(probe)
+	default:
+		if first, open := s.br.failed(probe); first {
+			// Once per outage: the error and op say what broke; keys and values never appear.
+			s.log.Warn("redis cache degraded; queries go to the upstream", "op", op, "err", err, "breaker_open", open)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("redis %s: %w", op, err)
+	}
+	return nil
+}
+
+// callerGaveUp reports whether ctx is done. It also looks at the deadline itself, because a
+// socket read that the deadline cut short can return before the context's own timer has fired.
+func callerGaveUp(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
+}
+
+// redisBreaker counts consecutive failures. At threshold it opens: calls are refused until
+// coolDown has passed, then exactly one trial call (the probe) goes through; its success closes
+// the breaker, its failure opens it for another coolDown.
+type redisBreaker struct {
+	threshold int
+	coolDown  time.Duration
+	now       func() time.Time
+
+	mu        sync.Mutex
+	failures  int       // consecutive, reset by a success
+	openUntil time.Time // while failures >= threshold: when the next probe may go
+	probing   bool      // a probe is in flight
+	downSince time.Time // the first failure of the current run
+}
+
+// allow says whether a call may go to Redis, and whether it is the half-open probe.
+func (b *redisBreaker) allow() (probe, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failures < b.threshold {
+		return false, true
+	}
+	if b.probing || b.now().Before(b.openUntil) {
+		return false, false
+	}
+	b.probing = true
+	return true, true
+}
+
+// succeeded closes the breaker, and reports whether it was degraded and for how long.
+func (b *redisBreaker) succeeded(probe bool) (wasDown bool, downFor time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if probe {
+		b.probing = false
+	}
+	if b.failures == 0 {
+		return false, 0
+	}
+	b.failures = 0
+	return true, b.now().Sub(b.downSince)
+}
+
+// failed counts a failure, and reports whether it began a run of failures and whether the
+// breaker is now open.
+func (b *redisBreaker) failed(probe bool) (first, open bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if probe {
+		b.probing = false
+	}
+	b.failures++
+	if b.failures == 1 {
+		b.downSince = b.now()
+	}
+	if b.failures >= b.threshold {
+		b.openUntil = b.now().Add(b.coolDown)
+	}
+	return b.failures == 1, b.failures >= b.threshold
+}
+
+// abandoned ends a call that tells nothing about Redis; a probe's turn passes to the next call.
+func (b *redisBreaker) abandoned(probe bool) {
+	if !probe {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+}
+
+func (b *redisBreaker) degraded() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures > 0
+}
