@@ -21,35 +21,31 @@ import (
 
 // newTestRedisStore returns a RedisStore on a real Redis (see redistest.Start) under a prefix
 // of t's own, closed when t ends: the cache's tests run against it as against the memory store.
-// Its timeouts are generous: those tests count upstream calls, and a 150ms read timing out on
-// a loaded CI machine (go test -race ./... on 2 cores) would turn a hit into a miss.
 func newTestRedisStore(t *testing.T) Store {
 	t.Helper()
-	s, err := newRedisStore(RedisOptions{
-		URL: redistest.Start(t), Prefix: redistest.Prefix(t), DialTimeout: 5 * time.Second, IOTimeout: 5 * time.Second,
-	}, redisConfig{})
+	return mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
+}
+
+// patient returns options with generous timeouts, for tests of what the store does rather than
+// of how it copes with a slow Redis: a 150ms read timing out on a loaded CI machine (go test
+// -race ./... on 2 cores) would turn a hit into a miss and fail a test that counts calls.
+func patient(url, prefix string) RedisOptions {
+	return RedisOptions{URL: url, Prefix: prefix, DialTimeout: 5 * time.Second, IOTimeout: 5 * time.Second}
+}
+
+// mustRedisStore returns a store for o and c, closed when t ends.
+func mustRedisStore(t *testing.T, o RedisOptions, c redisConfig) *RedisStore {
+	t.Helper()
+	s, err := newRedisStore(o, c)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("newRedisStore(%q): %v", o.URL, err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
-// mustRedisStore returns a store on url under prefix that logs into logs (may be nil) and is
-// closed when t ends.
-func mustRedisStore(t *testing.T, url, prefix string, c redisConfig, logs *syncBuffer) *RedisStore {
-	t.Helper()
-	o := RedisOptions{URL: url, Prefix: prefix}
-	if logs != nil {
-		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	}
-	s, err := newRedisStore(o, c)
-	if err != nil {
-		t.Fatalf("newRedisStore(%q): %v", url, err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
+// logTo returns a logger writing text lines into b.
+func logTo(b *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // syncBuffer is a log sink that the store's goroutines and the test may share.
 type syncBuffer struct {
@@ -164,7 +160,7 @@ func checkNoGoroutineLeak(t *testing.T, before int) {
 }
 
 func TestRedisStoreGetManyAbsent(t *testing.T) {
-	s := mustRedisStore(t, redistest.Start(t), redistest.Prefix(t), redisConfig{}, nil)
+	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
 	keys := []EntryKey{{"1", "a"}, {"2", "b"}, {"1", "b"}}
 	got, err := s.GetMany(t.Context(), keys)
 	if err != nil {
@@ -190,7 +186,7 @@ func TestRedisStoreGetManyAbsent(t *testing.T) {
 }
 
 func TestRedisStoreRoundTrip(t *testing.T) {
-	s := mustRedisStore(t, redistest.Start(t), redistest.Prefix(t), redisConfig{}, nil)
+	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
 	ctx := t.Context()
 	entries := []Entry{
 		{EntryKey{"100", "scope-a"}, []byte("a100"), time.Minute},
@@ -241,7 +237,7 @@ func TestRedisStoreRoundTrip(t *testing.T) {
 }
 
 func TestRedisStoreTTL(t *testing.T) {
-	s := mustRedisStore(t, redistest.Start(t), redistest.Prefix(t), redisConfig{}, nil)
+	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
 	ctx := t.Context()
 
 	short := EntryKey{"1", "scope-a"}
@@ -294,7 +290,7 @@ func TestRedisStoreTTL(t *testing.T) {
 }
 
 func TestRedisStoreBoundsScopesPerContract(t *testing.T) {
-	s := mustRedisStore(t, redistest.Start(t), redistest.Prefix(t), redisConfig{maxScopes: 3}, nil)
+	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{maxScopes: 3})
 	ctx := t.Context()
 	for i := range 5 {
 		e := Entry{EntryKey{"1", fmt.Sprintf("scope-%d", i)}, []byte{byte(i)}, time.Minute}
@@ -320,7 +316,7 @@ func TestRedisStoreBoundsScopesPerContract(t *testing.T) {
 
 func TestRedisStoreReloadsScriptAfterFlush(t *testing.T) {
 	url, _, _ := redistest.StartServer(t) // SCRIPT FLUSH must not touch a shared Redis
-	s := mustRedisStore(t, url, redistest.Prefix(t), redisConfig{}, nil)
+	s := mustRedisStore(t, patient(url, redistest.Prefix(t)), redisConfig{})
 	ctx := t.Context()
 	rt := countRoundTrips(t, s)
 	for i, wantTrips := range []int64{2, 1, 2} { // new server: NOSCRIPT; loaded; flushed: NOSCRIPT
@@ -346,8 +342,8 @@ func TestRedisStoreReloadsScriptAfterFlush(t *testing.T) {
 
 func TestRedisStoreDropContract(t *testing.T) {
 	url, prefix := redistest.Start(t), redistest.Prefix(t)
-	s := mustRedisStore(t, url, prefix, redisConfig{}, nil)
-	replica := mustRedisStore(t, url, prefix, redisConfig{}, nil) // another facade process
+	s := mustRedisStore(t, patient(url, prefix), redisConfig{})
+	replica := mustRedisStore(t, patient(url, prefix), redisConfig{}) // another facade process
 	ctx := t.Context()
 
 	got := make(chan string, 10)
@@ -428,8 +424,9 @@ func TestRedisStoreHungRedis(t *testing.T) {
 	logs := &syncBuffer{}
 	url := redistest.Blackhole(t)
 	before := runtime.NumGoroutine()
-	s := mustRedisStore(t, url, "efctest:hung:",
-		redisConfig{coolDown: time.Hour, dialer: countingDialer(&dials)}, logs)
+	// The store's own short timeouts: they are what this test is about.
+	s := mustRedisStore(t, RedisOptions{URL: url, Prefix: "efctest:hung:", Logger: logTo(logs)},
+		redisConfig{coolDown: time.Hour, dialer: countingDialer(&dials)})
 	ctx := t.Context()
 	keys := []EntryKey{{"1", "secret-scope"}}
 	entries := []Entry{{keys[0], []byte("secret-value"), time.Minute}}
@@ -491,7 +488,7 @@ func TestRedisStoreHungRedis(t *testing.T) {
 }
 
 func TestRedisStoreCallerCancelIsNoFailure(t *testing.T) {
-	s := mustRedisStore(t, redistest.Blackhole(t), "efctest:cancel:", redisConfig{coolDown: time.Hour}, nil)
+	s := mustRedisStore(t, RedisOptions{URL: redistest.Blackhole(t), Prefix: "efctest:cancel:"}, redisConfig{coolDown: time.Hour})
 	keys := []EntryKey{{"1", "a"}}
 
 	cancelled, cancel := context.WithCancel(t.Context())
@@ -520,8 +517,10 @@ func TestRedisStoreRecoversAfterOutage(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	clock := newManualClock()
 	logs := &syncBuffer{}
-	s := mustRedisStore(t, url, prefix, redisConfig{now: clock.Now}, logs)
-	replica := mustRedisStore(t, url, prefix, redisConfig{}, nil)
+	o := patient(url, prefix)
+	o.Logger = logTo(logs)
+	s := mustRedisStore(t, o, redisConfig{now: clock.Now})
+	replica := mustRedisStore(t, patient(url, prefix), redisConfig{})
 	ctx := t.Context()
 	key := EntryKey{"1", "a"}
 
