@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/playground"
 	"github.com/enneo-facade/facade/upstream"
@@ -205,6 +207,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	// go-redis reports each failed dial through its own process-wide logger; the store already
+	// logs an outage once, so these go to debug.
+	redis.SetLogger(redisLogger{log})
 
 	demoMode := cfg.UpstreamURL == ""
 	if demoMode {
@@ -280,6 +285,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// redisLogger passes go-redis's internal messages to slog at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // newStore returns the cache's store: Redis when REDIS_URL is set, else process memory.

@@ -151,6 +151,9 @@ func TestEndToEnd(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || out["status"] == nil {
 				t.Errorf("%s = %d %v", path, resp.StatusCode, out)
 			}
+			if path == "/readyz" && (out["cache"] != "memory" || out["upstream"] != "reachable") {
+				t.Errorf("/readyz = %v, want the in-process cache and a reachable upstream", out)
+			}
 		}
 	})
 

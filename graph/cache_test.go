@@ -27,7 +27,8 @@ func newCachedAPI(t *testing.T, up *testUpstream, redisURL, prefix string) (*htt
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := upstream.NewRedisStore(upstream.RedisOptions{URL: redisURL, Prefix: prefix})
+	// Generous timeouts: on a loaded CI machine the default 150 ms would turn hits into misses.
+	store, err := upstream.NewRedisStore(upstream.RedisOptions{URL: redisURL, Prefix: prefix, IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -345,8 +345,9 @@ func (s *RedisStore) DropContract(ctx context.Context, contractID string) error 
 // no loop of its own. Pub/sub does not queue: ids published while the subscription was down
 // are lost, so an in-memory cache must still expire entries on its own.
 //
-// It returns only when its goroutines are gone: it closes the subscription and drains the
-// message channel, which go-redis closes once its reader has stopped.
+// It leaves no goroutine behind: on return it closes the subscription, which stops go-redis's
+// health check, and drains the message channel until go-redis's reader closes it, so a reader
+// blocked on a full channel cannot linger.
 func (s *RedisStore) Invalidations(ctx context.Context, fn func(contractID string)) {
 	ps := s.rdb.Subscribe(ctx, s.channel)
 	ch := ps.Channel(
