@@ -130,7 +130,11 @@ func BenchmarkStoredSize(b *testing.B) {
 					b.Fatal(r[0].Err)
 				}
 			}
-			stored, err := rdb.HStrLen(context.Background(), prefix+"c:"+id, "s").Result()
+			keys, err := rdb.Keys(context.Background(), prefix+"c:*").Result()
+			if err != nil || len(keys) != 1 {
+				b.Fatalf("keys: %v %v", keys, err)
+			}
+			stored, err := rdb.HStrLen(context.Background(), keys[0], "s").Result()
 			if err != nil || stored == 0 {
 				b.Fatalf("stored entry: %d %v", stored, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -421,5 +422,34 @@ func TestCacheWithHungRedis(t *testing.T) {
 	}
 	if s := c.Status(); s != "degraded" {
 		t.Errorf("Status() = %q, want degraded", s)
+	}
+}
+
+func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
+	store := newTestRedisStore(t).(*RedisStore)
+	u := newStubUpstream(t, 0)
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = "c" + strconv.Itoa(i)
+	}
+	cold := mustCache(t, u, store, CacheOptions{})
+	rt := countRoundTrips(t, store)
+	cold.Histories(context.Background(), alice, ids)
+	if n := rt.n.Load(); n != 2 {
+		t.Errorf("a cold batch of 50 made %d Redis round trips, want 2 (one read, one write)", n)
+	}
+	// Another replica, nothing hot: all 50 from Redis in one round trip, none from upstream.
+	warm := mustCache(t, u, store, CacheOptions{})
+	before, calls := rt.n.Load(), u.calls.Load()
+	for i, r := range warm.Histories(context.Background(), alice, ids) {
+		if r.Cache != CacheHit || r.History == nil || *r.History.Tickets[0].ContractID != ID(ids[i]) {
+			t.Fatalf("warm %s = %+v, want its own hit", ids[i], r)
+		}
+	}
+	if n := rt.n.Load() - before; n != 1 {
+		t.Errorf("a warm batch of 50 made %d Redis round trips, want 1", n)
+	}
+	if n := u.calls.Load() - calls; n != 0 {
+		t.Errorf("a warm batch made %d upstream calls, want 0", n)
 	}
 }

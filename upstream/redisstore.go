@@ -2,6 +2,8 @@ package upstream
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,7 +74,7 @@ func (c *redisConfig) setDefaults() {
 
 // RedisStore is a Store on Redis, shared by the facade's replicas.
 //
-// Layout: one hash per contract, key Prefix+"c:"+contractID, one field per credential scope
+// Layout: one hash per contract, key Prefix+"c:"+digest(contractID), one field per credential scope
 // holding that scope's encoded entry. A contract's entries of every scope are thus dropped with
 // one DEL, and a batch of lookups is one pipeline of HGETs: one round trip that also works on
 // Redis Cluster, where an MGET across slots would not.
@@ -213,7 +215,12 @@ func urlError(err error) error {
 	return fmt.Errorf("redis URL: %s", strings.TrimPrefix(err.Error(), "redis: "))
 }
 
-func (s *RedisStore) hashKey(contractID string) string { return s.prefix + "c:" + contractID }
+// The contract id enters the key only as a SHA-256 digest: it comes from the client, and no
+// client input, however well validated, forms part of a key.
+func (s *RedisStore) hashKey(contractID string) string {
+	sum := sha256.Sum256([]byte(contractID))
+	return s.prefix + "c:" + hex.EncodeToString(sum[:16])
+}
 
 // GetMany returns the values of keys in order, nil where absent, in one pipeline of HGETs. On
 // an error (Redis down, slow, or skipped by the breaker) it returns a slice of nils of the
