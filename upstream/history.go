@@ -297,89 +297,6 @@ type OutcomeSource struct {
 	Issues
 }
 
-// Each object decodes leniently: see decodeObject. The local plain types drop the method so
-// that encoding/json does not recurse into it.
-
-func (h *History) UnmarshalJSON(b []byte) error {
-	type plain History
-	return decodeObject(b, (*plain)(h), &h.Issues)
-}
-
-func (t *Ticket) UnmarshalJSON(b []byte) error {
-	type plain Ticket
-	return decodeObject(b, (*plain)(t), &t.Issues)
-}
-
-func (r *ReplyRecipients) UnmarshalJSON(b []byte) error {
-	type plain ReplyRecipients
-	return decodeObject(b, (*plain)(r), &r.Issues)
-}
-
-func (c *Customer) UnmarshalJSON(b []byte) error {
-	type plain Customer
-	return decodeObject(b, (*plain)(c), &c.Issues)
-}
-
-func (c *Contract) UnmarshalJSON(b []byte) error {
-	type plain Contract
-	return decodeObject(b, (*plain)(c), &c.Issues)
-}
-
-func (e *ErpURL) UnmarshalJSON(b []byte) error {
-	type plain ErpURL
-	return decodeObject(b, (*plain)(e), &e.Issues)
-}
-
-func (a *AgentPreviewItem) UnmarshalJSON(b []byte) error {
-	type plain AgentPreviewItem
-	return decodeObject(b, (*plain)(a), &a.Issues)
-}
-
-func (t *TabPreview) UnmarshalJSON(b []byte) error {
-	type plain TabPreview
-	return decodeObject(b, (*plain)(t), &t.Issues)
-}
-
-func (a *Agent) UnmarshalJSON(b []byte) error {
-	type plain Agent
-	return decodeObject(b, (*plain)(a), &a.Issues)
-}
-
-func (a *Attachment) UnmarshalJSON(b []byte) error {
-	type plain Attachment
-	return decodeObject(b, (*plain)(a), &a.Issues)
-}
-
-func (t *Tag) UnmarshalJSON(b []byte) error {
-	type plain Tag
-	return decodeObject(b, (*plain)(t), &t.Issues)
-}
-
-func (i *Intent) UnmarshalJSON(b []byte) error {
-	type plain Intent
-	return decodeObject(b, (*plain)(i), &i.Issues)
-}
-
-func (o *IntentOption) UnmarshalJSON(b []byte) error {
-	type plain IntentOption
-	return decodeObject(b, (*plain)(o), &o.Issues)
-}
-
-func (i *IntentInfo) UnmarshalJSON(b []byte) error {
-	type plain IntentInfo
-	return decodeObject(b, (*plain)(i), &i.Issues)
-}
-
-func (o *IntentOutcome) UnmarshalJSON(b []byte) error {
-	type plain IntentOutcome
-	return decodeObject(b, (*plain)(o), &o.Issues)
-}
-
-func (s *OutcomeSource) UnmarshalJSON(b []byte) error {
-	type plain OutcomeSource
-	return decodeObject(b, (*plain)(s), &s.Issues)
-}
-
 // inZone places every zoneless timestamp of the history in loc (see Time).
 func (h *History) inZone(loc *time.Location) {
 	for _, t := range h.Tickets {
@@ -500,7 +417,7 @@ func (c *Client) historyBody(ctx context.Context, token, contractID string) ([]b
 // decodeHistory decodes a history body and places its zoneless timestamps in the client's zone.
 func (c *Client) decodeHistory(body []byte, contractID string) (*History, error) {
 	var h History
-	if err := json.Unmarshal(body, &h); err != nil {
+	if err := decodeLenient(body, &h); err != nil {
 		// The decoder's message may quote the body; keep only its kind.
 		return nil, fmt.Errorf("decode history %q: %T: %w", contractID, err, ErrBadResponse)
 	}
