@@ -64,6 +64,7 @@ type config struct {
 	CacheEncryptionKey  []byte
 	CacheHotBytes       int64
 	CacheMemoryBytes    int64
+	CacheResponseBytes  int64
 	CachePrefix         string
 	WebhookSecret       string
 	AdminToken          string
@@ -128,6 +129,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	secret(&encryptionKey, "CACHE_ENCRYPTION_KEY", "32-byte key (base64 or 64 hex digits) sealing cached values with AES-256-GCM; unset: plain")
 	num(&c.CacheHotBytes, "CACHE_HOT_BYTES", 16<<20, "bound of decoded histories kept in process")
 	num(&c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset")
+	num(&c.CacheResponseBytes, "CACHE_RESPONSE_BYTES", 8<<20, "bound of the whole responses kept in process")
 	str(&c.CachePrefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
 	secret(&c.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
 	secret(&c.AdminToken, "ADMIN_TOKEN", "bearer token of the invalidateContractHistory mutation; unset: the mutation is off")
@@ -151,8 +153,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, errors.New("UPSTREAM_TIMEOUT, UPSTREAM_CONNECT_TIMEOUT, OPERATION_TIMEOUT, SHUTDOWN_TIMEOUT, REDIS_DIAL_TIMEOUT, REDIS_TIMEOUT and CACHE_STALE_TTL must be positive")
 	case c.CacheTTL < 0:
 		return c, errors.New("CACHE_TTL: must be 0 (off) or positive")
-	case c.UpstreamMaxBytes <= 0 || c.MaxRequestBytes <= 0 || c.CacheHotBytes <= 0 || c.CacheMemoryBytes <= 0:
-		return c, errors.New("UPSTREAM_MAX_BYTES, MAX_REQUEST_BYTES, CACHE_HOT_BYTES and CACHE_MEMORY_BYTES must be positive")
+	case c.UpstreamMaxBytes <= 0 || c.MaxRequestBytes <= 0 || c.CacheHotBytes <= 0 || c.CacheMemoryBytes <= 0 || c.CacheResponseBytes <= 0:
+		return c, errors.New("UPSTREAM_MAX_BYTES, MAX_REQUEST_BYTES, CACHE_HOT_BYTES, CACHE_MEMORY_BYTES and CACHE_RESPONSE_BYTES must be positive")
 	case c.UpstreamConcurrency <= 0:
 		return c, errors.New("UPSTREAM_CONCURRENCY: must be positive")
 	}
@@ -325,13 +327,15 @@ func newHandler(cfg config, client *upstream.Client, cache *upstream.Cache, auth
 	var (
 		fetch       graph.HistoryFetcher = client
 		invalidator graph.Invalidator    = noCache{}
-		cacheStatus                      = func() string { return "off" }
+		changes     graph.ChangeTracker  // nil: no response cache
+		cacheStatus = func() string { return "off" }
 	)
 	if cache != nil {
-		fetch, invalidator, cacheStatus = cache, cache, cache.Status
+		fetch, invalidator, changes, cacheStatus = cache, cache, cache, cache.Status
 	}
 	api := limitRequest(cfg.MaxRequestBytes, cfg.OperationTimeout, graph.NewHandler(fetch, auth, graph.Options{
 		Zone: cfg.TimeZone, Invalidator: invalidator, AdminToken: cfg.AdminToken,
+		Changes: changes, ResponseCacheBytes: cfg.CacheResponseBytes,
 	}, log))
 
 	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}

@@ -23,6 +23,13 @@ import (
 // newCachedAPI serves the /graphql handler with a cache on a real Redis in front of up.
 func newCachedAPI(t *testing.T, up *testUpstream, redisURL, prefix string) (*httptest.Server, *countingFetcher) {
 	t.Helper()
+	api, fetch, _ := newCachedAPIWith(t, up, redisURL, prefix, upstream.CacheOptions{})
+	return api, fetch
+}
+
+// newCachedAPIWith is newCachedAPI with cache options, returning the cache too.
+func newCachedAPIWith(t *testing.T, up *testUpstream, redisURL, prefix string, o upstream.CacheOptions) (*httptest.Server, *countingFetcher, *upstream.Cache) {
+	t.Helper()
 	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -33,15 +40,15 @@ func newCachedAPI(t *testing.T, up *testUpstream, redisURL, prefix string) (*htt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	cache, err := upstream.NewCache(client, store, upstream.CacheOptions{})
+	cache, err := upstream.NewCache(client, store, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fetch := &countingFetcher{next: cache}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("test-secret")), Options{Invalidator: cache}, log))
+	api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("test-secret")), Options{Invalidator: cache, Changes: cache}, log))
 	t.Cleanup(api.Close)
-	return api, fetch
+	return api, fetch, cache
 }
 
 // countingFetcher counts the batches the loaders hand to the cache.

@@ -3,8 +3,8 @@ package graph
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -15,8 +15,9 @@ import (
 )
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
-// queries only), parsed-query and persisted-query caches, the error presenter, and a fresh set of
-// history loaders for every request, bound to the request's credential.
+// queries only), parsed-query and persisted-query caches, the error presenter, a fresh set of
+// history loaders for every request, bound to the request's credential, and with o.Changes a
+// response cache in front of it all.
 func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.Logger) http.Handler {
 	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken}}))
 	gql.AddTransport(transport.Options{})
@@ -28,27 +29,48 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	gql.SetErrorPresenter(ErrorPresenter(log))
 	gql.SetRecoverFunc(Recover(log))
 	gql.AroundFields(UndecodableFields)
-	gql.AroundResponses(reportProvenance)
-	return withLoaders(fetch, auth, o, gql)
+	rc := newResponseCache(o)
+	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		l := loadersFrom(ctx)
+		if resp == nil || l == nil {
+			return resp
+		}
+		if rc != nil {
+			rc.store(ctx, resp, l)
+		}
+		reportProvenance(resp, l)
+		return resp
+	})
+	var h http.Handler = gql
+	if rc != nil {
+		h = rc.serve(gql)
+	}
+	return withLoaders(fetch, auth, o, h)
+}
+
+// provenance is reported for each history an operation used, in extensions.histories.
+type provenance struct {
+	Cache      string `json:"cache"`
+	AgeSeconds int64  `json:"ageSeconds"`
 }
 
 // reportProvenance says in extensions.histories where each history the operation used came
 // from: {"746839": {"cache": "hit", "ageSeconds": 12}}; "stale" marks an expired entry served
 // because the upstream failed.
-func reportProvenance(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	l := loadersFrom(ctx)
-	if resp == nil || l == nil {
-		return resp
-	}
+func reportProvenance(resp *graphql.Response, l *loaders) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.provenance) == 0 {
-		return resp
+	if len(l.used) == 0 {
+		return
+	}
+	now := time.Now()
+	histories := make(map[string]provenance, len(l.used))
+	for id, u := range l.used {
+		histories[id] = provenance{Cache: u.cache, AgeSeconds: int64(now.Sub(u.fetched).Seconds())}
 	}
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}
 	}
-	resp.Extensions["histories"] = maps.Clone(l.provenance)
-	return resp
+	resp.Extensions["histories"] = histories
 }

@@ -31,6 +31,11 @@ type Options struct {
 	Invalidator Invalidator
 	// AdminToken is the bearer token the mutation requires; empty turns the mutation off.
 	AdminToken string
+	// Changes tells which contracts were invalidated, for the response cache; nil turns the
+	// response cache off (as when nothing is cached).
+	Changes ChangeTracker
+	// ResponseCacheBytes bounds the response cache (default 8 MiB).
+	ResponseCacheBytes int64
 }
 
 // loaders are the request-scoped loaders; one set per HTTP request, never shared.
@@ -39,14 +44,15 @@ type loaders struct {
 	history *dataloader.Loader[historyKey, *upstream.History]
 	zone    *time.Location
 
-	mu         sync.Mutex
-	provenance map[string]provenance // contract id -> where its history came from
+	mu   sync.Mutex
+	used map[string]historyUse // contract id -> the history the operation used
 }
 
-// provenance is reported for each history an operation used, in extensions.histories.
-type provenance struct {
-	Cache      string `json:"cache"`
-	AgeSeconds int64  `json:"ageSeconds"`
+// historyUse is where a history the operation used came from, and how long it is fresh.
+type historyUse struct {
+	cache      string
+	fetched    time.Time
+	freshUntil time.Time
 }
 
 type loadersKey struct{}
@@ -66,7 +72,7 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 }
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
-	l := &loaders{cred: cred, zone: o.Zone, provenance: map[string]provenance{}}
+	l := &loaders{cred: cred, zone: o.Zone, used: map[string]historyUse{}}
 	batch := func(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.History] {
 		results := make([]*dataloader.Result[*upstream.History], len(keys))
 		if cred.Err != nil {
@@ -82,12 +88,13 @@ func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
 			ids[i] = k.contractID
 		}
 		fetched := fetch.Histories(ctx, cred.Upstream, ids)
+		now := time.Now()
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for i, r := range fetched {
 			results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
 			if r.History != nil {
-				l.provenance[ids[i]] = provenance{Cache: r.Cache, AgeSeconds: int64(r.Age.Seconds())}
+				l.used[ids[i]] = historyUse{cache: r.Cache, fetched: now.Add(-r.Age), freshUntil: r.FreshUntil}
 			}
 		}
 		return results

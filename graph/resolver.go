@@ -4,6 +4,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/enneo-facade/facade/upstream"
 )
@@ -19,7 +20,13 @@ type Invalidator interface {
 	Invalidate(ctx context.Context, contractID string) error
 }
 
+// ChangeTracker tells whether a contract was invalidated since a point in time.
+type ChangeTracker interface {
+	ChangedSince(contractID string, t time.Time) bool
+}
+
 var (
+	_ ChangeTracker  = (*upstream.Cache)(nil)
 	_ HistoryFetcher = (*upstream.Client)(nil)
 	_ HistoryFetcher = (*upstream.Cache)(nil)
 	_ Invalidator    = (*upstream.Cache)(nil)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/enneo-facade/facade/upstream/lru"
 )
 
 // CacheOptions configures a Cache. Zero values take the defaults noted beside each field.
@@ -41,7 +43,7 @@ type Cache struct {
 	store  Store
 	codec  *codec
 	o      CacheOptions
-	hot    *lru[EntryKey, *hotEntry]
+	hot    *lru.Map[EntryKey, *hotEntry]
 	flight singleflight.Group
 	log    *slog.Logger
 
@@ -59,7 +61,7 @@ type hotEntry struct {
 }
 
 func (e *hotEntry) result(cache string, now time.Time) Result {
-	r := Result{History: e.history, Cache: cache, Age: now.Sub(e.fetched)}
+	r := Result{History: e.history, Cache: cache, Age: now.Sub(e.fetched), FreshUntil: e.freshUntil}
 	if e.history == nil {
 		r.Err = &StatusError{Method: http.MethodGet, Path: "(cached)", Status: http.StatusNotFound}
 	}
@@ -89,7 +91,7 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 	}
 	return &Cache{
 		client: client, store: store, codec: codec, o: o, log: o.Logger,
-		hot:         newLRU[EntryKey, *hotEntry](o.HotBytes),
+		hot:         lru.New[EntryKey, *hotEntry](o.HotBytes),
 		invalidated: map[string]time.Time{},
 	}, nil
 }
@@ -114,7 +116,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 			res[i].Err = ErrNoCredential
 			continue
 		}
-		if e, ok := c.hot.get(EntryKey{id, cred.Scope}, now); ok {
+		if e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now); ok {
 			if now.Before(e.freshUntil) {
 				res[i] = e.result(CacheHit, now)
 				continue
@@ -173,7 +175,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 		case err == nil && f.entry.history == nil:
 			res[i] = f.entry.result(CacheMiss, time.Now())
 		case err == nil:
-			res[i] = Result{History: f.entry.history, Cache: CacheMiss}
+			res[i] = Result{History: f.entry.history, Cache: CacheMiss, FreshUntil: f.entry.freshUntil}
 		case stale[i] != nil && servesStale(err):
 			res[i] = stale[i].result(CacheStale, time.Now())
 			c.log.WarnContext(ctx, "upstream failed: serving a stale history", "contract", ids[i], "err", err)
@@ -214,7 +216,7 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string) (*fetched
 		key := EntryKey{id, cred.Scope}
 		// A caller that missed while the previous fetch of this key was finishing arrives just
 		// after it: that fetch's entry is hot by now.
-		if e, ok := c.hot.get(key, started); ok && started.Before(e.freshUntil) {
+		if e, ok := c.hot.Get(key, started); ok && started.Before(e.freshUntil) {
 			return &fetched{entry: e, hit: true}, nil
 		}
 		body, err := c.client.historyBody(context.WithoutCancel(ctx), cred.Token, id)
@@ -259,7 +261,7 @@ func (c *Cache) remember(key EntryKey, s stored, h *History) *fetched {
 // keepHot keeps a decoded entry in process until it is no longer even stale. Its cost is an
 // estimate of the decoded size: 1.5 times the body, as measured on demo histories.
 func (c *Cache) keepHot(key EntryKey, e *hotEntry) {
-	c.hot.put(key, e, int64(e.size)*3/2+512, e.staleUntil)
+	c.hot.Put(key, e, int64(e.size)*3/2+512, e.staleUntil)
 }
 
 // decodeEntry reads a stored value back into a decoded entry.
@@ -303,13 +305,21 @@ func (c *Cache) dropHot(contractID string) {
 	now := time.Now()
 	c.mu.Lock()
 	for id, at := range c.invalidated {
-		if now.Sub(at) > time.Minute {
+		// Kept longer than anything fetched before it can live (see ChangedSince).
+		if now.Sub(at) > max(time.Minute, 2*(c.o.TTL+c.o.TTL/10)) {
 			delete(c.invalidated, id)
 		}
 	}
 	c.invalidated[contractID] = now
 	c.mu.Unlock()
-	c.hot.removeIf(func(k EntryKey) bool { return k.ContractID == contractID })
+	c.hot.RemoveIf(func(k EntryKey) bool { return k.ContractID == contractID })
+}
+
+// ChangedSince reports whether contractID was invalidated at or after t, here or (through a
+// Redis store) in another replica, for t within the last two TTLs: whatever was built from a
+// history fetched at t must then be built afresh.
+func (c *Cache) ChangedSince(contractID string, t time.Time) bool {
+	return c.invalidatedSince(contractID, t)
 }
 
 func (c *Cache) invalidatedSince(contractID string, t time.Time) bool {

@@ -335,7 +335,7 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 	for i := range 100 {
 		s.SetMany(context.Background(), []Entry{{Key: EntryKey{strings.Repeat("c", i+1), "s"}, Value: make([]byte, 1000), TTL: time.Minute}})
 	}
-	entries, cost := s.entries.stats()
+	entries, cost := s.entries.Stats()
 	if cost > 10_000 || entries > 10 {
 		t.Errorf("store holds %d entries costing %d, want at most 10_000", entries, cost)
 	}

@@ -358,6 +358,8 @@ type Result struct {
 	Cache string
 	// Age is how long ago the history was fetched from the upstream.
 	Age time.Duration
+	// FreshUntil is when a cached history stops being fresh; zero when nothing caches it.
+	FreshUntil time.Time
 }
 
 // Where a Result came from.

@@ -3,19 +3,21 @@ package upstream
 import (
 	"context"
 	"time"
+
+	"github.com/enneo-facade/facade/upstream/lru"
 )
 
 // MemoryStore is a Store in process memory, bounded in bytes: the cache of a single replica
 // when no Redis is configured.
 type MemoryStore struct {
-	entries *lru[EntryKey, []byte]
+	entries *lru.Map[EntryKey, []byte]
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns a MemoryStore holding at most maxBytes of entries (keys included).
 func NewMemoryStore(maxBytes int64) *MemoryStore {
-	return &MemoryStore{entries: newLRU[EntryKey, []byte](maxBytes)}
+	return &MemoryStore{entries: lru.New[EntryKey, []byte](maxBytes)}
 }
 
 // GetMany returns the values of keys, nil where absent or expired.
@@ -23,7 +25,7 @@ func (s *MemoryStore) GetMany(_ context.Context, keys []EntryKey) ([][]byte, err
 	now := time.Now()
 	out := make([][]byte, len(keys))
 	for i, k := range keys {
-		out[i], _ = s.entries.get(k, now)
+		out[i], _ = s.entries.Get(k, now)
 	}
 	return out, nil
 }
@@ -33,14 +35,14 @@ func (s *MemoryStore) SetMany(_ context.Context, entries []Entry) error {
 	now := time.Now()
 	for _, e := range entries {
 		cost := int64(len(e.Value) + len(e.Key.ContractID) + len(e.Key.Scope) + 96) // 96: the item's own bookkeeping
-		s.entries.put(e.Key, e.Value, cost, now.Add(e.TTL))
+		s.entries.Put(e.Key, e.Value, cost, now.Add(e.TTL))
 	}
 	return nil
 }
 
 // DropContract deletes the entries of contractID for every scope.
 func (s *MemoryStore) DropContract(_ context.Context, contractID string) error {
-	s.entries.removeIf(func(k EntryKey) bool { return k.ContractID == contractID })
+	s.entries.RemoveIf(func(k EntryKey) bool { return k.ContractID == contractID })
 	return nil
 }
 

@@ -1,4 +1,6 @@
-package upstream
+// Package lru is a least-recently-used map bounded by the total cost of its values, whose
+// entries also expire: the cache's hot layer, the in-process store and the response cache.
+package lru
 
 import (
 	"container/list"
@@ -6,9 +8,9 @@ import (
 	"time"
 )
 
-// lru is a least-recently-used map bounded by the total cost of its values, whose entries also
+// Map is a least-recently-used map bounded by the total cost of its values, whose entries also
 // expire. It is safe for concurrent use.
-type lru[K comparable, V any] struct {
+type Map[K comparable, V any] struct {
 	mu    sync.Mutex
 	max   int64
 	used  int64
@@ -23,12 +25,13 @@ type lruItem[K comparable, V any] struct {
 	expires time.Time
 }
 
-func newLRU[K comparable, V any](maxCost int64) *lru[K, V] {
-	return &lru[K, V]{max: maxCost, order: list.New(), items: map[K]*list.Element{}}
+// New returns a Map whose values cost at most maxCost in all.
+func New[K comparable, V any](maxCost int64) *Map[K, V] {
+	return &Map[K, V]{max: maxCost, order: list.New(), items: map[K]*list.Element{}}
 }
 
-// get returns the value of k unless it is absent or expired at now.
-func (c *lru[K, V]) get(k K, now time.Time) (V, bool) {
+// Get returns the value of k unless it is absent or expired at now.
+func (c *Map[K, V]) Get(k K, now time.Time) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var zero V
@@ -45,9 +48,9 @@ func (c *lru[K, V]) get(k K, now time.Time) (V, bool) {
 	return it.val, true
 }
 
-// put stores v under k until expires, evicting the least recently used entries to stay within
+// Put stores v under k until expires, evicting the least recently used entries to stay within
 // the bound. A value costlier than the whole bound is not stored.
-func (c *lru[K, V]) put(k K, v V, cost int64, expires time.Time) {
+func (c *Map[K, V]) Put(k K, v V, cost int64, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[k]; ok {
@@ -63,9 +66,9 @@ func (c *lru[K, V]) put(k K, v V, cost int64, expires time.Time) {
 	}
 }
 
-// removeIf drops every entry whose key matches. It walks the whole map: invalidations are rare
+// RemoveIf drops every entry whose key matches. It walks the whole map: invalidations are rare
 // next to reads, and the bound keeps the map small.
-func (c *lru[K, V]) removeIf(match func(K) bool) {
+func (c *Map[K, V]) RemoveIf(match func(K) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, el := range c.items {
@@ -75,14 +78,14 @@ func (c *lru[K, V]) removeIf(match func(K) bool) {
 	}
 }
 
-func (c *lru[K, V]) remove(el *list.Element) {
+func (c *Map[K, V]) remove(el *list.Element) {
 	it := c.order.Remove(el).(*lruItem[K, V])
 	delete(c.items, it.key)
 	c.used -= it.cost
 }
 
-// stats returns the number of entries and their total cost.
-func (c *lru[K, V]) stats() (entries int, cost int64) {
+// Stats returns the number of entries and their total cost.
+func (c *Map[K, V]) Stats() (entries int, cost int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.items), c.used

@@ -1,0 +1,113 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/redistest"
+)
+
+func TestResponseCache(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		switch id {
+		case "gone":
+			w.WriteHeader(http.StatusNotFound)
+		case "down":
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			w.Write(historyWithSibling(id, "x"))
+		}
+	})
+	api, fetch, cache := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: 300 * time.Millisecond})
+	const q = `query($id: ID!) { contract(id: $id) { id productName } }`
+	vars := map[string]any{"id": "11"}
+
+	first := mustQuery(t, api, "alice-token", q, vars)
+	second := mustQuery(t, api, "alice-token", q, vars)
+	if n := fetch.batches.Load(); n != 1 {
+		t.Errorf("two identical queries made %d batches, want 1 (the second from the response cache)", n)
+	}
+	if string(first.Data["contract"]) != string(second.Data["contract"]) || !strings.Contains(second.raw, `"histories":{"11":{"cache":"hit","ageSeconds":0}}`) {
+		t.Errorf("cached response = %s, want %s with a hit", second.raw, first.raw)
+	}
+	// Another scope does not share it.
+	mustQuery(t, api, "bob-token", q, vars)
+	if n := fetch.batches.Load(); n != 2 {
+		t.Errorf("another scope's query made %d batches in all, want 2", n)
+	}
+
+	// An invalidation reaches the cached response.
+	if err := cache.Invalidate(context.Background(), "11"); err != nil {
+		t.Fatal(err)
+	}
+	if resp := mustQuery(t, api, "alice-token", q, vars); !strings.Contains(resp.raw, `"cache":"miss"`) {
+		t.Errorf("after invalidation: %s, want a fresh execution", resp.raw)
+	}
+	// So does expiry.
+	time.Sleep(400 * time.Millisecond)
+	before := fetch.batches.Load()
+	mustQuery(t, api, "alice-token", q, vars)
+	if n := fetch.batches.Load() - before; n != 1 {
+		t.Errorf("after expiry: %d batches, want 1", n)
+	}
+
+	// Responses with errors are not kept.
+	for range 2 {
+		mustQuery(t, api, "alice-token", `{ a: contract(id: "11") { id } b: contract(id: "gone") { id } }`, nil)
+	}
+	if n := up.calls["gone"]; n != 1 {
+		t.Errorf("404 calls = %d, want 1 (remembered by the history cache)", n)
+	}
+	before = fetch.batches.Load()
+	mustQuery(t, api, "alice-token", `{ a: contract(id: "11") { id } b: contract(id: "gone") { id } }`, nil)
+	if n := fetch.batches.Load() - before; n != 1 {
+		t.Errorf("a response with errors was served from the response cache")
+	}
+
+	// GET queries are cached too.
+	get := func() string {
+		req, _ := http.NewRequest(http.MethodGet, api.URL+"?query="+url.QueryEscape(`{ contract(id: "12") { id } }`), nil)
+		req.Header.Set("Authorization", "Bearer alice-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.Header.Get("Content-Type")
+	}
+	get()
+	before = fetch.batches.Load()
+	if ct := get(); ct != "application/json" || fetch.batches.Load() != before {
+		t.Errorf("cached GET: content type %q, %d batches", ct, fetch.batches.Load()-before)
+	}
+}
+
+func TestResponseCacheSkipsStale(t *testing.T) {
+	var failing atomic.Bool
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write(historyWithSibling(id, "x"))
+	})
+	api, fetch, _ := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: 100 * time.Millisecond})
+	const q = `{ contract(id: "21") { id } }`
+	mustQuery(t, api, "alice-token", q, nil)
+	time.Sleep(200 * time.Millisecond)
+	failing.Store(true)
+	for range 2 {
+		if resp := mustQuery(t, api, "alice-token", q, nil); !strings.Contains(resp.raw, `"cache":"stale"`) {
+			t.Errorf("with the upstream down: %s, want the stale history", resp.raw)
+		}
+	}
+	if n := fetch.batches.Load(); n != 3 {
+		t.Errorf("batches = %d, want 3: a response built from a stale history is not kept", n)
+	}
+}
