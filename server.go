@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -68,6 +69,7 @@ type config struct {
 	CachePrefix         string
 	WebhookSecret       string
 	AdminToken          string
+	PprofAddr           string
 }
 
 // loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
@@ -133,6 +135,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	str(&c.CachePrefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
 	secret(&c.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
 	secret(&c.AdminToken, "ADMIN_TOKEN", "bearer token of the invalidateContractHistory mutation; unset: the mutation is off")
+	str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -259,6 +262,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		go cache.Watch(watchCtx)
 	}
 
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return fmt.Errorf("PPROF_ADDR: %w", err)
+		}
+		defer stopPprof()
+	}
+
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return err
@@ -287,6 +298,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// servePprof serves Go's profiles on their own listener, so that they are never reachable
+// through the public port.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // redisLogger passes go-redis's internal messages to slog at debug level.
@@ -487,14 +517,23 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog logs method, path, status and duration: never query strings, headers or bodies,
-// which may carry tokens and personal data.
+// which may carry tokens and personal data. Failed and slow (over a second) requests are logged
+// at info, the others at debug: a log line per request costs a write each, which at tens of
+// thousands of requests a second is a good part of the time a cached answer takes.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		level, took := slog.LevelDebug, time.Since(start)
+		if rec.status >= 400 || took > time.Second {
+			level = slog.LevelInfo
+		}
+		if !log.Enabled(r.Context(), level) {
+			return
+		}
+		log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+			slog.Int("status", rec.status), slog.Duration("duration", took))
 	})
 }

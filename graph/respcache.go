@@ -74,8 +74,11 @@ func (rc *responseCache) serve(next http.Handler) http.Handler {
 		}
 		now := time.Now()
 		if e, ok := rc.entries.Get(key, now); ok && rc.valid(e) {
-			w.Header().Set("Content-Type", contentType)
-			w.Write(e.response(now))
+			body := e.response(now)
+			h := w.Header()
+			h.Set("Content-Type", contentType)
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), responseKeyCtx{}, key)))
