@@ -139,6 +139,15 @@ func TestEndToEnd(t *testing.T) {
 		if resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("PUT /graphql = %d, want 405", resp.StatusCode)
 		}
+		// Profiles are never on the public port.
+		resp, err = http.Get(base + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /debug/pprof/ = %d, want 404", resp.StatusCode)
+		}
 	})
 
 	t.Run("health", func(t *testing.T) {
