@@ -126,6 +126,9 @@ func Recover(log *slog.Logger) graphql.RecoverFunc {
 // UndecodableFields is a field middleware: a field whose upstream value could not be decoded
 // resolves to null with an UPSTREAM_BAD_RESPONSE error at its path, and its siblings are unharmed.
 func UndecodableFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	if l := loadersFrom(ctx); l == nil || !l.lenient.Load() {
+		return next(ctx) // every history so far decoded cleanly
+	}
 	fc := graphql.GetFieldContext(ctx)
 	if obj, ok := parentObject(fc).(interface{ Undecodable(string) bool }); ok && obj.Undecodable(fc.Field.Name) {
 		return nil, &fieldError{object: fc.Object, field: fc.Field.Name}

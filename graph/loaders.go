@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -42,7 +43,11 @@ type Options struct {
 type loaders struct {
 	cred    Credential
 	history *dataloader.Loader[historyKey, *upstream.History]
+	peek    func(upstream.Credential, string) (upstream.Result, bool) // nil: nothing to peek at
 	zone    *time.Location
+	// lenient is set once a history with undecodable values is loaded; until then no field
+	// needs the UndecodableFields check.
+	lenient atomic.Bool
 
 	mu   sync.Mutex
 	used map[string]historyUse // contract id -> the history the operation used
@@ -73,6 +78,11 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
 	l := &loaders{cred: cred, zone: o.Zone, used: map[string]historyUse{}}
+	if p, ok := fetch.(interface {
+		Peek(upstream.Credential, string) (upstream.Result, bool)
+	}); ok {
+		l.peek = p.Peek
+	}
 	batch := func(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.History] {
 		results := make([]*dataloader.Result[*upstream.History], len(keys))
 		if cred.Err != nil {
@@ -87,15 +97,9 @@ func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
 		for i, k := range keys {
 			ids[i] = k.contractID
 		}
-		fetched := fetch.Histories(ctx, cred.Upstream, ids)
-		now := time.Now()
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for i, r := range fetched {
+		for i, r := range fetch.Histories(ctx, cred.Upstream, ids) {
 			results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
-			if r.History != nil {
-				l.used[ids[i]] = historyUse{cache: r.Cache, fetched: now.Add(-r.Age), freshUntil: r.FreshUntil}
-			}
+			l.record(ids[i], r)
 		}
 		return results
 	}
@@ -103,6 +107,19 @@ func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
 		dataloader.WithWait[historyKey, *upstream.History](o.Wait),
 		dataloader.WithBatchCapacity[historyKey, *upstream.History](1000))
 	return l
+}
+
+// record notes a history the operation used.
+func (l *loaders) record(id string, r upstream.Result) {
+	if r.History == nil {
+		return
+	}
+	if r.History.Lenient {
+		l.lenient.Store(true)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used[id] = historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), freshUntil: r.FreshUntil}
 }
 
 func loadersFrom(ctx context.Context) *loaders {
@@ -122,17 +139,25 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 	}
 	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))
 	for i, id := range ids {
-		if !upstream.ValidID(id) {
-			continue
+		switch {
+		case !upstream.ValidID(id):
+			errs[i] = upstream.ErrInvalidID
+		case l.peek != nil && l.cred.Err == nil:
+			// A hot history needs no batch: answering it now saves the batch's wait.
+			if r, ok := l.peek(l.cred.Upstream, id); ok {
+				hs[i] = r.History
+				l.record(id, r)
+				continue
+			}
+			fallthrough
+		default:
+			thunks[i] = l.history.Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
 		}
-		thunks[i] = l.history.Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
 	}
 	for i, thunk := range thunks {
-		if thunk == nil {
-			errs[i] = upstream.ErrInvalidID
-			continue
+		if thunk != nil {
+			hs[i], errs[i] = thunk()
 		}
-		hs[i], errs[i] = thunk()
 	}
 	return hs, errs
 }

@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	gojson "github.com/goccy/go-json"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/enneo-facade/facade/upstream"
@@ -23,7 +22,7 @@ import (
 
 // responseCache keeps the data of whole responses to queries, so that a query repeated by a
 // caller of the same scope is answered without parsing, executing or encoding it again. It is
-// keyed by (credential scope, query text, operation name, variables, extensions), and an entry
+// keyed by the credential scope and the request's bytes (see requestKey), and an entry
 // records every contract history it was built from: it is used only while all of them are still
 // fresh and none was invalidated since. Responses with errors, from stale histories, or to
 // mutations are not kept.
@@ -33,10 +32,18 @@ type responseCache struct {
 }
 
 type cachedResponse struct {
-	data    []byte // the response's data member
-	created time.Time
-	expires time.Time    // when its first history stops being fresh
-	deps    []historyDep // sorted by contract id
+	data     []byte // the response's data member
+	created  time.Time
+	expires  time.Time    // when its first history stops being fresh
+	deps     []historyDep // sorted by contract id
+	rendered atomic.Pointer[rendering]
+}
+
+// rendering is a whole response as rendered in one second: the ages it reports change only
+// from one second to the next, so until then it is written as it is.
+type rendering struct {
+	second int64
+	body   []byte
 }
 
 type historyDep struct {
@@ -118,11 +125,21 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *l
 	}
 	l.mu.Unlock()
 	slices.SortFunc(e.deps, func(a, b historyDep) int { return strings.Compare(a.contractID, b.contractID) })
-	rc.entries.Put(key, e, int64(len(e.data)+64*len(e.deps)+256), e.expires)
+	// Counted twice: the data and one rendering of it.
+	rc.entries.Put(key, e, int64(2*len(e.data)+64*len(e.deps)+256), e.expires)
 }
 
-// response writes the cached data with provenance as of now: every history is a cache hit.
+// response returns the cached data with provenance as of now: every history is a cache hit.
 func (e *cachedResponse) response(now time.Time) []byte {
+	if r := e.rendered.Load(); r != nil && r.second == now.Unix() {
+		return r.body
+	}
+	body := e.render(now)
+	e.rendered.Store(&rendering{second: now.Unix(), body: body})
+	return body
+}
+
+func (e *cachedResponse) render(now time.Time) []byte {
 	b := make([]byte, 0, len(e.data)+40+48*len(e.deps))
 	b = append(b, `{"data":`...)
 	b = append(b, e.data...)
@@ -163,48 +180,34 @@ func responseType(accept string) (contentType string, ok bool) {
 	return "", false
 }
 
-// requestKey reads the operation of a POST (JSON body, which stays readable for the full path)
-// or a GET request and returns its cache key.
+// requestKey returns the cache key of a POST (whose JSON body stays readable for the full
+// path) or a GET request: a digest of the scope and the request's bytes, which hold the query,
+// the operation name, the variables and the extensions. Parsing them to key on a normalised
+// form would cost more than a cached answer does; clients repeat their requests byte for byte.
 func requestKey(r *http.Request, scope string) (key [32]byte, ok bool) {
-	var p struct {
-		Query         string          `json:"query"`
-		OperationName string          `json:"operationName"`
-		Variables     json.RawMessage `json:"variables"`
-		Extensions    json.RawMessage `json:"extensions"`
-	}
+	var op []byte
 	switch r.Method {
 	case http.MethodPost:
-		media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if media != "application/json" {
+		if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media != "application/json" {
 			return key, false
 		}
 		body, err := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if err != nil || gojson.Unmarshal(body, &p) != nil {
+		if err != nil {
 			return key, false
 		}
+		op = body
 	case http.MethodGet:
-		q := r.URL.Query()
-		p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
-		p.Variables, p.Extensions = json.RawMessage(q.Get("variables")), json.RawMessage(q.Get("extensions"))
+		op = []byte(r.URL.RawQuery)
 	default:
 		return key, false
 	}
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(scope), []byte(p.Query), []byte(p.OperationName), compact(p.Variables), compact(p.Extensions)} {
-		h.Write(strconv.AppendInt(nil, int64(len(part)), 10))
-		h.Write([]byte{':'})
-		h.Write(part)
-	}
+	h.Write([]byte(r.Method))
+	h.Write([]byte{0})
+	h.Write([]byte(scope))
+	h.Write([]byte{0})
+	h.Write(op)
 	h.Sum(key[:0])
 	return key, true
-}
-
-// compact drops insignificant whitespace, so that equal variables give equal keys.
-func compact(raw []byte) []byte {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return raw
-	}
-	return b.Bytes()
 }

@@ -99,6 +99,17 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 // Status reports the store's state for /readyz: "memory", "ok" or "degraded".
 func (c *Cache) Status() string { return c.store.Status() }
 
+// Peek returns id's history for cred if a fresh one is at hand in process, without waiting for
+// anything: loaders use it to answer hot contracts without collecting a batch first.
+func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
+	now := time.Now()
+	e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now)
+	if !ok || !now.Before(e.freshUntil) || cred.Token == "" && c.client.NeedsCallerToken() {
+		return Result{}, false
+	}
+	return e.result(CacheHit, now), true
+}
+
 // Histories returns the histories of ids for cred, in order: from the process's hot layer,
 // then from the store in one round trip, then from the upstream for the rest, whose new entries
 // are written back in one round trip.

@@ -218,13 +218,14 @@ func (is *Issues) Undecodable(name string) bool {
 // encoding/json (BenchmarkDecodeHistory). Only when that fails are objects decoded field by
 // field (see decodeObject), so that one bad value costs its own field, recorded in its object's
 // Issues. It fails only when b is not a JSON object at all.
-func decodeLenient(b []byte, v any) error {
+// It reports whether it had to take that path.
+func decodeLenient(b []byte, v any) (lenient bool, err error) {
 	if err := gojson.Unmarshal(b, v); err == nil {
-		return nil
+		return false, nil
 	}
 	rv := reflect.ValueOf(v).Elem()
 	rv.SetZero()
-	return decodeObject(b, rv)
+	return true, decodeObject(b, rv)
 }
 
 var issuesType = reflect.TypeFor[Issues]()

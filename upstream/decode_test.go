@@ -27,7 +27,7 @@ func mustDecode(t *testing.T, file string) *History {
 		t.Fatal(err)
 	}
 	var h History
-	if err := decodeLenient(b, &h); err != nil {
+	if _, err := decodeLenient(b, &h); err != nil {
 		t.Fatalf("decode %s: %v", file, err)
 	}
 	h.inZone(berlin)

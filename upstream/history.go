@@ -14,6 +14,9 @@ import (
 type History struct {
 	Tickets []*Ticket `json:"tickets"`
 	Issues
+	// Lenient is true when some value anywhere in the history could not be decoded, so that
+	// readers look for Issues only then.
+	Lenient bool `json:"-"`
 }
 
 // Ticket is one upstream ticket with every documented field. Pointers and nil slices stand for
@@ -419,7 +422,9 @@ func (c *Client) historyBody(ctx context.Context, token, contractID string) ([]b
 // decodeHistory decodes a history body and places its zoneless timestamps in the client's zone.
 func (c *Client) decodeHistory(body []byte, contractID string) (*History, error) {
 	var h History
-	if err := decodeLenient(body, &h); err != nil {
+	lenient, err := decodeLenient(body, &h)
+	h.Lenient = lenient
+	if err != nil {
 		// The decoder's message may quote the body; keep only its kind.
 		return nil, fmt.Errorf("decode history %q: %T: %w", contractID, err, ErrBadResponse)
 	}
