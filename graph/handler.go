@@ -14,6 +14,26 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
+// Options tunes the GraphQL handler.
+type Options struct {
+	// Wait is how long a batch collects keys before it runs (default 1ms). gqlgen starts the
+	// resolvers of one level within microseconds of each other, so a short wait gathers them all
+	// without adding noticeable latency.
+	Wait time.Duration
+	// Zone is where DateTime arguments without a zone are read (default Europe/Berlin).
+	Zone *time.Location
+	// Invalidator drops cached histories for the invalidateContractHistory mutation; nil when
+	// nothing is cached.
+	Invalidator Invalidator
+	// AdminToken is the bearer token the mutation requires; empty turns the mutation off.
+	AdminToken string
+	// Changes tells which contracts were invalidated, for the response cache; nil turns the
+	// response cache off (as when nothing is cached).
+	Changes ChangeTracker
+	// ResponseCacheBytes bounds the response cache (default 8 MiB).
+	ResponseCacheBytes int64
+}
+
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
 // queries only), parsed-query and persisted-query caches, the error presenter, a fresh set of
 // history loaders for every request, bound to the request's credential, and with o.Changes a
