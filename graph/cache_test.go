@@ -62,6 +62,11 @@ func (f *countingFetcher) Histories(ctx context.Context, cred upstream.Credentia
 	return f.next.Histories(ctx, cred, ids)
 }
 
+// Peek passes on to the cache's hot layer, as the loaders see it in production.
+func (f *countingFetcher) Peek(cred upstream.Credential, id string) (upstream.Result, bool) {
+	return f.next.(*upstream.Cache).Peek(cred, id)
+}
+
 // personalUpstream answers each token with data only that token may see.
 func personalUpstream(t *testing.T, delay time.Duration) *testUpstream {
 	return newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {

@@ -89,7 +89,8 @@ func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
 	return l
 }
 
-// record notes a history the operation used.
+// record notes a history the operation used. The first use of a contract says where its
+// history came from: a later one (Contract.history after Query.contract) finds it hot.
 func (l *loaders) record(id string, r upstream.Result) {
 	if r.History == nil {
 		return
@@ -99,7 +100,9 @@ func (l *loaders) record(id string, r upstream.Result) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.used[id] = historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), freshUntil: r.FreshUntil}
+	if _, ok := l.used[id]; !ok {
+		l.used[id] = historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), freshUntil: r.FreshUntil}
+	}
 }
 
 func loadersFrom(ctx context.Context) *loaders {
@@ -125,7 +128,7 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 		case l.peek != nil && l.cred.Err == nil:
 			// A hot history needs no batch: answering it now saves the batch's wait.
 			if r, ok := l.peek(l.cred.Upstream, id); ok {
-				hs[i] = r.History
+				hs[i], errs[i] = r.History, r.Err
 				l.record(id, r)
 				continue
 			}

@@ -57,17 +57,15 @@ func TestResponseCache(t *testing.T) {
 		t.Errorf("after expiry: %d batches, want 1", n)
 	}
 
-	// Responses with errors are not kept.
-	for range 2 {
-		mustQuery(t, api, "alice-token", `{ a: contract(id: "11") { id } b: contract(id: "gone") { id } }`, nil)
+	// Responses with errors are not kept: each one is executed and keeps its error.
+	for i := range 3 {
+		resp := mustQuery(t, api, "alice-token", `{ a: contract(id: "11") { id } b: contract(id: "gone") { id } }`, nil)
+		if ext := resp.errorAt("b"); ext == nil || ext["code"] != CodeNotFound || string(resp.Data["a"]) != `{"id":"11"}` {
+			t.Errorf("query %d with a failing contract: %s", i, resp.raw)
+		}
 	}
 	if n := up.calls["gone"]; n != 1 {
 		t.Errorf("404 calls = %d, want 1 (remembered by the history cache)", n)
-	}
-	before = fetch.batches.Load()
-	mustQuery(t, api, "alice-token", `{ a: contract(id: "11") { id } b: contract(id: "gone") { id } }`, nil)
-	if n := fetch.batches.Load() - before; n != 1 {
-		t.Errorf("a response with errors was served from the response cache")
 	}
 
 	// GET queries are cached too.
@@ -109,5 +107,21 @@ func TestResponseCacheSkipsStale(t *testing.T) {
 	}
 	if n := fetch.batches.Load(); n != 3 {
 		t.Errorf("batches = %d, want 3: a response built from a stale history is not kept", n)
+	}
+}
+
+func TestCachedNotFoundKeepsItsError(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.WriteHeader(http.StatusNotFound)
+	})
+	api, _, _ := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{})
+	for i := range 3 {
+		resp := mustQuery(t, api, "alice-token", `{ contract(id: "gone") { id } }`, nil)
+		if ext := resp.errorAt("contract"); ext == nil || ext["code"] != CodeNotFound {
+			t.Errorf("query %d: %s, want NOT_FOUND", i, resp.raw)
+		}
+	}
+	if n := up.total(); n != 1 {
+		t.Errorf("upstream calls = %d, want 1 (the 404 is remembered)", n)
 	}
 }
