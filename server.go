@@ -19,6 +19,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -212,6 +213,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if getenv("GOMEMLIMIT") == "" {
+		// A soft memory limit just above what the caches may hold: without it the heap may grow
+		// to twice its live size between collections (GOGC=100), and the caches are most of it.
+		// GOMEMLIMIT, where set, rules instead.
+		limit := cfg.CacheHotBytes + cfg.CacheResponseBytes + 32<<20
+		if cfg.RedisURL == "" {
+			limit += cfg.CacheMemoryBytes
+		}
+		debug.SetMemoryLimit(limit)
+	}
 	// go-redis reports each failed dial through its own process-wide logger; the store already
 	// logs an outage once, so these go to debug.
 	redis.SetLogger(redisLogger{log})

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFormats(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{thousands(1234567.4), "1,234,567"},
+		{thousands(999), "999"},
+		{spaced("20ms"), "20 ms"},
+		{spaced("1.5s"), "1.5 s"},
+		{ms(1234), "1.23"},
+		{ms(23456), "23.5"},
+		{ms(123456), "123"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	for in, want := range map[string]float64{"20ms": 20, "1s": 1000, "500us": 0.5, "x": 0} {
+		if got := durationMs(in); got != want {
+			t.Errorf("durationMs(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.tsv")
+	os.WriteFile(results, []byte("server\tscenario\trps\tp50_us\tp99_us\trequests\tnon2xx\tgqlerrors\tsockerr\tcalls_per_req\trss_kib\textra\n"+
+		"facade\twarm-q1\t30000\t900\t4000\t300000\t0\t0\t0\t0.000\t40000\t\n"+
+		"tailcall\twarm-q1\t7000\t4000\t8000\t70000\t0\t0\t0\t0.000\t50000\t\n"+
+		"static\twarm-q1\t60000\t500\t2000\t600000\t0\t0\t0\t0.000\t12000\t\n"+
+		"facade\tcold-q3-20ms\t40\t25000\t29000\t50\t0\t0\t0\t15.00\t41000\tmean_us=25100 max_us=29000 calls_min=15 calls_max=15 distinct_ids=15\n"), 0o644)
+	metaFile := filepath.Join(dir, "meta.env")
+	os.WriteFile(metaFile, []byte("latency=20ms\nconnections=32\n"), 0o644)
+	rs, err := readRuns(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := readMeta(metaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	write(&b, rs, m)
+	for _, want := range []string{
+		"| q1 warm | 30,000 | 7,000 | — | — | 60,000 |",
+		"| q1 warm | 4.29× | — | — | 4.29× | 50% |",
+		"| warm q1 ≥ 3× the best peer | 4.29× | yes |",
+		"| cold q3: upstream calls = distinct ids (15) | 15–15 | yes |",
+		"| cold q3: latency ≤ 1.5 × one upstream round trip (30.0 ms) | p50 25.0 ms, p99 29.0 ms | yes |",
+		"| facade RSS ≤ 64 MiB | 40 MiB | yes |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
