@@ -2,6 +2,9 @@ package upstream
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -40,5 +43,33 @@ func BenchmarkDecodeFiveExampleTickets(b *testing.B) {
 		if _, err := c.decodeHistory(body, "746839"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCacheRead reads a 37-ticket history from the hot layer, and from the store (zstd and
+// decoding) when nothing is hot.
+func BenchmarkCacheRead(b *testing.B) {
+	body, _ := demo.History("100035")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	client, _ := New(Options{BaseURL: srv.URL})
+	cred := Credential{Token: "t", Scope: "s"}
+	for _, layer := range []struct {
+		name     string
+		hotBytes int64
+	}{{"hot", 64 << 20}, {"store", 1}} {
+		b.Run(layer.name, func(b *testing.B) {
+			c, err := NewCache(client, NewMemoryStore(64<<20), CacheOptions{HotBytes: layer.hotBytes})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Histories(context.Background(), cred, []string{"100035"})
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := c.Histories(context.Background(), cred, []string{"100035"}); r[0].Cache != CacheHit {
+					b.Fatalf("got %s, want a hit", r[0].Cache)
+				}
+			}
+		})
 	}
 }
