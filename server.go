@@ -268,6 +268,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
+		defer cache.Flush() // before the store closes
 		watchCtx, stopWatch := context.WithCancel(context.Background())
 		defer stopWatch()
 		go cache.Watch(watchCtx)

@@ -62,6 +62,9 @@ func (f *countingFetcher) Histories(ctx context.Context, cred upstream.Credentia
 	return f.next.Histories(ctx, cred, ids)
 }
 
+// flush waits for the cache's writes behind its answers.
+func (f *countingFetcher) flush() { f.next.(*upstream.Cache).Flush() }
+
 // Peek passes on to the cache's hot layer, as the loaders see it in production.
 func (f *countingFetcher) Peek(cred upstream.Credential, id string) (upstream.Result, bool) {
 	return f.next.(*upstream.Cache).Peek(cred, id)
@@ -83,7 +86,7 @@ func personalUpstream(t *testing.T, delay time.Duration) *testUpstream {
 func TestIsolationBetweenTokens(t *testing.T) {
 	url, prefix := redistest.Start(t), redistest.Prefix(t)
 	up := personalUpstream(t, time.Millisecond)
-	api, _ := newCachedAPI(t, up, url, prefix)
+	api, fetch := newCachedAPI(t, up, url, prefix)
 
 	var wg sync.WaitGroup
 	var leaks, failures atomic.Int64
@@ -106,6 +109,7 @@ func TestIsolationBetweenTokens(t *testing.T) {
 	if leaks.Load() > 0 || failures.Load() > 0 {
 		t.Fatalf("%d responses held the other token's data, %d lacked their own", leaks.Load(), failures.Load())
 	}
+	fetch.flush()
 	// Neither token appears in any key or value in Redis.
 	rdb := redis.NewClient(mustParseURL(t, url))
 	defer rdb.Close()
@@ -168,11 +172,12 @@ func TestProvenanceAndOneBatchOnWarmRedis(t *testing.T) {
 		ids[i] = fmt.Sprint(7000 + i)
 	}
 	const q = `query($ids: [ID!]!) { contracts(ids: $ids) { id history { tickets { subject } } } }`
-	warmer, _ := newCachedAPI(t, up, url, prefix)
+	warmer, warmerFetch := newCachedAPI(t, up, url, prefix)
 	cold := mustQuery(t, warmer, "alice-token", q, map[string]any{"ids": ids})
 	if len(cold.Errors) > 0 || !strings.Contains(cold.raw, `"histories":{`) || !strings.Contains(cold.raw, `"7049":{"cache":"miss","ageSeconds":0}`) {
 		t.Fatalf("cold query: %s", cold.raw)
 	}
+	warmerFetch.flush() // the writes behind the answer
 	// Another replica, whose process holds nothing: everything comes from Redis in one batch.
 	api, fetch := newCachedAPI(t, up, url, prefix)
 	before := up.total()

@@ -49,6 +49,13 @@ type Cache struct {
 
 	mu          sync.Mutex
 	invalidated map[string]time.Time // contract -> when it was last invalidated, for a minute
+
+	// Writes to the store happen after a batch has answered (see writeBehind). Each holds
+	// writing for reading; Invalidate takes it for writing, so that no write started before an
+	// invalidation lands after it.
+	writing    sync.RWMutex
+	writeSlots chan struct{} // one per write under way
+	flushing   sync.Mutex
 }
 
 // hotEntry is a decoded cache entry.
@@ -93,6 +100,7 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 		client: client, store: store, codec: codec, o: o, log: o.Logger,
 		hot:         lru.New[EntryKey, *hotEntry](o.HotBytes),
 		invalidated: map[string]time.Time{},
+		writeSlots:  make(chan struct{}, 64),
 	}, nil
 }
 
@@ -201,14 +209,55 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 			mu.Unlock()
 		}
 	})
-	if len(writes) > 0 && readErr == nil {
-		// The caller may be gone; the entries are still worth keeping. (When the store just
-		// failed to read, writing would only add its time-out to this query.)
-		if err := c.store.SetMany(context.WithoutCancel(ctx), writes); err != nil {
-			c.log.DebugContext(ctx, "cache write failed", "err", err)
-		}
+	if len(writes) > 0 && readErr == nil { // when the store just failed to read, writing is futile
+		c.writeBehind(writes, now)
 	}
 	return res
+}
+
+// writeBehind writes a batch's new entries to the store, in one round trip, after the batch has
+// answered: after the upstream itself, the write is the slowest part of a cold batch, and no
+// caller needs to wait for it. Entries of contracts invalidated since the batch started are
+// dropped. With too many writes under way, the batch writes before it answers instead.
+func (c *Cache) writeBehind(entries []Entry, started time.Time) {
+	write := func() {
+		c.writing.RLock()
+		defer c.writing.RUnlock()
+		kept := entries[:0]
+		for _, e := range entries {
+			if !c.invalidatedSince(e.Key.ContractID, started) {
+				kept = append(kept, e)
+			}
+		}
+		if len(kept) == 0 {
+			return
+		}
+		if err := c.store.SetMany(context.Background(), kept); err != nil {
+			c.log.Debug("cache write failed", "err", err)
+		}
+	}
+	select {
+	case c.writeSlots <- struct{}{}:
+		go func() {
+			defer func() { <-c.writeSlots }()
+			write()
+		}()
+	default:
+		write()
+	}
+}
+
+// Flush waits for the writes under way, by taking every write slot in turn (at shutdown, before
+// the store closes, and in tests).
+func (c *Cache) Flush() {
+	c.flushing.Lock()
+	defer c.flushing.Unlock()
+	for range cap(c.writeSlots) {
+		c.writeSlots <- struct{}{}
+	}
+	for range cap(c.writeSlots) {
+		<-c.writeSlots
+	}
 }
 
 // fetched is what one upstream fetch yields for every caller waiting on it.
@@ -308,7 +357,9 @@ func servesStale(err error) bool {
 // Invalidate drops contractID's history for every scope: in this process, in the store, and
 // (through a Redis store) in every other replica's process.
 func (c *Cache) Invalidate(ctx context.Context, contractID string) error {
-	c.dropHot(contractID)
+	c.dropHot(contractID) // from now on, writes of entries fetched before skip the contract
+	c.writing.Lock()      // and writes already past that check finish first
+	c.writing.Unlock()
 	return c.store.DropContract(ctx, contractID)
 }
 

@@ -86,9 +86,12 @@ func mustCache(t *testing.T, u *stubUpstream, store Store, o CacheOptions) *Cach
 	return c
 }
 
+// one loads id and waits for the cache's write behind, so that what it stored is visible.
 func one(t *testing.T, c *Cache, cred Credential, id string) Result {
 	t.Helper()
-	return c.Histories(context.Background(), cred, []string{id})[0]
+	r := c.Histories(context.Background(), cred, []string{id})[0]
+	c.Flush()
+	return r
 }
 
 func subject(r Result) string {
@@ -361,6 +364,7 @@ func TestCacheSurvivesRedisTrouble(t *testing.T) {
 		start := time.Now()
 		res := c.Histories(context.Background(), alice, ids)
 		t.Logf("load: %v %s/%s", time.Since(start).Round(time.Millisecond), res[0].Cache, res[1].Cache)
+		c.Flush()
 		for _, r := range res {
 			if r.Err != nil || subject(r) != "ticket of alice-token" {
 				t.Fatalf("load = %+v, want alice's history", r)
@@ -435,6 +439,7 @@ func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
 	cold := mustCache(t, u, store, CacheOptions{})
 	rt := countRoundTrips(t, store)
 	cold.Histories(context.Background(), alice, ids)
+	cold.Flush()
 	if n := rt.n.Load(); n != 2 {
 		t.Errorf("a cold batch of 50 made %d Redis round trips, want 2 (one read, one write)", n)
 	}
