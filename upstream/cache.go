@@ -183,7 +183,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 
 	var (
 		mu     sync.Mutex
-		writes []Entry
+		writes []pendingWrite
 	)
 	c.client.each(len(missing), func(j int) {
 		i := missing[j]
@@ -205,28 +205,36 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 		}
 		if f.stored != nil {
 			mu.Lock()
-			writes = append(writes, *f.stored)
+			writes = append(writes, pendingWrite{key: ids[i], s: f.stored})
 			mu.Unlock()
 		}
 	})
 	if len(writes) > 0 && readErr == nil { // when the store just failed to read, writing is futile
-		c.writeBehind(writes, now)
+		c.writeBehind(cred.Scope, writes, now)
 	}
 	return res
 }
 
-// writeBehind writes a batch's new entries to the store, in one round trip, after the batch has
-// answered: after the upstream itself, the write is the slowest part of a cold batch, and no
-// caller needs to wait for it. Entries of contracts invalidated since the batch started are
-// dropped. With too many writes under way, the batch writes before it answers instead.
-func (c *Cache) writeBehind(entries []Entry, started time.Time) {
+// pendingWrite is a fetched entry on its way to the store.
+type pendingWrite struct {
+	key string // the contract id
+	s   *stored
+}
+
+// writeBehind encodes a batch's new entries and writes them to the store, in one round trip,
+// after the batch has answered: after the upstream itself, compressing and writing are the
+// slowest part of a cold batch, and no caller needs to wait for them. Entries of contracts
+// invalidated since the batch started are dropped. With too many writes under way, the batch
+// writes before it answers instead.
+func (c *Cache) writeBehind(scope string, writes []pendingWrite, started time.Time) {
 	write := func() {
 		c.writing.RLock()
 		defer c.writing.RUnlock()
-		kept := entries[:0]
-		for _, e := range entries {
-			if !c.invalidatedSince(e.Key.ContractID, started) {
-				kept = append(kept, e)
+		var kept []Entry
+		for _, w := range writes {
+			if !c.invalidatedSince(w.key, started) {
+				key := EntryKey{w.key, scope}
+				kept = append(kept, Entry{Key: key, Value: c.codec.encode(key, *w.s), TTL: time.Until(w.s.staleUntil)})
 			}
 		}
 		if len(kept) == 0 {
@@ -263,7 +271,7 @@ func (c *Cache) Flush() {
 // fetched is what one upstream fetch yields for every caller waiting on it.
 type fetched struct {
 	entry  *hotEntry
-	stored *Entry // the entry for the store; nil when it must not be stored
+	stored *stored // the entry for the store; nil when it must not be stored
 	hit    bool   // another fetch had just stored a fresh entry
 }
 
@@ -315,7 +323,7 @@ func (c *Cache) remember(key EntryKey, s stored, h *History) *fetched {
 		return &fetched{entry: e}
 	}
 	c.keepHot(key, e)
-	return &fetched{entry: e, stored: &Entry{Key: key, Value: c.codec.encode(key, s), TTL: time.Until(s.staleUntil)}}
+	return &fetched{entry: e, stored: &s}
 }
 
 // keepHot keeps a decoded entry in process until it is no longer even stale. Its cost is an
