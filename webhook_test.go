@@ -106,3 +106,23 @@ func equalCounts(a, b map[string]int) bool {
 	}
 	return true
 }
+
+func TestWebhookAsksForARetryWhenRedisIsDown(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"tickets":[]}`))
+	}))
+	defer up.Close()
+	base, _ := startTestServer(t, map[string]string{
+		"UPSTREAM_URL": up.URL, "REDIS_URL": redistest.Blackhole(t), "WEBHOOK_SECRET": "hook-secret",
+	})
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/enneo", strings.NewReader(`{"event":"TicketUpdated","contractId":"X"}`))
+	req.Header.Set("Authorization", "Bearer hook-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("webhook with Redis hung: %d, want 503 so that Enneo retries", resp.StatusCode)
+	}
+}
