@@ -272,7 +272,7 @@ func (c *Cache) Flush() {
 type fetched struct {
 	entry  *hotEntry
 	stored *stored // the entry for the store; nil when it must not be stored
-	hit    bool   // another fetch had just stored a fresh entry
+	hit    bool    // another fetch had just stored a fresh entry
 }
 
 // fetch calls the upstream once for all concurrent callers of the same scope and contract. The
