@@ -120,7 +120,7 @@ func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
 
 // Histories returns the histories of ids for cred, in order: from the process's hot layer,
 // then from the store in one round trip, then from the upstream for the rest, whose new entries
-// are written back in one round trip.
+// are written back in one more round trip, behind the answer (see writeBehind).
 func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []Result {
 	now := time.Now()
 	res := make([]Result, len(ids))
