@@ -17,8 +17,8 @@ import (
 // Options tunes the GraphQL handler.
 type Options struct {
 	// Wait is how long a batch collects keys before it runs (default 1ms). gqlgen starts the
-	// resolvers of one level within microseconds of each other, so a short wait gathers them all
-	// without adding noticeable latency.
+	// resolvers of one level within microseconds of each other, so a short wait gathers them all;
+	// histories that are hot in the process skip it (see loadHistories).
 	Wait time.Duration
 	// Zone is where DateTime arguments without a zone are read (default Europe/Berlin).
 	Zone *time.Location
