@@ -120,20 +120,23 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 		}
 		return hs, errs
 	}
-	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))
+	// Hot histories need no batch: answering them now saves the batch's wait. The rest are
+	// loaded in a loop of their own, so that they land in one batch.
 	for i, id := range ids {
-		switch {
-		case !upstream.ValidID(id):
+		if !upstream.ValidID(id) {
 			errs[i] = upstream.ErrInvalidID
-		case l.peek != nil && l.cred.Err == nil:
-			// A hot history needs no batch: answering it now saves the batch's wait.
+			continue
+		}
+		if l.peek != nil && l.cred.Err == nil {
 			if r, ok := l.peek(l.cred.Upstream, id); ok {
 				hs[i], errs[i] = r.History, r.Err
 				l.record(id, r)
-				continue
 			}
-			fallthrough
-		default:
+		}
+	}
+	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))
+	for i, id := range ids {
+		if hs[i] == nil && errs[i] == nil { // neither invalid nor hot
 			thunks[i] = l.history.Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
 		}
 	}
