@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/demo"
 )
 
 // staticFetcher answers every id with one decoded history, as a warm hot layer would.
@@ -40,10 +40,7 @@ func (neverChanged) ChangedSince(string, time.Time) bool { return false }
 // load benchmark), with or without the response cache.
 func benchHandler(b *testing.B, responses bool) http.Handler {
 	b.Helper()
-	raw, err := os.ReadFile("../upstream/testdata/contract-history.example.json")
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := demo.ExampleHistory()
 	var one struct{ Tickets []json.RawMessage }
 	json.Unmarshal(raw, &one)
 	five, _ := json.Marshal(map[string]any{"tickets": []json.RawMessage{one.Tickets[0], one.Tickets[0], one.Tickets[0], one.Tickets[0], one.Tickets[0]}})

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/enneo-facade/facade/upstream/demo"
 )
 
 // selectAll writes a selection of every field of the named type, recursively, leaving out
@@ -111,10 +113,9 @@ func decodeNumbers(t *testing.T, b []byte) any {
 	return v
 }
 
-// queryFixture serves the upstream test fixture for every contract and runs query against it.
-func queryFixture(t *testing.T, fixture, query string) gqlResponse {
+// queryFixture serves body for every contract and runs query against it.
+func queryFixture(t *testing.T, body []byte, query string) gqlResponse {
 	t.Helper()
-	body := mustReadFile(t, "../upstream/testdata/"+fixture)
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
 		w.Write(body)
 	})
@@ -130,9 +131,9 @@ func everyTicketField(schema *ast.Schema) string {
 }
 
 func TestGoldenEveryField(t *testing.T) {
-	example := mustReadFile(t, "../upstream/testdata/contract-history.example.json")
+	example := demo.ExampleHistory()
 	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
-	resp := queryFixture(t, "contract-history.example.json", everyTicketField(schema))
+	resp := queryFixture(t, example, everyTicketField(schema))
 	if len(resp.Errors) > 0 {
 		t.Fatalf("errors: %s", resp.raw)
 	}
@@ -164,7 +165,7 @@ func TestGoldenEveryField(t *testing.T) {
 
 func TestHazardsDecodeWithoutErrors(t *testing.T) {
 	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
-	resp := queryFixture(t, "hazards.json", everyTicketField(schema))
+	resp := queryFixture(t, mustReadFile(t, "../upstream/testdata/hazards.json"), everyTicketField(schema))
 	if len(resp.Errors) > 0 {
 		t.Fatalf("errors: %s", resp.raw)
 	}
@@ -177,7 +178,7 @@ func TestHazardsDecodeWithoutErrors(t *testing.T) {
 }
 
 func TestUndecodableValueCostsItsField(t *testing.T) {
-	resp := queryFixture(t, "undecodable.json", `{ contract(id: "746839") { id history { tickets {
+	resp := queryFixture(t, mustReadFile(t, "../upstream/testdata/undecodable.json"), `{ contract(id: "746839") { id history { tickets {
 		id subject createdAt isEscalated agent { id } customer { email phone }
 		attachments { name width } intents { outcome { txId executedAt } }
 	} } } }`)

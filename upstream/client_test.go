@@ -6,11 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/enneo-facade/facade/upstream/demo"
 )
 
 // newTestClient starts h as the upstream and returns a client for it and a call counter.
@@ -30,15 +31,11 @@ func newTestClient(t *testing.T, h http.HandlerFunc, o Options) (*Client, *atomi
 	return c, &calls
 }
 
-func serveFile(name string) http.HandlerFunc {
+// serve answers every request with body as JSON.
+func serve(body []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := os.ReadFile("testdata/" + name)
-		if err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
+		w.Write(body)
 	}
 }
 
@@ -46,7 +43,7 @@ func TestHistoryRequest(t *testing.T) {
 	var gotPath, gotAuth string
 	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		gotPath, gotAuth = r.URL.EscapedPath(), r.Header.Get("Authorization")
-		serveFile("contract-history.example.json")(w, r)
+		serve(demo.ExampleHistory())(w, r)
 	}, Options{})
 	h, err := c.History(context.Background(), "caller-token", "C-1001")
 	if err != nil {
@@ -75,7 +72,7 @@ func TestServiceTokenReplacesCallerToken(t *testing.T) {
 }
 
 func TestHistoryRefusesWithoutCalling(t *testing.T) {
-	c, calls := newTestClient(t, serveFile("contract-history.example.json"), Options{})
+	c, calls := newTestClient(t, serve(demo.ExampleHistory()), Options{})
 	tests := []struct {
 		token, id string
 		want      error
@@ -213,7 +210,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 
 func TestConnectionsAreReused(t *testing.T) {
 	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(serveFile("contract-history.example.json"))
+	srv := httptest.NewUnstartedServer(serve(demo.ExampleHistory()))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/enneo-facade/facade/upstream/demo"
 )
 
 var berlin = mustZone("Europe/Berlin")
@@ -20,18 +22,23 @@ func mustZone(name string) *time.Location {
 	return loc
 }
 
-func mustDecode(t *testing.T, file string) *History {
+func mustDecode(t *testing.T, body []byte) *History {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var h History
-	if _, err := decodeLenient(b, &h); err != nil {
-		t.Fatalf("decode %s: %v", file, err)
+	if _, err := decodeLenient(body, &h); err != nil {
+		t.Fatalf("decode: %v", err)
 	}
 	h.inZone(berlin)
 	return &h
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // undecodable walks v and lists the paths of every field an Issues recorded.
@@ -64,7 +71,7 @@ func undecodable(v reflect.Value, path string) []string {
 }
 
 func TestDecodeExample(t *testing.T) {
-	h := mustDecode(t, "contract-history.example.json")
+	h := mustDecode(t, demo.ExampleHistory())
 	if got := undecodable(reflect.ValueOf(h), "history"); len(got) > 0 {
 		t.Fatalf("undecodable fields in the example: %v", got)
 	}
@@ -106,7 +113,7 @@ func TestDecodeExample(t *testing.T) {
 }
 
 func TestDecodeHazards(t *testing.T) {
-	h := mustDecode(t, "hazards.json")
+	h := mustDecode(t, mustRead(t, "hazards.json"))
 	if got := undecodable(reflect.ValueOf(h), "history"); len(got) > 0 {
 		t.Fatalf("hazards must all decode, undecodable: %v", got)
 	}
@@ -148,7 +155,7 @@ func TestDecodeHazards(t *testing.T) {
 }
 
 func TestDecodeUndecodableCostsOneField(t *testing.T) {
-	h := mustDecode(t, "undecodable.json")
+	h := mustDecode(t, mustRead(t, "undecodable.json"))
 	got := undecodable(reflect.ValueOf(h), "history")
 	want := []string{
 		"history.tickets[0].isEscalated",

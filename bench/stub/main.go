@@ -4,8 +4,7 @@
 // -latency. It counts the history calls and reports the count at GET /stats, so the benchmark
 // can tell how many upstream calls each GraphQL request cost. Any Authorization is accepted.
 //
-//	go run ./bench/stub -addr 127.0.0.1:9101 -latency 20ms -tickets 5 \
-//	  -example upstream/testdata/contract-history.example.json
+//	go run ./bench/stub -addr 127.0.0.1:9101 -latency 20ms -tickets 5
 package main
 
 import (
@@ -18,23 +17,19 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/enneo-facade/facade/upstream/demo"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9101", "listen address (loopback)")
 	latency := flag.Duration("latency", 0, "delay before each history answer")
 	tickets := flag.Int("tickets", 5, "tickets in each history (5 is about 36 KB of JSON)")
-	example := flag.String("example", "upstream/testdata/contract-history.example.json", "the upstream's example response; its first ticket is the template")
 	flag.Parse()
-	raw, err := os.ReadFile(*example)
-	if err != nil {
-		log.Fatal(err)
-	}
-	s, err := newStub(raw, *tickets, *latency)
+	s, err := newStub(demo.ExampleHistory(), *tickets, *latency)
 	if err != nil {
 		log.Fatal(err)
 	}

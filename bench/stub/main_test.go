@@ -5,18 +5,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/enneo-facade/facade/upstream/demo"
 )
 
 func newTestStub(t *testing.T, n int) *stub {
 	t.Helper()
-	raw, err := os.ReadFile("../../upstream/testdata/contract-history.example.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newStub(raw, n, 0)
+	s, err := newStub(demo.ExampleHistory(), n, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
