@@ -244,6 +244,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ConnectTimeout: cfg.UpstreamConnect,
 		MaxBodyBytes:   cfg.UpstreamMaxBytes,
 		Zone:           cfg.TimeZone,
+		Concurrency:    cfg.UpstreamConcurrency,
 	})
 	if err != nil {
 		return fmt.Errorf("UPSTREAM_URL: %w", err)

@@ -5,7 +5,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/enneo-facade/facade/upstream/redistest"
 )
@@ -124,5 +126,30 @@ func TestWebhookAsksForARetryWhenRedisIsDown(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("webhook with Redis hung: %d, want 503 so that Enneo retries", resp.StatusCode)
+	}
+}
+
+func TestUpstreamConcurrencyIsConfigurable(t *testing.T) {
+	var inFlight, most atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(30 * time.Millisecond)
+		w.Write([]byte(`{"tickets":[]}`))
+	}))
+	defer up.Close()
+	base, _ := startTestServer(t, map[string]string{"UPSTREAM_URL": up.URL, "UPSTREAM_CONCURRENCY": "2", "CACHE_TTL": "0"})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ contracts(ids: [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\"]) { id } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer t")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if m := most.Load(); m != 2 {
+		t.Errorf("at most %d upstream calls in flight, want UPSTREAM_CONCURRENCY=2", m)
 	}
 }
