@@ -26,6 +26,7 @@ const (
 	CodeUpstreamUnavailable = "UPSTREAM_UNAVAILABLE"
 	CodeUpstreamError       = "UPSTREAM_ERROR"
 	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE"
+	CodeCancelled           = "CANCELLED"
 	CodeInternal            = "INTERNAL"
 )
 
@@ -54,9 +55,13 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		code, msg, ext := classify(err)
-		if code == CodeInternal {
+		switch code {
+		case CodeCancelled:
+			log.DebugContext(ctx, "request cancelled", "path", out.Path.String())
+		case CodeInternal:
 			log.ErrorContext(ctx, "internal error", "path", out.Path.String(), "err", err)
-		} else if code != CodeNotFound && code != CodeBadUserInput && code != CodeUnauthenticated {
+		case CodeNotFound, CodeBadUserInput, CodeUnauthenticated:
+		default:
 			log.WarnContext(ctx, "upstream error", "code", code, "path", out.Path.String(), "err", err)
 		}
 		out.Message = msg
@@ -106,6 +111,10 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeUpstreamError, fmt.Sprintf("the upstream failed with status %d", status.Status), ext
 	case errors.Is(err, upstream.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return CodeUpstreamTimeout, "the upstream did not answer in time", nil
+	case errors.Is(err, context.Canceled):
+		// The caller went away (or the server is stopping) before the answer: nobody reads
+		// it, and it is no fault of ours or the upstream's.
+		return CodeCancelled, "the request was cancelled", nil
 	case errors.Is(err, upstream.ErrUnavailable):
 		return CodeUpstreamUnavailable, "the upstream cannot be reached", nil
 	case errors.Is(err, upstream.ErrBadResponse):

@@ -1,7 +1,11 @@
 package graph
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +146,18 @@ func TestCallerTokenIsForwarded(t *testing.T) {
 	mustQuery(t, api, "alice-token", `{ contract(id: "1") { id } }`, nil)
 	if _, ok := up.tokens.Load("Bearer alice-token"); !ok {
 		t.Errorf("the caller's token did not reach the upstream")
+	}
+}
+
+func TestCancelledIsNotAnInternalError(t *testing.T) {
+	logs := &syncBuffer{}
+	present := ErrorPresenter(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	err := fmt.Errorf("get history %q: %w", "1", &url.Error{Op: "Get", URL: "http://up/contract/1/history", Err: context.Canceled})
+	out := present(context.Background(), err)
+	if out.Extensions["code"] != CodeCancelled {
+		t.Errorf("code = %v, want %s", out.Extensions["code"], CodeCancelled)
+	}
+	if logs.String() != "" {
+		t.Errorf("a cancelled request was logged above debug: %s", logs.String())
 	}
 }
