@@ -326,11 +326,16 @@ func (c *Cache) remember(key EntryKey, s stored, h *History) *fetched {
 	return &fetched{entry: e, stored: &s}
 }
 
-// keepHot keeps a decoded entry in process until it is no longer even stale. Its cost is an
-// estimate of the decoded size: 1.5 times the body, as measured on demo histories.
+// keepHot keeps a decoded entry in process until it is no longer even stale, at the cost of
+// its decoded size (see decodedCost).
 func (c *Cache) keepHot(key EntryKey, e *hotEntry) {
-	c.hot.Put(key, e, int64(e.size)*3/2+512, e.staleUntil)
+	c.hot.Put(key, e, decodedCost(e.size), e.staleUntil)
 }
+
+// decodedCost estimates the heap a history decoded from a body of n bytes holds: 2.75 times the
+// body (TestDecodedCostIsAnUpperBound measures it). The decoder's strings point into its own
+// copy of the body, which therefore lives as long as the history.
+func decodedCost(n int) int64 { return int64(n)*11/4 + 512 }
 
 // decodeEntry reads a stored value back into a decoded entry.
 func (c *Cache) decodeEntry(key EntryKey, v []byte) (*hotEntry, error) {

@@ -3,9 +3,11 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enneo-facade/facade/upstream/demo"
 	"github.com/enneo-facade/facade/upstream/redistest"
 )
 
@@ -456,5 +459,38 @@ func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
 	}
 	if n := u.calls.Load() - calls; n != 0 {
 		t.Errorf("a warm batch made %d upstream calls, want 0", n)
+	}
+}
+
+// TestDecodedCostIsAnUpperBound holds the hot layer's byte bound to what it claims: the heap
+// that decoded histories keep alive, measured, stays within decodedCost of their bodies.
+func TestDecodedCostIsAnUpperBound(t *testing.T) {
+	c, err := New(Options{BaseURL: "http://upstream.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoBody, _ := demo.History("100035")
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, fiveExampleTickets()); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{"demo": demoBody, "five example tickets": compact.Bytes(), "pretty": fiveExampleTickets()} {
+		const n = 50
+		keep := make([]*History, n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range keep {
+			if keep[i], err = c.decodeHistory(body, "1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per := int64(after.HeapAlloc-before.HeapAlloc) / n
+		if est := decodedCost(len(body)); per > est || per < est/3 {
+			t.Errorf("%s: a %d-byte body decodes to %d bytes of heap; decodedCost says %d", name, len(body), per, est)
+		}
+		runtime.KeepAlive(keep)
 	}
 }
