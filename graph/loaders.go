@@ -24,7 +24,13 @@ type loaders struct {
 	cred    Credential
 	history *dataloader.Loader[historyKey, *upstream.History]
 	peek    func(upstream.Credential, string) (upstream.Result, bool) // nil: nothing to peek at
-	zone    *time.Location
+	// project, when the fetcher decodes histories for this request alone (nothing caches
+	// them), gives the operation's projection; projection holds it from the first load on.
+	project    func(context.Context) *upstream.Projection
+	projectOne sync.Once
+	projection *upstream.Projection
+	batching   sync.Mutex
+	zone       *time.Location
 	// lenient is set once a history with undecodable values is loaded; until then no field
 	// needs the UndecodableFields check.
 	lenient atomic.Bool
@@ -40,6 +46,12 @@ type historyUse struct {
 	freshUntil time.Time
 }
 
+// selector is a fetcher that can decode only part of each history: the client, when nothing
+// caches what it fetches. A cache must not have it, since its entries serve every operation.
+type selector interface {
+	SelectHistories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result
+}
+
 type loadersKey struct{}
 
 // withLoaders gives every request its own loaders, bound to the request's credential.
@@ -50,18 +62,26 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 	if o.Zone == nil {
 		o.Zone = defaultZone
 	}
+	ps := newProjections()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l := newLoaders(fetch, auth.Credential(r), o)
+		l := newLoaders(fetch, auth.Credential(r), o, ps)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, l)))
 	})
 }
 
-func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
+func newLoaders(fetch HistoryFetcher, cred Credential, o Options, ps *projections) *loaders {
 	l := &loaders{cred: cred, zone: o.Zone, used: map[string]historyUse{}}
 	if p, ok := fetch.(interface {
 		Peek(upstream.Credential, string) (upstream.Result, bool)
 	}); ok {
 		l.peek = p.Peek
+	}
+	fetchAll := fetch.Histories
+	if s, ok := fetch.(selector); ok {
+		l.project = ps.of
+		fetchAll = func(ctx context.Context, cred upstream.Credential, ids []string) []upstream.Result {
+			return s.SelectHistories(ctx, cred, ids, l.projection)
+		}
 	}
 	batch := func(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.History] {
 		results := make([]*dataloader.Result[*upstream.History], len(keys))
@@ -77,7 +97,11 @@ func newLoaders(fetch HistoryFetcher, cred Credential, o Options) *loaders {
 		for i, k := range keys {
 			ids[i] = k.contractID
 		}
-		for i, r := range fetch.Histories(ctx, cred.Upstream, ids) {
+		// A request's batches run one at a time: its calls in flight stay within the client's
+		// bound even when a starved CPU splits one resolver's loads into two batches.
+		l.batching.Lock()
+		defer l.batching.Unlock()
+		for i, r := range fetchAll(ctx, cred.Upstream, ids) {
 			results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
 			l.record(ids[i], r)
 		}
@@ -133,6 +157,9 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 				l.record(id, r)
 			}
 		}
+	}
+	if l.project != nil {
+		l.projectOne.Do(func() { l.projection = l.project(ctx) })
 	}
 	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))
 	for i, id := range ids {

@@ -27,20 +27,52 @@ func BenchmarkDecodeHistory(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeFiveExampleTickets decodes the load benchmark's history: the example ticket
-// five times, about 36 KB.
+// fiveExampleTickets is the load benchmark's history: the example ticket five times, about
+// 36 KB.
+func fiveExampleTickets() []byte {
+	ex := demo.ExampleHistory()
+	ticket := ex[bytes.IndexByte(ex, '[')+1 : bytes.LastIndexByte(ex, ']')]
+	return []byte(`{"tickets":[` + strings.Repeat(string(ticket)+",", 4) + string(ticket) + `]}`)
+}
+
+// BenchmarkDecodeFiveExampleTickets decodes the load benchmark's history.
 func BenchmarkDecodeFiveExampleTickets(b *testing.B) {
 	c, err := New(Options{BaseURL: "http://upstream.invalid"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ex := demo.ExampleHistory()
-	ticket := ex[bytes.IndexByte(ex, '[')+1 : bytes.LastIndexByte(ex, ']')]
-	body := []byte(`{"tickets":[` + strings.Repeat(string(ticket)+",", 4) + string(ticket) + `]}`)
+	body := fiveExampleTickets()
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.decodeHistory(body, "746839"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeFiveExampleTicketsProjected decodes the same history through the projection
+// of the load benchmark's q1 (id, status and subject of each ticket, and the path to the
+// contract): pruning, then decoding what is left.
+func BenchmarkDecodeFiveExampleTicketsProjected(b *testing.B) {
+	c, err := New(Options{BaseURL: "http://upstream.invalid"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := NewProjection(map[string][]string{"History": {"tickets"}, "Ticket": {"id", "status", "subject", "customer"},
+		"Customer": {"contracts"}, "Contract": {"id"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := fiveExampleTickets()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		pruned, err := p.prune(nil, body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.decodeHistory(pruned, "746839"); err != nil {
 			b.Fatal(err)
 		}
 	}

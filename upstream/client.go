@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // the default zone must load on distroless images without zoneinfo
 )
@@ -114,50 +115,60 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// get GETs base+path with the bearer token and returns a 2xx body.
-func (c *Client) get(ctx context.Context, token, path string) ([]byte, error) {
+// get GETs base+path with the bearer token and hands a 2xx body to use, which must not keep
+// it: the buffer is reused for later calls.
+func (c *Client) get(ctx context.Context, token, path string, use func(body []byte) error) error {
 	if c.token != "" {
 		token = c.token
 	}
 	if token == "" {
-		return nil, ErrNoCredential
+		return ErrNoCredential
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, classify(ctx, err)
+		return classify(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Error bodies may be JSON, text or HTML and may echo personal data: read a little so
 		// the connection can be reused, and forget it.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, &StatusError{Method: req.Method, Path: path, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		return &StatusError{Method: req.Method, Path: path, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
 	}
-	// Sized from Content-Length when the upstream sends one, so that a 34 KB body is read
-	// into one buffer instead of seven ever larger ones (io.ReadAll's growth).
-	size := resp.ContentLength
-	if size < 0 || size > c.maxBytes {
-		size = 32 << 10
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
+	}()
+	if n := resp.ContentLength; n > 0 && n <= c.maxBytes {
+		buf.Grow(int(n) + bytes.MinRead) // one buffer of the right size, not ever larger ones
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
 	_, err = buf.ReadFrom(io.LimitReader(resp.Body, c.maxBytes+1))
 	if err != nil {
-		return nil, classify(ctx, err)
+		return classify(ctx, err)
 	}
-	body := buf.Bytes()
-	if int64(len(body)) > c.maxBytes {
-		return nil, fmt.Errorf("body larger than %d bytes: %w", c.maxBytes, ErrBadResponse)
+	if int64(buf.Len()) > c.maxBytes {
+		return fmt.Errorf("body larger than %d bytes: %w", c.maxBytes, ErrBadResponse)
 	}
-	return body, nil
+	return use(buf.Bytes())
 }
+
+// bodyBuffers are read buffers for bodies: a history is decoded (or copied) out of its buffer,
+// which then serves the next call, so a busy client does not allocate and grow a buffer of
+// tens of kilobytes per call. Buffers of rare, huge bodies are left to the collector.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 1 << 20
 
 // classify maps a transport error to the vocabulary, keeping the caller's own cancellation.
 func classify(ctx context.Context, err error) error {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -375,19 +376,38 @@ const (
 // History fetches one contract's ticket history with the given bearer token (or the client's
 // service token when it has one).
 func (c *Client) History(ctx context.Context, token, contractID string) (*History, error) {
-	body, err := c.historyBody(ctx, token, contractID)
-	if err != nil {
-		return nil, err
-	}
-	return c.decodeHistory(body, contractID)
+	return c.history(ctx, token, contractID, nil)
+}
+
+func (c *Client) history(ctx context.Context, token, contractID string, p *Projection) (h *History, err error) {
+	err = c.withHistoryBody(ctx, token, contractID, func(body []byte) error {
+		if p != nil {
+			buf := prunedBuffers.Get().(*[]byte)
+			if pruned, err := p.prune((*buf)[:0], body); err == nil {
+				body = pruned
+				if cap(pruned) <= maxPooledBody {
+					*buf = pruned[:0]
+				}
+			}
+			defer prunedBuffers.Put(buf)
+		}
+		h, err = c.decodeHistory(body, contractID)
+		return err
+	})
+	return h, err
 }
 
 // Histories fetches many histories at once, at most Options.Concurrency at a time; results are
 // in the order of ids. It caches nothing: see Cache.
 func (c *Client) Histories(ctx context.Context, cred Credential, ids []string) []Result {
+	return c.SelectHistories(ctx, cred, ids, nil)
+}
+
+// SelectHistories is Histories decoding only what p keeps (everything for a nil p).
+func (c *Client) SelectHistories(ctx context.Context, cred Credential, ids []string, p *Projection) []Result {
 	res := make([]Result, len(ids))
 	c.each(len(ids), func(i int) {
-		h, err := c.History(ctx, cred.Token, ids[i])
+		h, err := c.history(ctx, cred.Token, ids[i], p)
 		res[i] = Result{History: h, Err: err, Cache: CacheMiss}
 	})
 	return res
@@ -407,16 +427,33 @@ func (c *Client) each(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// prunedBuffers hold pruned bodies while they are decoded.
+var prunedBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // historyBody fetches the raw body of a contract's history; it is JSON but not yet decoded.
-func (c *Client) historyBody(ctx context.Context, token, contractID string) ([]byte, error) {
+func (c *Client) historyBody(ctx context.Context, token, contractID string) (body []byte, err error) {
+	err = c.withHistoryBody(ctx, token, contractID, func(b []byte) error {
+		body = bytes.Clone(b)
+		return nil
+	})
+	return body, err
+}
+
+// withHistoryBody fetches the raw body of a contract's history and hands it to use, which must
+// not keep it.
+func (c *Client) withHistoryBody(ctx context.Context, token, contractID string, use func([]byte) error) error {
 	if !validID.MatchString(contractID) {
-		return nil, fmt.Errorf("get history: %w", ErrInvalidID)
+		return fmt.Errorf("get history: %w", ErrInvalidID)
 	}
-	body, err := c.get(ctx, token, "/contract/"+url.PathEscape(contractID)+"/history")
-	if err != nil {
-		return nil, fmt.Errorf("get history %q: %w", contractID, err)
+	var useErr error
+	err := c.get(ctx, token, "/contract/"+url.PathEscape(contractID)+"/history", func(b []byte) error {
+		useErr = use(b)
+		return useErr
+	})
+	if err != nil && err != useErr { // use's own errors (decoding) name the contract already
+		return fmt.Errorf("get history %q: %w", contractID, err)
 	}
-	return body, nil
+	return err
 }
 
 // decodeHistory decodes a history body and places its zoneless timestamps in the client's zone.

@@ -1,0 +1,111 @@
+package graph
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/lru"
+)
+
+// When nothing caches histories, each operation decodes the histories it loads for itself
+// alone, and then needs only the fields it selects: a projection. Upstream object types are
+// GraphQL types of the same name (up to case) whose fields are their JSON fields; the fields
+// below are not, and list what their resolvers read instead, as "Type.jsonField".
+var resolverNeeds = map[string]map[string][]string{
+	"Query": {
+		// contractIn finds the contract among the history's tickets' customers' contracts.
+		"contract":  {"History.tickets", "Ticket.customer", "Customer.contracts", "Contract.id"},
+		"contracts": {"History.tickets", "Ticket.customer", "Customer.contracts", "Contract.id"},
+	},
+	"Mutation":        {"invalidateContractHistory": nil},
+	"Contract":        {"history": {"Contract.id", "History.tickets"}},
+	"ContractHistory": {"contractId": nil, "tickets": {"History.tickets"}},
+}
+
+// projections remembers the projection of each parsed operation; gqlgen's query cache hands
+// out the same parsed document for the same query text, so the walk runs once per query.
+type projections struct {
+	byOperation *lru.Map[*ast.OperationDefinition, *upstream.Projection]
+}
+
+func newProjections() *projections {
+	return &projections{byOperation: lru.New[*ast.OperationDefinition, *upstream.Projection](1000)}
+}
+
+// of returns the projection of the operation running in ctx: nil (decode everything) when it
+// selects every field, or when one of its fields is not understood here.
+func (ps *projections) of(ctx context.Context) *upstream.Projection {
+	if !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	if op == nil {
+		return nil
+	}
+	if p, ok := ps.byOperation.Get(op, time.Now()); ok {
+		return p
+	}
+	p := projectionOf(op)
+	ps.byOperation.Put(op, p, 1, time.Now().Add(24*time.Hour))
+	return p
+}
+
+// projectionOf walks op's selections, fragments included, and keeps every upstream field any
+// of them selects. Directives (@skip, @include) are ignored: keeping a field a variable then
+// skips costs a little time, never data.
+func projectionOf(op *ast.OperationDefinition) *upstream.Projection {
+	keep := map[string][]string{}
+	add := func(typeName, field string) {
+		keep[typeName] = append(keep[typeName], field)
+	}
+	understood := true
+	seen := map[*ast.FragmentDefinition]bool{}
+	var walk func(set ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if strings.HasPrefix(s.Name, "__") {
+					continue // __typename, and introspection, which reads no history
+				}
+				if s.ObjectDefinition == nil {
+					understood = false
+					continue
+				}
+				if deps, ok := resolverNeeds[s.ObjectDefinition.Name][s.Name]; ok {
+					for _, d := range deps {
+						t, f, _ := strings.Cut(d, ".")
+						add(t, f)
+					}
+				} else {
+					// An upstream field; anything else fails NewProjection below.
+					add(s.ObjectDefinition.Name, s.Name)
+				}
+				walk(s.SelectionSet)
+			case *ast.InlineFragment:
+				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if s.Definition == nil {
+					understood = false
+				} else if !seen[s.Definition] {
+					seen[s.Definition] = true
+					walk(s.Definition.SelectionSet)
+				}
+			}
+		}
+	}
+	walk(op.SelectionSet)
+	if !understood {
+		return nil
+	}
+	p, err := upstream.NewProjection(keep)
+	if err != nil {
+		return nil
+	}
+	return p
+}
