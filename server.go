@@ -376,9 +376,9 @@ func newHandler(cfg config, client *upstream.Client, cache *upstream.Cache, auth
 	if cache != nil {
 		fetch, invalidator, changes, cacheStatus = cache, cache, cache, cache.Status
 	}
-	api := limitRequest(cfg.MaxRequestBytes, cfg.OperationTimeout, graph.NewHandler(fetch, auth, graph.Options{
+	api := limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, auth, graph.Options{
 		Zone: cfg.TimeZone, Invalidator: invalidator, AdminToken: cfg.AdminToken,
-		Changes: changes, ResponseCacheBytes: cfg.CacheResponseBytes,
+		Changes: changes, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout,
 	}, log))
 
 	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}
@@ -467,9 +467,8 @@ query ContractTickets {
 }
 `
 
-// limitRequest caps the request body and gives the operation its deadline; the upstream calls
-// inherit it, so a hung upstream costs a client seconds, not minutes.
-func limitRequest(maxBytes int64, timeout time.Duration, next http.Handler) http.Handler {
+// limitRequest caps the request body (the operation's deadline is graph.Options.Timeout).
+func limitRequest(maxBytes int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxBytes {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
@@ -478,9 +477,7 @@ func limitRequest(maxBytes int64, timeout time.Duration, next http.Handler) http
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r)
 	})
 }
 

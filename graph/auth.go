@@ -1,13 +1,16 @@
 package graph
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/enneo-facade/facade/upstream"
 )
@@ -28,13 +31,16 @@ type Credential struct {
 // Authenticator derives a request's Credential.
 type Authenticator struct {
 	serviceToken string
-	secret       []byte
+	macs         sync.Pool // of hash.Hash: HMAC-SHA-256 keyed with the secret, ready to reuse
 }
 
 // NewAuthenticator returns an Authenticator. With a service token every request uses it;
 // otherwise each caller's own bearer token is forwarded. secret keys the scope HMAC.
 func NewAuthenticator(serviceToken string, secret []byte) *Authenticator {
-	return &Authenticator{serviceToken: serviceToken, secret: secret}
+	a := &Authenticator{serviceToken: serviceToken}
+	secret = bytes.Clone(secret)
+	a.macs.New = func() any { return hmac.New(sha256.New, secret) }
+	return a
 }
 
 var errNotBearer = errors.New("the Authorization header must be \"Bearer <token>\"")
@@ -60,9 +66,12 @@ func (a *Authenticator) Credential(r *http.Request) Credential {
 		return c
 	}
 	c.Err = nil // a service token serves callers whatever their header says
-	mac := hmac.New(sha256.New, a.secret)
+	mac := a.macs.Get().(hash.Hash)
+	defer a.macs.Put(mac)
+	mac.Reset()
 	mac.Write([]byte(token))
-	c.Upstream = upstream.Credential{Token: token, Scope: hex.EncodeToString(mac.Sum(nil)[:16])}
+	var sum [sha256.Size]byte
+	c.Upstream = upstream.Credential{Token: token, Scope: hex.EncodeToString(mac.Sum(sum[:0])[:16])}
 	return c
 }
 

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enneo-facade/facade/upstream"
 )
 
 // leakMarker stands for upstream error bodies with personal data: it must never reach a client.
@@ -159,5 +162,27 @@ func TestCancelledIsNotAnInternalError(t *testing.T) {
 	}
 	if logs.String() != "" {
 		t.Errorf("a cancelled request was logged above debug: %s", logs.String())
+	}
+}
+
+// TestOperationTimeout: the operation's deadline bounds its upstream calls, whatever the
+// client's own (longer) timeout, so a hung upstream costs a caller Options.Timeout.
+func TestOperationTimeout(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		<-r.Context().Done()
+	})
+	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(NewHandler(client, NewAuthenticator("", []byte("k")), Options{Timeout: 200 * time.Millisecond}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(api.Close)
+	start := time.Now()
+	resp := mustQuery(t, api, "token", `{ contract(id: "1") { id } }`, nil)
+	if ext := resp.errorAt("contract"); ext == nil || ext["code"] != CodeUpstreamTimeout {
+		t.Errorf("error = %s, want UPSTREAM_TIMEOUT", resp.raw)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("took %v: the operation's deadline did not reach the upstream call", took)
 	}
 }

@@ -32,6 +32,9 @@ type Options struct {
 	Changes ChangeTracker
 	// ResponseCacheBytes bounds the response cache (default 8 MiB).
 	ResponseCacheBytes int64
+	// Timeout bounds each operation's execution; 0 leaves it unbounded. Answers from the
+	// response cache need none.
+	Timeout time.Duration
 }
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
@@ -63,10 +66,21 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		return resp
 	})
 	var h http.Handler = gql
+	if o.Timeout > 0 {
+		h = withTimeout(o.Timeout, h)
+	}
 	if rc != nil {
 		h = rc.serve(gql)
 	}
 	return withLoaders(fetch, auth, o, h)
+}
+
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // provenance is reported for each history an operation used, in extensions.histories.

@@ -21,14 +21,20 @@ type historyKey struct {
 
 // loaders are the request-scoped loaders; one set per HTTP request, never shared.
 type loaders struct {
-	cred    Credential
-	history *dataloader.Loader[historyKey, *upstream.History]
-	peek    func(upstream.Credential, string) (upstream.Result, bool) // nil: nothing to peek at
-	// project, when the fetcher decodes histories for this request alone (nothing caches
-	// them), gives the operation's projection; projection holds it from the first load on.
-	project    func(context.Context) *upstream.Projection
-	projectOne sync.Once
+	cred  Credential
+	fetch HistoryFetcher
+	wait  time.Duration
+	peek  func(upstream.Credential, string) (upstream.Result, bool) // nil: nothing to peek at
+	// history is made on first use: answers from the response cache and hot histories
+	// never need it.
+	historyOnce sync.Once
+	history     *dataloader.Loader[historyKey, *upstream.History]
+	// selector is set when the fetcher decodes histories for this request alone (nothing
+	// caches them); projection is then the operation's, from the first load on.
+	selector   selector
 	projection *upstream.Projection
+	projectOne sync.Once
+	ps         *projections
 	batching   sync.Mutex
 	zone       *time.Location
 	// lenient is set once a history with undecodable values is loaded; until then no field
@@ -70,47 +76,54 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 }
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options, ps *projections) *loaders {
-	l := &loaders{cred: cred, zone: o.Zone, used: map[string]historyUse{}}
+	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, zone: o.Zone, ps: ps}
 	if p, ok := fetch.(interface {
 		Peek(upstream.Credential, string) (upstream.Result, bool)
 	}); ok {
 		l.peek = p.Peek
 	}
-	fetchAll := fetch.Histories
-	if s, ok := fetch.(selector); ok {
-		l.project = ps.of
-		fetchAll = func(ctx context.Context, cred upstream.Credential, ids []string) []upstream.Result {
-			return s.SelectHistories(ctx, cred, ids, l.projection)
-		}
-	}
-	batch := func(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.History] {
-		results := make([]*dataloader.Result[*upstream.History], len(keys))
-		if cred.Err != nil {
-			for i := range results {
-				results[i] = &dataloader.Result[*upstream.History]{Error: cred.Err}
-			}
-			return results
-		}
-		// The loader's cache keeps a key out of later batches and out of a second place in this
-		// one; results come back in the order of ids, never by arrival.
-		ids := make([]string, len(keys))
-		for i, k := range keys {
-			ids[i] = k.contractID
-		}
-		// A request's batches run one at a time: its calls in flight stay within the client's
-		// bound even when a starved CPU splits one resolver's loads into two batches.
-		l.batching.Lock()
-		defer l.batching.Unlock()
-		for i, r := range fetchAll(ctx, cred.Upstream, ids) {
-			results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
-			l.record(ids[i], r)
+	l.selector, _ = fetch.(selector)
+	return l
+}
+
+func (l *loaders) historyLoader() *dataloader.Loader[historyKey, *upstream.History] {
+	l.historyOnce.Do(func() {
+		l.history = dataloader.NewBatchedLoader(l.batch,
+			dataloader.WithWait[historyKey, *upstream.History](l.wait),
+			dataloader.WithBatchCapacity[historyKey, *upstream.History](1000))
+	})
+	return l.history
+}
+
+// batch loads one batch of histories. The loader's cache keeps a key out of later batches and
+// out of a second place in this one; results come back in the order of keys, never by arrival.
+func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.History] {
+	results := make([]*dataloader.Result[*upstream.History], len(keys))
+	if l.cred.Err != nil {
+		for i := range results {
+			results[i] = &dataloader.Result[*upstream.History]{Error: l.cred.Err}
 		}
 		return results
 	}
-	l.history = dataloader.NewBatchedLoader(batch,
-		dataloader.WithWait[historyKey, *upstream.History](o.Wait),
-		dataloader.WithBatchCapacity[historyKey, *upstream.History](1000))
-	return l
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.contractID
+	}
+	// A request's batches run one at a time: its calls in flight stay within the client's
+	// bound even when a starved CPU splits one resolver's loads into two batches.
+	l.batching.Lock()
+	defer l.batching.Unlock()
+	var got []upstream.Result
+	if l.selector != nil {
+		got = l.selector.SelectHistories(ctx, l.cred.Upstream, ids, l.projection)
+	} else {
+		got = l.fetch.Histories(ctx, l.cred.Upstream, ids)
+	}
+	for i, r := range got {
+		results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
+		l.record(ids[i], r)
+	}
+	return results
 }
 
 // record notes a history the operation used. The first use of a contract says where its
@@ -124,6 +137,9 @@ func (l *loaders) record(id string, r upstream.Result) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.used == nil {
+		l.used = map[string]historyUse{}
+	}
 	if _, ok := l.used[id]; !ok {
 		l.used[id] = historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), freshUntil: r.FreshUntil}
 	}
@@ -158,13 +174,13 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 			}
 		}
 	}
-	if l.project != nil {
-		l.projectOne.Do(func() { l.projection = l.project(ctx) })
+	if l.selector != nil {
+		l.projectOne.Do(func() { l.projection = l.ps.of(ctx) })
 	}
 	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))
 	for i, id := range ids {
 		if hs[i] == nil && errs[i] == nil { // neither invalid nor hot
-			thunks[i] = l.history.Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
+			thunks[i] = l.historyLoader().Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
 		}
 	}
 	for i, thunk := range thunks {
