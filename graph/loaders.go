@@ -29,8 +29,8 @@ type loaders struct {
 	// never need it.
 	historyOnce sync.Once
 	history     *dataloader.Loader[historyKey, *upstream.History]
-	// selector is set when the fetcher decodes histories for this request alone (nothing
-	// caches them); projection is then the operation's, from the first load on.
+	// selector is set when the fetcher can decode fetched histories for this operation
+	// alone; projection is then the operation's, from the first load on.
 	selector   selector
 	projection *upstream.Projection
 	projectOne sync.Once
@@ -41,8 +41,9 @@ type loaders struct {
 	// needs the UndecodableFields check.
 	lenient atomic.Bool
 
-	mu   sync.Mutex
-	used map[string]historyUse // contract id -> the history the operation used
+	mu        sync.Mutex
+	used      map[string]historyUse // contract id -> the history the operation used
+	viaLoader map[string]struct{}   // contract ids loaded through history
 }
 
 // historyUse is where a history the operation used came from, and how long it is fresh.
@@ -52,8 +53,8 @@ type historyUse struct {
 	freshUntil time.Time
 }
 
-// selector is a fetcher that can decode only part of each history: the client, when nothing
-// caches what it fetches. A cache must not have it, since its entries serve every operation.
+// selector is a fetcher that can decode only part of what it fetches from the upstream for
+// one operation: the client, and the cache (whose cached entries stay whole).
 type selector interface {
 	SelectHistories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result
 }
@@ -126,6 +127,23 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 	return results
 }
 
+// loaded reports whether the operation has loaded id through its loader.
+func (l *loaders) loaded(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.viaLoader[id]
+	return ok
+}
+
+func (l *loaders) markLoaded(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.viaLoader == nil {
+		l.viaLoader = map[string]struct{}{}
+	}
+	l.viaLoader[id] = struct{}{}
+}
+
 // record notes a history the operation used. The first use of a contract says where its
 // history came from: a later one (Contract.history after Query.contract) finds it hot.
 func (l *loaders) record(id string, r upstream.Result) {
@@ -161,13 +179,15 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 		return hs, errs
 	}
 	// Hot histories need no batch: answering them now saves the batch's wait. The rest are
-	// loaded in a loop of their own, so that they land in one batch.
+	// loaded in a loop of their own, so that they land in one batch. A contract this
+	// operation loaded before is the loader's to answer: what it holds may be decoded for this
+	// operation only, and a hot entry of it is not yet decoded whole (see upstream.Cache).
 	for i, id := range ids {
 		if !upstream.ValidID(id) {
 			errs[i] = upstream.ErrInvalidID
 			continue
 		}
-		if l.peek != nil && l.cred.Err == nil {
+		if l.peek != nil && l.cred.Err == nil && !l.loaded(id) {
 			if r, ok := l.peek(l.cred.Upstream, id); ok {
 				hs[i], errs[i] = r.History, r.Err
 				l.record(id, r)
@@ -180,6 +200,7 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))
 	for i, id := range ids {
 		if hs[i] == nil && errs[i] == nil { // neither invalid nor hot
+			l.markLoaded(id)
 			thunks[i] = l.historyLoader().Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
 		}
 	}

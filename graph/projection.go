@@ -12,8 +12,8 @@ import (
 	"github.com/enneo-facade/facade/upstream/lru"
 )
 
-// When nothing caches histories, each operation decodes the histories it loads for itself
-// alone, and then needs only the fields it selects: a projection. Upstream object types are
+// A history fetched from the upstream for one operation (with caching off, or on a cache miss)
+// needs decoding only as far as the operation selects: its projection. Upstream object types are
 // GraphQL types of the same name (up to case) whose fields are their JSON fields; the fields
 // below are not, and list what their resolvers read instead, as "Type.jsonField".
 var resolverNeeds = map[string]map[string][]string{

@@ -116,6 +116,19 @@ func TestProjectionChangesNothing(t *testing.T) {
 			if canonical(t, got.raw) != canonical(t, want.raw) {
 				t.Errorf("%s: %s\nselected: %s\nwhole:    %s", name, q, got.raw, want.raw)
 			}
+			// Through a cache, whose first fetch of a contract is decoded through the
+			// projection too (a fresh cache each time, so that nothing is a hit).
+			cache, err := upstream.NewCache(client, upstream.NewMemoryStore(1<<20), upstream.CacheOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cached := httptest.NewServer(NewHandler(cache, auth, Options{}, log))
+			got = mustQuery(t, cached, "token", q, vars)
+			cached.Close()
+			cache.Flush()
+			if canonical(t, got.raw) != canonical(t, want.raw) {
+				t.Errorf("%s, cached: %s\nselected: %s\nwhole:    %s", name, q, got.raw, want.raw)
+			}
 		}
 	}
 	if len(queries) < 200 {

@@ -58,19 +58,39 @@ type Cache struct {
 	flushing   sync.Mutex
 }
 
-// hotEntry is a decoded cache entry.
+// hotEntry is a cache entry in process. An entry just fetched for a selecting caller (see
+// SelectHistories) keeps its body and is decoded whole on its first hit, so that a contract
+// asked for once, as in a cold batch, is never decoded whole.
 type hotEntry struct {
-	history    *History // nil: the upstream answered 404
-	size       int      // of the upstream's body, to estimate the decoded size
+	notFound   bool // the upstream answered 404
+	size       int  // of the upstream's body, to estimate the decoded size
 	fetched    time.Time
 	freshUntil time.Time
 	staleUntil time.Time
+
+	decode  sync.Once
+	body    []byte   // until decoded
+	history *History // once decoded
+	err     error
 }
 
-func (e *hotEntry) result(cache string, now time.Time) Result {
-	r := Result{History: e.history, Cache: cache, Age: now.Sub(e.fetched), FreshUntil: e.freshUntil}
-	if e.history == nil {
+// whole returns the entry's history, decoding its body on first use.
+func (e *hotEntry) whole(c *Client, id string) (*History, error) {
+	e.decode.Do(func() {
+		if e.body != nil {
+			e.history, e.err = c.decodeHistory(e.body, id)
+			e.body = nil
+		}
+	})
+	return e.history, e.err
+}
+
+func (e *hotEntry) result(c *Client, id, cache string, now time.Time) Result {
+	r := Result{Cache: cache, Age: now.Sub(e.fetched), FreshUntil: e.freshUntil}
+	if e.notFound {
 		r.Err = &StatusError{Method: http.MethodGet, Path: "(cached)", Status: http.StatusNotFound}
+	} else {
+		r.History, r.Err = e.whole(c, id)
 	}
 	return r
 }
@@ -115,13 +135,21 @@ func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
 	if !ok || !now.Before(e.freshUntil) || cred.Token == "" && c.client.NeedsCallerToken() {
 		return Result{}, false
 	}
-	return e.result(CacheHit, now), true
+	r := e.result(c.client, id, CacheHit, now)
+	return r, r.Err == nil
 }
 
 // Histories returns the histories of ids for cred, in order: from the process's hot layer,
 // then from the store in one round trip, then from the upstream for the rest, whose new entries
 // are written back in one more round trip, behind the answer (see writeBehind).
 func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []Result {
+	return c.SelectHistories(ctx, cred, ids, nil)
+}
+
+// SelectHistories is Histories for a caller that reads only what p keeps: histories it fetches
+// from the upstream are decoded for it through p (the entries it caches are whole), so the
+// results of those may lack what p leaves out. Hits are whole.
+func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []string, p *Projection) []Result {
 	now := time.Now()
 	res := make([]Result, len(ids))
 	stale := make([]*hotEntry, len(ids)) // the newest expired entry of each id, for a failing upstream
@@ -137,7 +165,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 		}
 		if e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now); ok {
 			if now.Before(e.freshUntil) {
-				res[i] = e.result(CacheHit, now)
+				res[i] = e.result(c.client, id, CacheHit, now)
 				continue
 			}
 			stale[i] = e
@@ -171,7 +199,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 		if e := found[j]; e != nil {
 			if now.Before(e.freshUntil) {
 				c.keepHot(keys[j], e)
-				res[i] = e.result(CacheHit, now)
+				res[i] = e.result(c.client, ids[i], CacheHit, now)
 				continue
 			}
 			if now.Before(e.staleUntil) && (stale[i] == nil || e.fetched.After(stale[i].fetched)) {
@@ -187,16 +215,17 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 	)
 	c.client.each(len(missing), func(j int) {
 		i := missing[j]
-		f, err := c.fetch(ctx, cred, ids[i])
+		f, err := c.fetch(ctx, cred, ids[i], p)
 		switch {
 		case err == nil && f.hit:
-			res[i] = f.entry.result(CacheHit, time.Now())
-		case err == nil && f.entry.history == nil:
-			res[i] = f.entry.result(CacheMiss, time.Now())
+			res[i] = f.entry.result(c.client, ids[i], CacheHit, time.Now())
+		case err == nil && f.entry.notFound:
+			res[i] = f.entry.result(c.client, ids[i], CacheMiss, time.Now())
 		case err == nil:
-			res[i] = Result{History: f.entry.history, Cache: CacheMiss, FreshUntil: f.entry.freshUntil}
+			res[i] = Result{Cache: CacheMiss, FreshUntil: f.entry.freshUntil}
+			res[i].History, res[i].Err = c.historyOf(f, ids[i], p)
 		case stale[i] != nil && servesStale(err):
-			res[i] = stale[i].result(CacheStale, time.Now())
+			res[i] = stale[i].result(c.client, ids[i], CacheStale, time.Now())
 			c.log.WarnContext(ctx, "upstream failed: serving a stale history", "contract", ids[i], "err", err)
 			return
 		default:
@@ -210,7 +239,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []
 		}
 	})
 	if len(writes) > 0 && readErr == nil { // when the store just failed to read, writing is futile
-		c.writeBehind(cred.Scope, writes, now)
+		c.writeBehind(ctx, cred.Scope, writes, now)
 	}
 	return res
 }
@@ -222,11 +251,13 @@ type pendingWrite struct {
 }
 
 // writeBehind encodes a batch's new entries and writes them to the store, in one round trip,
-// after the batch has answered: after the upstream itself, compressing and writing are the
-// slowest part of a cold batch, and no caller needs to wait for them. Entries of contracts
-// invalidated since the batch started are dropped. With too many writes under way, the batch
-// writes before it answers instead.
-func (c *Cache) writeBehind(scope string, writes []pendingWrite, started time.Time) {
+// once the caller is done: after the upstream itself, compressing and writing are the slowest
+// part of a cold batch, and no caller needs to wait for them. It starts when ctx ends (a
+// request's context ends when its answer is written; on a single core, compressing alongside
+// the answer delayed it by milliseconds) or after writeDelay, whichever is first. Entries of
+// contracts invalidated since the batch started are dropped. With too many writes under way,
+// the batch writes before it answers instead.
+func (c *Cache) writeBehind(ctx context.Context, scope string, writes []pendingWrite, started time.Time) {
 	write := func() {
 		c.writing.RLock()
 		defer c.writing.RUnlock()
@@ -248,12 +279,21 @@ func (c *Cache) writeBehind(scope string, writes []pendingWrite, started time.Ti
 	case c.writeSlots <- struct{}{}:
 		go func() {
 			defer func() { <-c.writeSlots }()
+			wait := time.NewTimer(writeDelay)
+			select {
+			case <-ctx.Done():
+			case <-wait.C:
+			}
+			wait.Stop()
 			write()
 		}()
 	default:
 		write()
 	}
 }
+
+// writeDelay is the longest a write waits for its caller to be done (see writeBehind).
+const writeDelay = 20 * time.Millisecond
 
 // Flush waits for the writes under way, by taking every write slot in turn (at shutdown, before
 // the store closes, and in tests).
@@ -273,12 +313,30 @@ type fetched struct {
 	entry  *hotEntry
 	stored *stored // the entry for the store; nil when it must not be stored
 	hit    bool    // another fetch had just stored a fresh entry
+	// selected is the history decoded through the projection selectedFor (nil: decoded
+	// whole, in entry), and body what it was decoded from.
+	selected    *History
+	selectedFor *Projection
+	body        []byte
+}
+
+// historyOf returns the fetched history for a caller reading through p.
+func (c *Cache) historyOf(f *fetched, id string, p *Projection) (*History, error) {
+	switch {
+	case f.selectedFor == nil:
+		return f.entry.whole(c.client, id)
+	case f.selectedFor == p:
+		return f.selected, nil
+	case p == nil:
+		return f.entry.whole(c.client, id)
+	}
+	return c.client.decodeSelected(f.body, id, p) // a concurrent caller's fetch, another query
 }
 
 // fetch calls the upstream once for all concurrent callers of the same scope and contract. The
 // call runs detached from any one caller, so a caller that gives up does not cancel it for the
 // others; each caller still stops waiting when its own context ends.
-func (c *Cache) fetch(ctx context.Context, cred Credential, id string) (*fetched, error) {
+func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
 	ch := c.flight.DoChan(cred.Scope+"\x00"+id, func() (any, error) {
 		started := time.Now()
 		key := EntryKey{id, cred.Scope}
@@ -296,12 +354,20 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string) (*fetched
 		case err != nil:
 			return nil, err // 401, 403, 429, 5xx, timeouts: never stored
 		}
-		h, err := c.client.decodeHistory(body, id)
+		// Decoding through a projection fails exactly when decoding whole would (see
+		// decodeSelected), so it also decides what is stored.
+		h, err := c.client.decodeSelected(body, id, p)
 		if err != nil {
 			return nil, err // undecodable bodies are never stored
 		}
 		fresh := started.Add(c.o.TTL + rand.N(c.o.TTL/10+1))
-		return c.remember(key, stored{kind: kindHistory, fetched: started, freshUntil: fresh, staleUntil: fresh.Add(c.o.StaleTTL), body: body}, h), nil
+		s := stored{kind: kindHistory, fetched: started, freshUntil: fresh, staleUntil: fresh.Add(c.o.StaleTTL), body: body}
+		if p == nil {
+			return c.remember(key, s, h), nil
+		}
+		f := c.remember(key, s, nil)
+		f.selected, f.selectedFor, f.body = h, p, body
+		return f, nil
 	})
 	select {
 	case r := <-ch:
@@ -318,7 +384,10 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string) (*fetched
 // invalidated while it was being fetched: then the answer may predate the change that caused
 // the invalidation, so it goes to the waiting callers but is not kept.
 func (c *Cache) remember(key EntryKey, s stored, h *History) *fetched {
-	e := &hotEntry{history: h, size: len(s.body), fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+	e := &hotEntry{notFound: s.kind == kindNotFound, history: h, size: len(s.body), fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+	if h == nil && !e.notFound {
+		e.body = s.body // decoded whole on its first hit
+	}
 	if c.invalidatedSince(key.ContractID, s.fetched) {
 		return &fetched{entry: e}
 	}
@@ -346,6 +415,7 @@ func (c *Cache) decodeEntry(key EntryKey, v []byte) (*hotEntry, error) {
 	e := &hotEntry{size: len(s.body), fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
 	switch s.kind {
 	case kindNotFound:
+		e.notFound = true
 	case kindHistory:
 		if e.history, err = c.client.decodeHistory(s.body, key.ContractID); err != nil {
 			return nil, err

@@ -494,3 +494,43 @@ func TestDecodedCostIsAnUpperBound(t *testing.T) {
 		runtime.KeepAlive(keep)
 	}
 }
+
+// TestSelectedFetchCachesTheWholeHistory: a caller reading through a projection gets only its
+// fields from a fetch, and the entry cached for everyone is whole, in process and in the store.
+func TestSelectedFetchCachesTheWholeHistory(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		store := newStore(t)
+		onlyIDs, err := NewProjection(map[string][]string{"Ticket": {"id"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := mustCache(t, u, store, CacheOptions{})
+		r := c.SelectHistories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
+		c.Flush()
+		if r.Err != nil || r.Cache != CacheMiss || len(r.History.Tickets) != 1 || r.History.Tickets[0].ID == nil {
+			t.Fatalf("selected fetch = %+v", r)
+		}
+		if subject(r) != "" {
+			t.Errorf("the projection leaves the subject out, yet it came back: %q", subject(r))
+		}
+		hot := c.SelectHistories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
+		if hot.Cache != CacheHit || subject(hot) != "ticket of alice-token" {
+			t.Errorf("hot hit = %s %q, want a whole hit", hot.Cache, subject(hot))
+		}
+		if p, ok := c.Peek(alice, "7"); !ok || subject(p) != "ticket of alice-token" {
+			t.Errorf("peek = %v %q", ok, subject(p))
+		}
+		other := mustCache(t, u, store, CacheOptions{}) // another replica: the store's entry
+		if r := one(t, other, alice, "7"); r.Cache != CacheHit || subject(r) != "ticket of alice-token" {
+			t.Errorf("stored entry = %s %q, want a whole hit", r.Cache, subject(r))
+		}
+		if n := u.calls.Load(); n != 1 {
+			t.Errorf("upstream calls = %d, want 1", n)
+		}
+		u.mode.Store("garbage")
+		if r := c.SelectHistories(context.Background(), bob, []string{"8"}, onlyIDs)[0]; !errors.Is(r.Err, ErrBadResponse) {
+			t.Errorf("garbage through a projection = %v, want ErrBadResponse", r.Err)
+		}
+	})
+}

@@ -381,20 +381,27 @@ func (c *Client) History(ctx context.Context, token, contractID string) (*Histor
 
 func (c *Client) history(ctx context.Context, token, contractID string, p *Projection) (h *History, err error) {
 	err = c.withHistoryBody(ctx, token, contractID, func(body []byte) error {
-		if p != nil {
-			buf := prunedBuffers.Get().(*[]byte)
-			if pruned, err := p.prune((*buf)[:0], body); err == nil {
-				body = pruned
-				if cap(pruned) <= maxPooledBody {
-					*buf = pruned[:0]
-				}
-			}
-			defer prunedBuffers.Put(buf)
-		}
-		h, err = c.decodeHistory(body, contractID)
+		h, err = c.decodeSelected(body, contractID, p)
 		return err
 	})
 	return h, err
+}
+
+// decodeSelected decodes what p keeps of a history body (all of it for a nil p). It fails
+// exactly when decoding the whole body would: pruning fails on anything that is not JSON (the
+// whole body is then decoded, to fail as it fails), and every projection keeps the tickets.
+func (c *Client) decodeSelected(body []byte, contractID string, p *Projection) (*History, error) {
+	if p != nil {
+		buf := prunedBuffers.Get().(*[]byte)
+		defer prunedBuffers.Put(buf)
+		if pruned, err := p.prune((*buf)[:0], body); err == nil {
+			body = pruned
+			if cap(pruned) <= maxPooledBody {
+				*buf = pruned[:0]
+			}
+		}
+	}
+	return c.decodeHistory(body, contractID)
 }
 
 // Histories fetches many histories at once, at most Options.Concurrency at a time; results are
