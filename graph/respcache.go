@@ -68,9 +68,9 @@ type responseKeyCtx struct{}
 // the key in its context, for store.
 func (rc *responseCache) serve(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		contentType, ok := responseType(r.Header.Get("Accept"))
+		contentType := answerType(r.Header.Get("Accept"))
 		l := loadersFrom(r.Context())
-		if !ok || l == nil || l.cred.Err != nil {
+		if l == nil || l.cred.Err != nil {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -157,27 +157,6 @@ func (e *cachedResponse) render(now time.Time) []byte {
 		b = append(b, "}}"...)
 	}
 	return append(b, '}')
-}
-
-// responseType picks the response's content type from Accept as gqlgen's transports do; ok is
-// false where they would answer otherwise, and the request then takes the full path.
-func responseType(accept string) (contentType string, ok bool) {
-	if accept == "" {
-		return "application/json", true
-	}
-	for part := range strings.SplitSeq(accept, ",") {
-		media, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch media {
-		case "*/*", "application/*", "application/json":
-			return "application/json", true
-		case "application/graphql-response+json":
-			return media, true
-		}
-	}
-	return "", false
 }
 
 // requestKey returns the cache key of a POST (whose JSON body stays readable for the full

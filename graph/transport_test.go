@@ -1,0 +1,97 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/demo"
+)
+
+// TestPostAnswersAsGqlgensPost sends the same requests to gqlgen's POST transport and to post:
+// status, content type and (decoded) body must agree, for answers with data, with errors, and
+// for requests that are not GraphQL at all.
+func TestPostAnswersAsGqlgensPost(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		if id == "404" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Write(demo.ExampleHistory())
+	})
+	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newServer := func(ours bool) *httptest.Server {
+		gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
+		if ours {
+			gql.AddTransport(post{})
+		} else {
+			gql.AddTransport(transport.POST{})
+		}
+		gql.SetErrorPresenter(ErrorPresenter(slog.New(slog.DiscardHandler)))
+		gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			resp := next(ctx)
+			if l := loadersFrom(ctx); resp != nil && l != nil {
+				reportProvenance(resp, l) // extensions, after data
+			}
+			return resp
+		})
+		srv := httptest.NewServer(withLoaders(client, NewAuthenticator("", []byte("k")), Options{}, gql))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	theirs, ours := newServer(false), newServer(true)
+	type request struct{ accept, body string }
+	for _, req := range []request{
+		{"", `{"query":"{ contract(id: \"746839\") { id history { tickets { id subject body customer { email } } } } }"}`},
+		{"application/graphql-response+json", `{"query":"{ a: contract(id: \"746839\") { id } b: contract(id: \"404\") { id } }"}`},
+		{"application/json", `{"query":"query($id: ID!) { contract(id: $id) { productName } }","variables":{"id":"746839"}}`},
+		{"", `{"query":"{ contract(id: \"bad id\") { id } }"}`},
+		{"application/json", `{"query":"{ nope }"}`},
+		{"application/graphql-response+json", `{"query":"{ nope }"}`},
+		{"text/html", `{"query":"{ contract(id: \"1\") { id "}`},
+		{"", `{"query": 1}`},
+		{"", `not json`},
+		{"", `{"query":"mutation { invalidateContractHistory(contractId: \"1\") }"}`},
+	} {
+		var answers [2]struct {
+			status      int
+			contentType string
+			body        any
+		}
+		for i, srv := range []*httptest.Server{theirs, ours} {
+			r, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(req.body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer token")
+			if req.accept != "" {
+				r.Header.Set("Accept", req.accept)
+			}
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			answers[i].status, answers[i].contentType = resp.StatusCode, resp.Header.Get("Content-Type")
+			if err := json.Unmarshal(raw, &answers[i].body); err != nil {
+				t.Fatalf("%s: answer is not JSON: %q", req.body, raw)
+			}
+		}
+		if !reflect.DeepEqual(answers[0], answers[1]) {
+			t.Errorf("%s (Accept %q):\ngqlgen: %+v\npost:   %+v", req.body, req.accept, answers[0], answers[1])
+		}
+	}
+}
