@@ -175,14 +175,19 @@ func TestOperationTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewServer(NewHandler(client, NewAuthenticator("", []byte("k")), Options{Timeout: 200 * time.Millisecond}, slog.New(slog.DiscardHandler)))
-	t.Cleanup(api.Close)
-	start := time.Now()
-	resp := mustQuery(t, api, "token", `{ contract(id: "1") { id } }`, nil)
-	if ext := resp.errorAt("contract"); ext == nil || ext["code"] != CodeUpstreamTimeout {
-		t.Errorf("error = %s, want UPSTREAM_TIMEOUT", resp.raw)
-	}
-	if took := time.Since(start); took > 30*time.Second {
-		t.Errorf("took %v: the operation's deadline did not reach the upstream call", took)
+	for name, o := range map[string]Options{
+		"without response cache": {Timeout: 200 * time.Millisecond},
+		"with response cache":    {Timeout: 200 * time.Millisecond, Changes: neverChanged{}},
+	} {
+		api := httptest.NewServer(NewHandler(client, NewAuthenticator("", []byte("k")), o, slog.New(slog.DiscardHandler)))
+		t.Cleanup(api.Close)
+		start := time.Now()
+		resp := mustQuery(t, api, "token", `{ contract(id: "1") { id } }`, nil)
+		if ext := resp.errorAt("contract"); ext == nil || ext["code"] != CodeUpstreamTimeout {
+			t.Errorf("%s: error = %s, want UPSTREAM_TIMEOUT", name, resp.raw)
+		}
+		if took := time.Since(start); took > 30*time.Second {
+			t.Errorf("%s: took %v: the operation's deadline did not reach the upstream call", name, took)
+		}
 	}
 }

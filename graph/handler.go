@@ -39,8 +39,8 @@ type Options struct {
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
 // queries only), parsed-query and persisted-query caches, the error presenter, a fresh set of
-// history loaders for every request, bound to the request's credential, and with o.Changes a
-// response cache in front of it all.
+// history loaders for every executed request, bound to the request's credential, and with
+// o.Changes a response cache in front of it all.
 func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.Logger) http.Handler {
 	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken}}))
 	gql.AddTransport(transport.Options{})
@@ -69,10 +69,11 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	if o.Timeout > 0 {
 		h = withTimeout(o.Timeout, h)
 	}
+	h = withLoaders(fetch, auth, o, h)
 	if rc != nil {
-		h = rc.serve(gql)
+		h = rc.serve(auth, h) // a cached answer needs neither loaders nor a deadline
 	}
-	return withLoaders(fetch, auth, o, h)
+	return h
 }
 
 func withTimeout(d time.Duration, next http.Handler) http.Handler {

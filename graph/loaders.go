@@ -71,7 +71,11 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 	}
 	ps := newProjections()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l := newLoaders(fetch, auth.Credential(r), o, ps)
+		m, ok := r.Context().Value(missedCtx{}).(missed)
+		if !ok {
+			m.cred = auth.Credential(r) // no response cache in front to have read it
+		}
+		l := newLoaders(fetch, m.cred, o, ps)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, l)))
 	})
 }

@@ -62,21 +62,28 @@ func newResponseCache(o Options) *responseCache {
 	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes}
 }
 
-type responseKeyCtx struct{}
+// missed is what serve found out about a request it could not answer, for what follows:
+// the cache key, for store, and the credential, for withLoaders.
+type missed struct {
+	key  [32]byte
+	cred Credential
+}
+
+type missedCtx struct{}
 
 // serve answers from the cache when it can, and otherwise lets next execute the operation with
-// the key in its context, for store.
-func (rc *responseCache) serve(next http.Handler) http.Handler {
+// what it found out in its context.
+func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		contentType := answerType(r.Header.Get("Accept"))
-		l := loadersFrom(r.Context())
-		if l == nil || l.cred.Err != nil {
+		cred := auth.Credential(r)
+		if cred.Err != nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		key, ok := requestKey(r, l.cred.Upstream.Scope)
+		key, ok := requestKey(r, cred.Upstream.Scope)
 		if !ok {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), missedCtx{}, missed{cred: cred})))
 			return
 		}
 		now := time.Now()
@@ -88,7 +95,7 @@ func (rc *responseCache) serve(next http.Handler) http.Handler {
 			w.Write(body)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), responseKeyCtx{}, key)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), missedCtx{}, missed{key: key, cred: cred})))
 	})
 }
 
@@ -103,8 +110,8 @@ func (rc *responseCache) valid(e *cachedResponse) bool {
 
 // store keeps resp if the operation was a query that succeeded on fresh histories only.
 func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *loaders) {
-	key, ok := ctx.Value(responseKeyCtx{}).([32]byte)
-	if !ok || len(resp.Errors) > 0 || resp.Data == nil || !graphql.HasOperationContext(ctx) {
+	m, ok := ctx.Value(missedCtx{}).(missed)
+	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || !graphql.HasOperationContext(ctx) {
 		return
 	}
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Query {
@@ -126,7 +133,7 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *l
 	l.mu.Unlock()
 	slices.SortFunc(e.deps, func(a, b historyDep) int { return strings.Compare(a.contractID, b.contractID) })
 	// Counted twice: the data and one rendering of it.
-	rc.entries.Put(key, e, int64(2*len(e.data)+64*len(e.deps)+256), e.expires)
+	rc.entries.Put(m.key, e, int64(2*len(e.data)+64*len(e.deps)+256), e.expires)
 }
 
 // response returns the cached data with provenance as of now: every history is a cache hit.
