@@ -422,6 +422,10 @@ func (c *Client) SelectHistories(ctx context.Context, cred Credential, ids []str
 
 // each runs fn(0) ... fn(n-1), at most c.concurrency at a time, and waits for them.
 func (c *Client) each(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0) // the common case, a lone contract, needs no goroutine
+		return
+	}
 	sem := make(chan struct{}, c.concurrency)
 	var wg sync.WaitGroup
 	for i := range n {
