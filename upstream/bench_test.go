@@ -96,6 +96,7 @@ func BenchmarkCacheRead(b *testing.B) {
 				b.Fatal(err)
 			}
 			c.Histories(context.Background(), cred, []string{"100035"})
+			c.Flush() // the write behind
 			b.ReportAllocs()
 			for b.Loop() {
 				if r := c.Histories(context.Background(), cred, []string{"100035"}); r[0].Cache != CacheHit {
