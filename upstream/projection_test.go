@@ -1,7 +1,11 @@
 package upstream
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/enneo-facade/facade/upstream/demo"
@@ -141,5 +145,60 @@ func TestPrunedExampleDecodesTheKeptFields(t *testing.T) {
 	}
 	if len(pruned)*10 > len(demo.ExampleHistory()) {
 		t.Errorf("pruned body is %d of %d bytes", len(pruned), len(demo.ExampleHistory()))
+	}
+}
+
+// TestSelectedHistoriesOwnTheirValues: pruned bodies live in pooled buffers that the next
+// decode overwrites, so a history must not point into them.
+func TestSelectedHistoriesOwnTheirValues(t *testing.T) {
+	p, err := NewProjection(map[string][]string{"Ticket": {"id", "subject", "rawData"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{BaseURL: "http://upstream.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.decodeSelected([]byte(`{"tickets":[{"id":"a-1","subject":"first subject","rawData":{"k":"first"}}]}`), "1", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // enough decodes to reuse the pooled buffer, whatever the pool does
+		if _, err := c.decodeSelected([]byte(`{"tickets":[{"id":"b-2","subject":"other subject","rawData":{"k":"other"}}]}`), "2", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk := first.Tickets[0]
+	if string(*tk.ID) != "a-1" || *tk.Subject != "first subject" || string(tk.RawData) != `{"k":"first"}` {
+		t.Errorf("first history changed after later decodes: %s %s %s", *tk.ID, *tk.Subject, tk.RawData)
+	}
+}
+
+// TestHistoriesOwnTheirValues: bodies are read into pooled buffers too.
+func TestHistoriesOwnTheirValues(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/1/") {
+			w.Write([]byte(`{"tickets":[{"id":"a-1","subject":"first subject","rawData":{"k":"first"}}]}`))
+			return
+		}
+		w.Write([]byte(`{"tickets":[{"id":"b-2","subject":"other subject","rawData":{"k":"other"}}]}`))
+	}))
+	defer srv.Close()
+	c, err := New(Options{BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.History(context.Background(), "t", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := c.History(context.Background(), "t", "2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk := first.Tickets[0]
+	if string(*tk.ID) != "a-1" || *tk.Subject != "first subject" || string(tk.RawData) != `{"k":"first"}` {
+		t.Errorf("first history changed after later calls: %s %s %s", *tk.ID, *tk.Subject, tk.RawData)
 	}
 }
