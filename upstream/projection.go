@@ -143,7 +143,7 @@ const maxDepth = 512
 // with or without a projection.
 func (p *Projection) prune(dst, b []byte) ([]byte, error) {
 	pr := pruner{in: b, out: dst}
-	if err := pr.value(p.root, 0); err != nil {
+	if err := pr.value(p.root, true, 0); err != nil {
 		return nil, err
 	}
 	pr.space()
@@ -207,89 +207,107 @@ func (p *pruner) next() byte {
 	return p.in[p.pos-1]
 }
 
-// value copies the value at p.pos: an object keeps the fields of n, a list applies n to each
-// element, and anything else (or any value when n is nil) is copied whole.
-func (p *pruner) value(n *projNode, depth int) error {
+// value moves past the value at p.pos, checking its syntax, and with keep copies it to out:
+// an object keeps the fields of n, a list applies n to each element, and anything else (or any
+// value when n is nil) is copied whole.
+func (p *pruner) value(n *projNode, keep bool, depth int) error {
 	p.space()
-	if p.pos >= len(p.in) {
+	if p.pos >= len(p.in) || depth > maxDepth {
 		return errSyntax
 	}
-	if c := p.in[p.pos]; n == nil || c != '{' && c != '[' {
+	c := p.in[p.pos]
+	filter := keep && n != nil && (c == '{' || c == '[')
+	if keep && !filter {
 		start := p.pos
-		if err := p.skip(depth); err != nil {
+		if err := p.value(nil, false, depth); err != nil {
 			return err
 		}
 		p.out = append(p.out, p.in[start:p.pos]...)
 		return nil
 	}
-	if depth > maxDepth {
-		return errSyntax
-	}
-	if p.in[p.pos] == '[' {
+	switch {
+	case c == '{':
 		p.pos++
-		p.out = append(p.out, '[')
-		if p.space(); p.pos < len(p.in) && p.in[p.pos] == ']' {
+		p.emit(filter, '{')
+		if p.space(); p.pos < len(p.in) && p.in[p.pos] == '}' {
 			p.pos++
-			p.out = append(p.out, ']')
+			p.emit(filter, '}')
 			return nil
 		}
+		first := true
 		for {
-			if err := p.value(n, depth+1); err != nil {
+			p.space()
+			start := p.pos
+			if err := p.str(); err != nil {
+				return err
+			}
+			key := p.in[start:p.pos]
+			if p.next() != ':' {
+				return errSyntax
+			}
+			var child *projNode
+			kept := false
+			if filter {
+				child, kept = n.lookup(key[1 : len(key)-1])
+			}
+			if kept {
+				if !first {
+					p.out = append(p.out, ',')
+				}
+				first = false
+				p.out = append(append(p.out, key...), ':')
+			}
+			if err := p.value(child, kept, depth+1); err != nil {
 				return err
 			}
 			switch p.next() {
 			case ',':
-				p.out = append(p.out, ',')
-			case ']':
-				p.out = append(p.out, ']')
+			case '}':
+				p.emit(filter, '}')
 				return nil
 			default:
 				return errSyntax
 			}
 		}
-	}
-	p.pos++
-	p.out = append(p.out, '{')
-	if p.space(); p.pos < len(p.in) && p.in[p.pos] == '}' {
+	case c == '[':
 		p.pos++
-		p.out = append(p.out, '}')
-		return nil
-	}
-	first := true
-	for {
-		p.space()
-		start := p.pos
-		if err := p.str(); err != nil {
-			return err
-		}
-		key := p.in[start:p.pos]
-		if p.next() != ':' {
-			return errSyntax
-		}
-		if child, keep := n.lookup(key[1 : len(key)-1]); keep {
-			if !first {
-				p.out = append(p.out, ',')
-			}
-			first = false
-			p.out = append(p.out, key...)
-			p.out = append(p.out, ':')
-			if err := p.value(child, depth+1); err != nil {
-				return err
-			}
-		} else {
-			p.space()
-			if err := p.skip(depth + 1); err != nil {
-				return err
-			}
-		}
-		switch p.next() {
-		case ',':
-		case '}':
-			p.out = append(p.out, '}')
+		p.emit(filter, '[')
+		if p.space(); p.pos < len(p.in) && p.in[p.pos] == ']' {
+			p.pos++
+			p.emit(filter, ']')
 			return nil
-		default:
-			return errSyntax
 		}
+		for {
+			if err := p.value(n, filter, depth+1); err != nil {
+				return err
+			}
+			switch p.next() {
+			case ',':
+				p.emit(filter, ',')
+			case ']':
+				p.emit(filter, ']')
+				return nil
+			default:
+				return errSyntax
+			}
+		}
+	case c == '"':
+		return p.str()
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return p.number()
+	}
+	return errSyntax
+}
+
+func (p *pruner) emit(on bool, c byte) {
+	if on {
+		p.out = append(p.out, c)
 	}
 }
 
@@ -311,74 +329,6 @@ func (n *projNode) lookup(key []byte) (*projNode, bool) {
 	}
 	child, ok := n.fields[string(buf[:len(key)])]
 	return child, ok
-}
-
-// skip moves past one JSON value, checking its syntax.
-func (p *pruner) skip(depth int) error {
-	if p.pos >= len(p.in) {
-		return errSyntax
-	}
-	if depth > maxDepth {
-		return errSyntax
-	}
-	switch c := p.in[p.pos]; {
-	case c == '"':
-		return p.str()
-	case c == '{':
-		p.pos++
-		if p.space(); p.pos < len(p.in) && p.in[p.pos] == '}' {
-			p.pos++
-			return nil
-		}
-		for {
-			p.space()
-			if err := p.str(); err != nil {
-				return err
-			}
-			if p.next() != ':' {
-				return errSyntax
-			}
-			p.space()
-			if err := p.skip(depth + 1); err != nil {
-				return err
-			}
-			switch p.next() {
-			case ',':
-			case '}':
-				return nil
-			default:
-				return errSyntax
-			}
-		}
-	case c == '[':
-		p.pos++
-		if p.space(); p.pos < len(p.in) && p.in[p.pos] == ']' {
-			p.pos++
-			return nil
-		}
-		for {
-			p.space()
-			if err := p.skip(depth + 1); err != nil {
-				return err
-			}
-			switch p.next() {
-			case ',':
-			case ']':
-				return nil
-			default:
-				return errSyntax
-			}
-		}
-	case c == 't':
-		return p.literal("true")
-	case c == 'f':
-		return p.literal("false")
-	case c == 'n':
-		return p.literal("null")
-	case c == '-' || '0' <= c && c <= '9':
-		return p.number()
-	}
-	return errSyntax
 }
 
 func (p *pruner) literal(s string) error {
