@@ -214,14 +214,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if getenv("GOMEMLIMIT") == "" {
-		// A soft memory limit just above what the caches may hold: without it the heap may grow
-		// to twice its live size between collections (GOGC=100), and the caches are most of it.
-		// GOMEMLIMIT, where set, rules instead.
-		limit := cfg.CacheHotBytes + cfg.CacheResponseBytes + 32<<20
-		if cfg.RedisURL == "" {
-			limit += cfg.CacheMemoryBytes
+		// A soft memory limit just above what the caches may hold, and collections only every
+		// four times the live heap below it (GOGC=400): with GOGC=100 a small live heap was
+		// collected ten times a second under load, and requests that met a collection made the
+		// tail. The caches are bounded, so the limit, not GOGC, decides once they fill.
+		// GOMEMLIMIT and GOGC, where set, rule instead.
+		limit := int64(32 << 20) // without caches: room for the work in flight
+		if cfg.CacheTTL > 0 {
+			limit = cfg.CacheHotBytes + cfg.CacheResponseBytes + 24<<20
+			if cfg.RedisURL == "" {
+				limit += cfg.CacheMemoryBytes
+			}
 		}
 		debug.SetMemoryLimit(limit)
+		if getenv("GOGC") == "" {
+			debug.SetGCPercent(400)
+		}
 	}
 	// go-redis reports each failed dial through its own process-wide logger; the store already
 	// logs an outage once, so these go to debug.
