@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"weak"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -28,13 +29,14 @@ var resolverNeeds = map[string]map[string][]string{
 }
 
 // projections remembers the projection of each parsed operation; gqlgen's query cache hands
-// out the same parsed document for the same query text, so the walk runs once per query.
+// out the same parsed document for the same query text, so the walk runs once per query. The
+// keys are weak: they never keep a document alive that gqlgen's cache has let go.
 type projections struct {
-	byOperation *lru.Map[*ast.OperationDefinition, *upstream.Projection]
+	byOperation *lru.Map[weak.Pointer[ast.OperationDefinition], *upstream.Projection]
 }
 
 func newProjections() *projections {
-	return &projections{byOperation: lru.New[*ast.OperationDefinition, *upstream.Projection](1000)}
+	return &projections{byOperation: lru.New[weak.Pointer[ast.OperationDefinition], *upstream.Projection](1000)}
 }
 
 // of returns the projection of the operation running in ctx: nil (decode everything) when it
@@ -47,11 +49,12 @@ func (ps *projections) of(ctx context.Context) *upstream.Projection {
 	if op == nil {
 		return nil
 	}
-	if p, ok := ps.byOperation.Get(op, time.Now()); ok {
+	key := weak.Make(op)
+	if p, ok := ps.byOperation.Get(key, time.Now()); ok {
 		return p
 	}
 	p := projectionOf(op)
-	ps.byOperation.Put(op, p, 1, time.Now().Add(24*time.Hour))
+	ps.byOperation.Put(key, p, 1, time.Now().Add(24*time.Hour))
 	return p
 }
 
