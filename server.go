@@ -385,7 +385,7 @@ func newHandler(cfg config, client *upstream.Client, cache *upstream.Cache, auth
 		fetch, invalidator, changes, cacheStatus = cache, cache, cache, cache.Status
 	}
 	api := limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, auth, graph.Options{
-		Zone: cfg.TimeZone, Invalidator: invalidator, AdminToken: cfg.AdminToken,
+		Invalidator: invalidator, AdminToken: cfg.AdminToken,
 		Changes: changes, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout,
 	}, log))
 

@@ -20,8 +20,6 @@ type Options struct {
 	// resolvers of one level within microseconds of each other, so a short wait gathers them all;
 	// histories that are hot in the process skip it (see loadHistories).
 	Wait time.Duration
-	// Zone is where DateTime arguments without a zone are read (default Europe/Berlin).
-	Zone *time.Location
 	// Invalidator drops cached histories for the invalidateContractHistory mutation; nil when
 	// nothing is cached.
 	Invalidator Invalidator

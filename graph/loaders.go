@@ -36,7 +36,6 @@ type loaders struct {
 	projectOne sync.Once
 	ps         *projections
 	batching   sync.Mutex
-	zone       *time.Location
 	// lenient is set once a history with undecodable values is loaded; until then no field
 	// needs the UndecodableFields check.
 	lenient atomic.Bool
@@ -66,9 +65,6 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 	if o.Wait <= 0 {
 		o.Wait = time.Millisecond
 	}
-	if o.Zone == nil {
-		o.Zone = defaultZone
-	}
 	ps := newProjections()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, ok := r.Context().Value(missedCtx{}).(missed)
@@ -81,7 +77,7 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 }
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options, ps *projections) *loaders {
-	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, zone: o.Zone, ps: ps}
+	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, ps: ps}
 	if p, ok := fetch.(interface {
 		Peek(upstream.Credential, string) (upstream.Result, bool)
 	}); ok {
@@ -139,13 +135,20 @@ func (l *loaders) loaded(id string) bool {
 	return ok
 }
 
-func (l *loaders) markLoaded(id string) {
+// markLoaded notes the ids of ids that are neither invalid nor hot (errs and hs nil) as
+// loaded through the loader, all at once: the loop of loads that follows stays short, so that
+// its loads land in one batch.
+func (l *loaders) markLoaded(ids []string, hs []*upstream.History, errs []error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.viaLoader == nil {
 		l.viaLoader = map[string]struct{}{}
 	}
-	l.viaLoader[id] = struct{}{}
+	for i, id := range ids {
+		if hs[i] == nil && errs[i] == nil {
+			l.viaLoader[id] = struct{}{}
+		}
+	}
 }
 
 // record notes a history the operation used. The first use of a contract says where its
@@ -201,11 +204,12 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 	if l.selector != nil {
 		l.projectOne.Do(func() { l.projection = l.ps.of(ctx) })
 	}
+	l.markLoaded(ids, hs, errs)
+	loader := l.historyLoader()
 	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))
 	for i, id := range ids {
 		if hs[i] == nil && errs[i] == nil { // neither invalid nor hot
-			l.markLoaded(id)
-			thunks[i] = l.historyLoader().Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
+			thunks[i] = loader.Load(ctx, historyKey{scope: l.cred.Upstream.Scope, contractID: id})
 		}
 	}
 	for i, thunk := range thunks {
@@ -220,19 +224,3 @@ func loadHistory(ctx context.Context, id string) (*upstream.History, error) {
 	hs, errs := loadHistories(ctx, []string{id})
 	return hs[0], errs[0]
 }
-
-// zoneFrom returns the zone of the request's loaders.
-func zoneFrom(ctx context.Context) *time.Location {
-	if l := loadersFrom(ctx); l != nil {
-		return l.zone
-	}
-	return defaultZone
-}
-
-var defaultZone = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		panic(err) // time/tzdata is linked in by package upstream
-	}
-	return loc
-}()

@@ -34,7 +34,6 @@ type responseCache struct {
 type cachedResponse struct {
 	data     []byte // the response's data member
 	created  time.Time
-	expires  time.Time    // when its first history stops being fresh
 	deps     []historyDep // sorted by contract id
 	rendered atomic.Pointer[rendering]
 }
@@ -75,13 +74,11 @@ type missedCtx struct{}
 // what it found out in its context.
 func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		contentType := answerType(r.Header.Get("Accept"))
 		cred := auth.Credential(r)
-		if cred.Err != nil {
-			next.ServeHTTP(w, r)
-			return
+		key, ok := [32]byte{}, false
+		if cred.Err == nil {
+			key, ok = requestKey(r, cred.Upstream.Scope)
 		}
-		key, ok := requestKey(r, cred.Upstream.Scope)
 		if !ok {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), missedCtx{}, missed{cred: cred})))
 			return
@@ -90,7 +87,7 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 		if e, ok := rc.entries.Get(key, now); ok && rc.valid(e) {
 			body := e.response(now)
 			h := w.Header()
-			h.Set("Content-Type", contentType)
+			h.Set("Content-Type", answerType(r.Header.Get("Accept")))
 			h.Set("Content-Length", strconv.Itoa(len(body)))
 			w.Write(body)
 			return
@@ -118,22 +115,23 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *l
 		return
 	}
 	now := time.Now()
-	e := &cachedResponse{data: bytes.Clone(resp.Data), created: now, expires: now.Add(time.Hour)}
+	e := &cachedResponse{data: bytes.Clone(resp.Data), created: now}
+	expires := now.Add(time.Hour) // or when its first history stops being fresh
 	l.mu.Lock()
 	for id, u := range l.used {
 		if u.cache == upstream.CacheStale || !now.Before(u.freshUntil) {
 			l.mu.Unlock()
 			return
 		}
-		if u.freshUntil.Before(e.expires) {
-			e.expires = u.freshUntil
+		if u.freshUntil.Before(expires) {
+			expires = u.freshUntil
 		}
 		e.deps = append(e.deps, historyDep{contractID: id, fetched: u.fetched})
 	}
 	l.mu.Unlock()
 	slices.SortFunc(e.deps, func(a, b historyDep) int { return strings.Compare(a.contractID, b.contractID) })
 	// Counted twice: the data and one rendering of it.
-	rc.entries.Put(m.key, e, int64(2*len(e.data)+64*len(e.deps)+256), e.expires)
+	rc.entries.Put(m.key, e, int64(2*len(e.data)+64*len(e.deps)+256), expires)
 }
 
 // response returns the cached data with provenance as of now: every history is a cache hit.
@@ -178,7 +176,9 @@ func requestKey(r *http.Request, scope string) (key [32]byte, ok bool) {
 			return key, false
 		}
 		body, err := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		// What follows reads the body again, and must meet the same error (a body larger than
+		// MAX_REQUEST_BYTES) as it would have without the cache in front.
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), failingReader{err}))
 		if err != nil {
 			return key, false
 		}
@@ -196,4 +196,14 @@ func requestKey(r *http.Request, scope string) (key [32]byte, ok bool) {
 	h.Write(op)
 	h.Sum(key[:0])
 	return key, true
+}
+
+// failingReader returns err, or io.EOF for a nil err.
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) {
+	if f.err == nil {
+		return 0, io.EOF
+	}
+	return 0, f.err
 }

@@ -64,7 +64,7 @@ func MarshalDateTime(t upstream.Time) graphql.Marshaler {
 
 // UnmarshalDateTime reads a DateTime argument: unix seconds, RFC 3339 / ISO 8601, or
 // "YYYY-MM-DD HH:MM:SS". gqlgen gives scalar functions no context, so a zoneless value stays a
-// wall clock: resolvers place it with Time.In(zoneFrom(ctx)).
+// wall clock (no field takes a DateTime argument yet; one that does places it with Time.In).
 func UnmarshalDateTime(v any) (upstream.Time, error) {
 	var s string
 	switch v := v.(type) {

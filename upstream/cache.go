@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -132,8 +133,8 @@ func (c *Cache) Status() string { return c.store.Status() }
 func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
 	now := time.Now()
 	e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now)
-	if !ok || !now.Before(e.freshUntil) || cred.Token == "" && c.client.NeedsCallerToken() {
-		return Result{}, false
+	if !ok || e.notFound || !now.Before(e.freshUntil) || cred.Token == "" && c.client.NeedsCallerToken() {
+		return Result{}, false // a remembered 404 is the loader's to report
 	}
 	r := e.result(c.client, id, CacheHit, now)
 	return r, r.Err == nil
@@ -184,13 +185,13 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 	if readErr != nil {
 		values = nil // Redis trouble never fails a query: treat everything as missing
 	}
-	// Decoding is the costly part of a store hit (the JSON, not the zstd), so entries are
-	// decoded in parallel.
+	// Decoding is the costly part of a store hit (the JSON, not the zstd), so fresh entries are
+	// decoded in parallel; expired ones only if they are served, stale.
 	found := make([]*hotEntry, len(cold))
 	if values != nil {
 		c.client.each(len(cold), func(j int) {
 			if values[j] != nil {
-				found[j], _ = c.decodeEntry(keys[j], values[j])
+				found[j], _ = c.decodeEntry(keys[j], values[j], now)
 			}
 		})
 	}
@@ -232,7 +233,7 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 			res[i] = Result{Err: err}
 			return
 		}
-		if f.stored != nil {
+		if f.stored != nil && f.queued.CompareAndSwap(false, true) { // once, whoever waited on it
 			mu.Lock()
 			writes = append(writes, pendingWrite{key: ids[i], s: f.stored})
 			mu.Unlock()
@@ -311,8 +312,9 @@ func (c *Cache) Flush() {
 // fetched is what one upstream fetch yields for every caller waiting on it.
 type fetched struct {
 	entry  *hotEntry
-	stored *stored // the entry for the store; nil when it must not be stored
-	hit    bool    // another fetch had just stored a fresh entry
+	stored *stored     // the entry for the store; nil when it must not be stored
+	hit    bool        // another fetch had just stored a fresh entry
+	queued atomic.Bool // stored is queued for writing: concurrent callers share one fetch
 	// selected is the history decoded through the projection selectedFor (nil: decoded
 	// whole, in entry), and body what it was decoded from.
 	selected    *History
@@ -323,11 +325,9 @@ type fetched struct {
 // historyOf returns the fetched history for a caller reading through p.
 func (c *Cache) historyOf(f *fetched, id string, p *Projection) (*History, error) {
 	switch {
-	case f.selectedFor == nil:
-		return f.entry.whole(c.client, id)
-	case f.selectedFor == p:
+	case f.selectedFor != nil && f.selectedFor == p:
 		return f.selected, nil
-	case p == nil:
+	case f.selectedFor == nil || p == nil:
 		return f.entry.whole(c.client, id)
 	}
 	return c.client.decodeSelected(f.body, id, p) // a concurrent caller's fetch, another query
@@ -406,8 +406,9 @@ func (c *Cache) keepHot(key EntryKey, e *hotEntry) {
 // copy of the body, which therefore lives as long as the history.
 func decodedCost(n int) int64 { return int64(n)*11/4 + 512 }
 
-// decodeEntry reads a stored value back into a decoded entry.
-func (c *Cache) decodeEntry(key EntryKey, v []byte) (*hotEntry, error) {
+// decodeEntry reads a stored value back into an entry, decoding its history if it is fresh at
+// now (an expired one is decoded only if it is served, stale).
+func (c *Cache) decodeEntry(key EntryKey, v []byte, now time.Time) (*hotEntry, error) {
 	s, err := c.codec.decode(key, v)
 	if err != nil {
 		return nil, err
@@ -417,6 +418,10 @@ func (c *Cache) decodeEntry(key EntryKey, v []byte) (*hotEntry, error) {
 	case kindNotFound:
 		e.notFound = true
 	case kindHistory:
+		if !now.Before(s.freshUntil) {
+			e.body = s.body // decoded by whole if it is ever served, stale
+			break
+		}
 		if e.history, err = c.client.decodeHistory(s.body, key.ContractID); err != nil {
 			return nil, err
 		}

@@ -534,3 +534,35 @@ func TestSelectedFetchCachesTheWholeHistory(t *testing.T) {
 		}
 	})
 }
+
+// countingStore counts the entries written through it.
+type countingStore struct {
+	Store
+	written atomic.Int64
+}
+
+func (s *countingStore) SetMany(ctx context.Context, entries []Entry) error {
+	s.written.Add(int64(len(entries)))
+	return s.Store.SetMany(ctx, entries)
+}
+
+// TestSharedFetchIsWrittenOnce: callers that wait on one upstream call share its entry, and
+// it is compressed and written once, not once per caller.
+func TestSharedFetchIsWrittenOnce(t *testing.T) {
+	u := newStubUpstream(t, 50*time.Millisecond)
+	store := &countingStore{Store: NewMemoryStore(8 << 20)}
+	c := mustCache(t, u, store, CacheOptions{})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if r := c.Histories(context.Background(), alice, []string{"7"})[0]; r.Err != nil {
+				t.Error(r.Err)
+			}
+		})
+	}
+	wg.Wait()
+	c.Flush()
+	if calls, written := u.calls.Load(), store.written.Load(); calls != 1 || written != 1 {
+		t.Errorf("20 concurrent callers: %d upstream calls, %d entries written; want 1 and 1", calls, written)
+	}
+}

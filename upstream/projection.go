@@ -11,10 +11,10 @@ import (
 
 // A Projection names the parts of a history that one reader needs: for each object type
 // (History, Ticket, Customer, ...), the JSON fields to keep. A history decoded through it has
-// every other field empty. It serves readers that decode a history for themselves alone (the
-// client without a cache): a 35 KB history of which a list view reads three fields per ticket
-// decodes in a fraction of the time and garbage. Nothing decoded through a projection may be
-// cached or shared, since it lacks what other readers need.
+// every other field empty. It serves one operation's reads of what the upstream just sent (with
+// caching off, or on a cache miss): a 35 KB history of which a list view reads three fields per
+// ticket decodes in a fraction of the time and garbage. What is decoded through a projection
+// serves only operations with that projection; what a cache keeps is decoded whole.
 type Projection struct {
 	root *projNode
 }
@@ -138,7 +138,8 @@ const maxDepth = 512
 
 // prune appends to dst the JSON body b with only the fields p keeps. Kept values are copied as they
 // are, so decoding the result gives every kept field exactly what decoding b gives it. Fields
-// are matched by name regardless of case, as the decoder matches them. It fails when b is not
+// are matched by name regardless of case (a superset of what either decoder matches: goccy
+// folds case, the lenient fallback does not). It fails when b is not
 // well-formed JSON; callers then decode b itself, so that a malformed body fails the same way
 // with or without a projection.
 func (p *Projection) prune(dst, b []byte) ([]byte, error) {

@@ -381,8 +381,9 @@ func (s *RedisStore) Invalidations(ctx context.Context, fn func(contractID strin
 	}
 }
 
-// Ping checks Redis for /readyz, bounded by the timeouts. It passes the breaker like any
-// call, so readiness probes neither wait on a Redis that is known to be down nor hammer it.
+// Ping checks Redis, bounded by the timeouts. It passes the breaker like any call, so it
+// neither waits on a Redis that is known to be down nor hammers it. (/readyz reports Status,
+// which needs no round trip.)
 func (s *RedisStore) Ping(ctx context.Context) error {
 	return s.call(ctx, "ping", func(ctx context.Context) error {
 		return s.rdb.Ping(ctx).Err()

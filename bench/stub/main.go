@@ -27,7 +27,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9101", "listen address (loopback)")
 	latency := flag.Duration("latency", 0, "delay before each history answer")
-	tickets := flag.Int("tickets", 5, "tickets in each history (5 is about 36 KB of JSON)")
+	tickets := flag.Int("tickets", 5, "tickets in each history (5 is about 34 KB of JSON)")
 	flag.Parse()
 	s, err := newStub(demo.ExampleHistory(), *tickets, *latency)
 	if err != nil {

@@ -61,7 +61,7 @@ func TestHistory(t *testing.T) {
 			}
 		}
 		if n := len(body); n < 30000 || n > 40000 {
-			t.Errorf("history(%q) is %d bytes, want about 36 KB", tt.id, n)
+			t.Errorf("history(%q) is %d bytes, want about 34 KB", tt.id, n)
 		}
 	}
 }
