@@ -30,7 +30,7 @@ func TestBatchingOneCallPerDistinctID(t *testing.T) {
 	}
 	for _, id := range ids {
 		for _, want := range []string{id, "sib-" + id} {
-			if n := up.calls[want]; n != 1 {
+			if n := up.callsFor(want); n != 1 {
 				t.Errorf("upstream calls for %s = %d, want 1", want, n)
 			}
 		}

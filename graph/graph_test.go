@@ -50,6 +50,13 @@ func newTestUpstream(t *testing.T, serve func(w http.ResponseWriter, r *http.Req
 	return u
 }
 
+// callsFor is how many calls asked for id; upstream handlers may still be running.
+func (u *testUpstream) callsFor(id string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.calls[id]
+}
+
 func (u *testUpstream) total() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()

@@ -64,7 +64,7 @@ func TestResponseCache(t *testing.T) {
 			t.Errorf("query %d with a failing contract: %s", i, resp.raw)
 		}
 	}
-	if n := up.calls["gone"]; n != 1 {
+	if n := up.callsFor("gone"); n != 1 {
 		t.Errorf("404 calls = %d, want 1 (remembered by the history cache)", n)
 	}
 
