@@ -39,6 +39,11 @@ func TestLoadConfigFlagsOverrideEnvironment(t *testing.T) {
 	}
 }
 
+// variables are the settings a bad value can be reported for.
+var variables = []string{"PORT", "UPSTREAM_TIMEOUT", "UPSTREAM_CONNECT_TIMEOUT", "OPERATION_TIMEOUT", "SHUTDOWN_TIMEOUT",
+	"REDIS_DIAL_TIMEOUT", "REDIS_TIMEOUT", "CACHE_STALE_TTL", "CACHE_TTL", "UPSTREAM_MAX_BYTES", "UPSTREAM_CONCURRENCY",
+	"MAX_REQUEST_BYTES", "CACHE_HOT_BYTES", "CACHE_MEMORY_BYTES", "CACHE_RESPONSE_BYTES", "TIME_ZONE"}
+
 func TestLoadConfigNamesBadValues(t *testing.T) {
 	tests := []struct {
 		env  []string
@@ -48,13 +53,26 @@ func TestLoadConfigNamesBadValues(t *testing.T) {
 		{[]string{"PORT", "70000"}, "PORT"},
 		{[]string{"UPSTREAM_TIMEOUT", "5"}, "UPSTREAM_TIMEOUT"},
 		{[]string{"OPERATION_TIMEOUT", "-1s"}, "OPERATION_TIMEOUT"},
+		{[]string{"SHUTDOWN_TIMEOUT", "0s"}, "SHUTDOWN_TIMEOUT"},
+		{[]string{"REDIS_TIMEOUT", "-150ms"}, "REDIS_TIMEOUT"},
+		{[]string{"CACHE_STALE_TTL", "0s"}, "CACHE_STALE_TTL"},
+		{[]string{"CACHE_TTL", "-1s"}, "CACHE_TTL"},
 		{[]string{"TIME_ZONE", "Mars/Olympus"}, "TIME_ZONE"},
 		{[]string{"UPSTREAM_CONCURRENCY", "0"}, "UPSTREAM_CONCURRENCY"},
+		{[]string{"CACHE_HOT_BYTES", "-1"}, "CACHE_HOT_BYTES"},
 	}
 	for _, tt := range tests {
 		_, err := loadConfig(nil, env(tt.env...), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("loadConfig(%v) = %v, want an error naming %s", tt.env, err, tt.want)
+			continue
+		}
+		// It names the bad one only (REDIS_TIMEOUT is part of REDIS_DIAL_TIMEOUT's name).
+		msg := strings.ReplaceAll(err.Error(), tt.want, "")
+		for _, v := range variables {
+			if v != tt.want && strings.Contains(msg, v) {
+				t.Errorf("loadConfig(%v) = %v: names %s too", tt.env, err, v)
+			}
 		}
 	}
 }
@@ -75,16 +93,31 @@ func TestSecretsFromEnvironment(t *testing.T) {
 
 func TestHelpListsEveryVariable(t *testing.T) {
 	var out bytes.Buffer
-	_, err := loadConfig([]string{"--help"}, env("UPSTREAM_TOKEN", "svc-hush", "CACHE_KEY_SECRET", "key-hush"), &out)
+	_, err := loadConfig([]string{"--help"}, env("UPSTREAM_TOKEN", "svc-hush", "CACHE_KEY_SECRET", "key-hush",
+		"REDIS_URL", "redis://:redis-hush@cache:6379/0", "UPSTREAM_URL", "https://user:url-hush@enneo.example/api/mind"), &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
 	if strings.Contains(out.String(), "hush") {
 		t.Errorf("--help prints a secret:\n%s", out.String())
 	}
+	if !strings.Contains(out.String(), "redis://:xxxxx@cache:6379/0") {
+		t.Errorf("--help does not show REDIS_URL redacted:\n%s", out.String())
+	}
 	for _, v := range []string{"PORT", "UPSTREAM_URL", "UPSTREAM_TOKEN", "UPSTREAM_TIMEOUT", "OPERATION_TIMEOUT", "TIME_ZONE", "CACHE_KEY_SECRET", "-upstream-url"} {
 		if !strings.Contains(out.String(), v) {
 			t.Errorf("--help lacks %s:\n%s", v, out.String())
 		}
+	}
+}
+
+func TestBadFlagUsageHidesPasswords(t *testing.T) {
+	var out bytes.Buffer
+	_, err := loadConfig([]string{"--no-such-flag"}, env("REDIS_URL", "redis://:redis-hush@cache:6379/0"), &out)
+	if err == nil {
+		t.Fatal("an unknown flag was accepted")
+	}
+	if strings.Contains(out.String(), "hush") || !strings.Contains(out.String(), "REDIS_URL") {
+		t.Errorf("usage after a bad flag:\n%s", out.String())
 	}
 }

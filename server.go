@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -89,6 +90,14 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	str := func(p *string, env, def, usage string) {
 		fs.StringVar(p, flagName(env), envOr(env, def), usage+" ($"+env+")")
 	}
+	// A URL may hold a password (redis://:secret@host): --help and the usage printed on a bad
+	// flag show it redacted.
+	urlStr := func(p *string, env, usage string) {
+		str(p, env, "", usage)
+		if f := fs.Lookup(flagName(env)); f.DefValue != "" {
+			f.DefValue = redactURL(f.DefValue)
+		}
+	}
 	// Secrets are read from the environment after parsing, so that --help never prints them as
 	// defaults.
 	secrets := map[string]*string{}
@@ -113,7 +122,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	var port, concurrency int64
 	var zone, encryptionKey string
 	num(&port, "PORT", 8080, "HTTP listen port")
-	str(&c.UpstreamURL, "UPSTREAM_URL", "", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
+	urlStr(&c.UpstreamURL, "UPSTREAM_URL", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
 	secret(&c.UpstreamToken, "UPSTREAM_TOKEN", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
 	dur(&c.UpstreamTimeout, "UPSTREAM_TIMEOUT", 5*time.Second, "time limit of one upstream call")
 	dur(&c.UpstreamConnect, "UPSTREAM_CONNECT_TIMEOUT", 2*time.Second, "time limit of connecting to the upstream")
@@ -124,7 +133,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
 	num(&c.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted")
 	dur(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown")
-	str(&c.RedisURL, "REDIS_URL", "", "redis:// or rediss:// URL of the shared cache; unset: an in-process cache")
+	urlStr(&c.RedisURL, "REDIS_URL", "redis:// or rediss:// URL of the shared cache; unset: an in-process cache")
 	dur(&c.RedisDialTimeout, "REDIS_DIAL_TIMEOUT", 250*time.Millisecond, "time limit of connecting to Redis")
 	dur(&c.RedisTimeout, "REDIS_TIMEOUT", 150*time.Millisecond, "time limit of one Redis read or write")
 	dur(&c.CacheTTL, "CACHE_TTL", 60*time.Second, "how long a contract's history is fresh; 0 turns caching off")
@@ -149,18 +158,37 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, errors.Join(bad...)
 	}
 	c.Port, c.UpstreamConcurrency = int(port), int(concurrency)
-	switch {
-	case port < 0 || port > 65535:
-		return c, errors.New("PORT: must be 0 to 65535")
-	case c.UpstreamTimeout <= 0 || c.UpstreamConnect <= 0 || c.OperationTimeout <= 0 || c.ShutdownTimeout <= 0 ||
-		c.RedisDialTimeout <= 0 || c.RedisTimeout <= 0 || c.CacheStaleTTL <= 0:
-		return c, errors.New("UPSTREAM_TIMEOUT, UPSTREAM_CONNECT_TIMEOUT, OPERATION_TIMEOUT, SHUTDOWN_TIMEOUT, REDIS_DIAL_TIMEOUT, REDIS_TIMEOUT and CACHE_STALE_TTL must be positive")
-	case c.CacheTTL < 0:
-		return c, errors.New("CACHE_TTL: must be 0 (off) or positive")
-	case c.UpstreamMaxBytes <= 0 || c.MaxRequestBytes <= 0 || c.CacheHotBytes <= 0 || c.CacheMemoryBytes <= 0 || c.CacheResponseBytes <= 0:
-		return c, errors.New("UPSTREAM_MAX_BYTES, MAX_REQUEST_BYTES, CACHE_HOT_BYTES, CACHE_MEMORY_BYTES and CACHE_RESPONSE_BYTES must be positive")
-	case c.UpstreamConcurrency <= 0:
-		return c, errors.New("UPSTREAM_CONCURRENCY: must be positive")
+	if port < 0 || port > 65535 {
+		bad = append(bad, errors.New("PORT: must be 0 to 65535"))
+	}
+	for _, d := range []struct {
+		env string
+		v   time.Duration
+	}{
+		{"UPSTREAM_TIMEOUT", c.UpstreamTimeout}, {"UPSTREAM_CONNECT_TIMEOUT", c.UpstreamConnect},
+		{"OPERATION_TIMEOUT", c.OperationTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+		{"REDIS_DIAL_TIMEOUT", c.RedisDialTimeout}, {"REDIS_TIMEOUT", c.RedisTimeout}, {"CACHE_STALE_TTL", c.CacheStaleTTL},
+	} {
+		if d.v <= 0 {
+			bad = append(bad, fmt.Errorf("%s: must be positive", d.env))
+		}
+	}
+	if c.CacheTTL < 0 {
+		bad = append(bad, errors.New("CACHE_TTL: must be 0 (off) or positive"))
+	}
+	for _, n := range []struct {
+		env string
+		v   int64
+	}{
+		{"UPSTREAM_MAX_BYTES", c.UpstreamMaxBytes}, {"UPSTREAM_CONCURRENCY", concurrency}, {"MAX_REQUEST_BYTES", c.MaxRequestBytes},
+		{"CACHE_HOT_BYTES", c.CacheHotBytes}, {"CACHE_MEMORY_BYTES", c.CacheMemoryBytes}, {"CACHE_RESPONSE_BYTES", c.CacheResponseBytes},
+	} {
+		if n.v <= 0 {
+			bad = append(bad, fmt.Errorf("%s: must be positive", n.env))
+		}
+	}
+	if len(bad) > 0 {
+		return c, errors.Join(bad...)
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
@@ -186,6 +214,15 @@ func parseKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("must be 32 bytes as 64 hex digits or base64 (e.g. openssl rand -base64 32)")
+}
+
+// redactURL hides the password of a URL, and all of what does not parse as one.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(set, not shown)"
+	}
+	return u.Redacted()
 }
 
 // flagName turns UPSTREAM_URL into upstream-url.

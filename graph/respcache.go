@@ -32,8 +32,7 @@ type responseCache struct {
 }
 
 type cachedResponse struct {
-	data     []byte // the response's data member
-	created  time.Time
+	data     []byte       // the response's data member
 	deps     []historyDep // sorted by contract id
 	rendered atomic.Pointer[rendering]
 }
@@ -96,9 +95,12 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 	})
 }
 
+// valid reports whether no history e was built from was invalidated since it was fetched:
+// an invalidation that lands while an answer is being built makes that answer out of date
+// although it is stored after it.
 func (rc *responseCache) valid(e *cachedResponse) bool {
 	for _, d := range e.deps {
-		if rc.changes.ChangedSince(d.contractID, e.created) {
+		if rc.changes.ChangedSince(d.contractID, d.fetched) {
 			return false
 		}
 	}
@@ -115,7 +117,7 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *l
 		return
 	}
 	now := time.Now()
-	e := &cachedResponse{data: bytes.Clone(resp.Data), created: now}
+	e := &cachedResponse{data: bytes.Clone(resp.Data)}
 	expires := now.Add(time.Hour) // or when its first history stops being fresh
 	l.mu.Lock()
 	for id, u := range l.used {

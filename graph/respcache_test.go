@@ -125,3 +125,34 @@ func TestCachedNotFoundKeepsItsError(t *testing.T) {
 		t.Errorf("upstream calls = %d, want 1 (the 404 is remembered)", n)
 	}
 }
+
+// TestResponseCacheMissesAnInvalidationDuringTheAnswer: a contract invalidated after its history
+// was fetched but before the answer built from it was stored must not be answered from that
+// stored answer.
+func TestResponseCacheMissesAnInvalidationDuringTheAnswer(t *testing.T) {
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		if id == "32" && once.CompareAndSwap(false, true) {
+			close(reached) // 31's history is fetched; the answer waits for 32's
+			<-release
+		}
+		w.Write(historyWithSibling(id, "32"))
+	})
+	api, _, cache := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: time.Minute})
+	const q = `{ contract(id: "31") { id history { tickets { customer { contracts { id history { tickets { id } } } } } } } }`
+	done := make(chan gqlResponse, 1)
+	go func() { done <- mustQuery(t, api, "alice-token", q, nil) }()
+	<-reached
+	if err := cache.Invalidate(context.Background(), "31"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if first := <-done; len(first.Errors) > 0 {
+		t.Fatalf("first query: %s", first.raw)
+	}
+	second := mustQuery(t, api, "alice-token", q, nil)
+	if n := up.callsFor("31"); n != 2 || !strings.Contains(second.raw, `"31":{"cache":"miss"`) {
+		t.Errorf("after an invalidation during the first answer: %d calls for 31, answer %s; want 2 and a fresh history", n, second.raw)
+	}
+}
