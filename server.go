@@ -72,6 +72,7 @@ type config struct {
 	WebhookSecret       string
 	AdminToken          string
 	PprofAddr           string
+	Limits              graph.Limits
 }
 
 // loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
@@ -145,6 +146,17 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	str(&c.CachePrefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
 	secret(&c.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
 	secret(&c.AdminToken, "ADMIN_TOKEN", "bearer token of the invalidateContractHistory mutation; unset: the mutation is off")
+	d := graph.DefaultLimits
+	var tokens, depth, aliases, rootFields, directives, contracts int64
+	num(&tokens, "MAX_TOKENS", int64(d.Tokens), "most lexical tokens in a query (TOO_MANY_TOKENS)")
+	num(&depth, "MAX_DEPTH", int64(d.Depth), "deepest nesting of fields (QUERY_TOO_DEEP)")
+	num(&aliases, "MAX_ALIASES", int64(d.Aliases), "most aliases in an operation, fragments inlined (TOO_MANY_ALIASES)")
+	num(&rootFields, "MAX_ROOT_FIELDS", int64(d.RootFields), "most fields at the top of an operation (TOO_MANY_ROOT_FIELDS)")
+	num(&directives, "MAX_DIRECTIVES", int64(d.Directives), "most directives in an operation, fragments inlined (TOO_MANY_DIRECTIVES)")
+	num(&c.Limits.Cost, "MAX_COST", d.Cost, "highest estimated cost of an operation (QUERY_TOO_COMPLEX)")
+	num(&contracts, "MAX_CONTRACTS", int64(d.Contracts), "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)")
+	num(&c.Limits.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)")
+	num(&c.Limits.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)")
 	str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -176,10 +188,15 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.CacheTTL < 0 {
 		bad = append(bad, errors.New("CACHE_TTL: must be 0 (off) or positive"))
 	}
+	c.Limits.Tokens, c.Limits.Depth, c.Limits.Aliases = int(tokens), int(depth), int(aliases)
+	c.Limits.RootFields, c.Limits.Directives, c.Limits.Contracts = int(rootFields), int(directives), int(contracts)
 	for _, n := range []struct {
 		env string
 		v   int64
 	}{
+		{"MAX_TOKENS", tokens}, {"MAX_DEPTH", depth}, {"MAX_ALIASES", aliases}, {"MAX_ROOT_FIELDS", rootFields},
+		{"MAX_DIRECTIVES", directives}, {"MAX_COST", c.Limits.Cost}, {"MAX_CONTRACTS", contracts},
+		{"MAX_FIELDS", c.Limits.Fields}, {"MAX_RESPONSE_BYTES", c.Limits.Bytes},
 		{"UPSTREAM_MAX_BYTES", c.UpstreamMaxBytes}, {"UPSTREAM_CONCURRENCY", concurrency}, {"MAX_REQUEST_BYTES", c.MaxRequestBytes},
 		{"CACHE_HOT_BYTES", c.CacheHotBytes}, {"CACHE_MEMORY_BYTES", c.CacheMemoryBytes}, {"CACHE_RESPONSE_BYTES", c.CacheResponseBytes},
 	} {
@@ -424,6 +441,7 @@ func newHandler(cfg config, client *upstream.Client, cache *upstream.Cache, auth
 	api := limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, auth, graph.Options{
 		Invalidator: invalidator, AdminToken: cfg.AdminToken,
 		Changes: changes, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout,
+		Limits: cfg.Limits,
 	}, log))
 
 	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}

@@ -13,7 +13,9 @@ func TestBatchingOneCallPerDistinctID(t *testing.T) {
 		time.Sleep(30 * time.Millisecond) // long enough for calls to overlap
 		w.Write(historyWithSibling(id, "sib-"+id))
 	})
-	api, _ := newTestAPI(t, up, 0)
+	// The cost estimate assumes 5 contracts of 50 tickets for each ticket's customer: far more
+	// than the 10 histories this query loads, and more than the default limit.
+	api, _ := newTestAPIWith(t, up, 0, Options{Limits: Limits{Cost: 300_000}})
 
 	// 20 aliased contracts over 5 distinct ids, each following its customer's contracts to
 	// their histories: 5 ids plus 5 siblings.

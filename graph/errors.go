@@ -46,30 +46,42 @@ func (e *fieldError) Error() string {
 
 // ErrorPresenter maps every error a resolver returns onto the vocabulary above. Messages are
 // fixed per kind: no upstream body, token or personal data reaches a client. Errors that are not
-// categorised are logged and become "internal error".
+// categorised become "internal error". An operation's errors are logged together, in one line
+// (see operation.logErrors); log gets those met outside an operation.
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
+		if errors.Is(err, errCut) {
+			return nil // a field after the operation stopped: its error said why already
+		}
 		var gqlErr *gqlerror.Error
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
-			return gqlErr // parse and validation errors, and errors a resolver shaped already
+			// Parse and validation errors, refusals by a limit, and errors a resolver shaped
+			// already.
+			if code, ok := gqlErr.Extensions["code"].(string); ok {
+				noteError(ctx, log, code, gqlErr.Path.String(), nil)
+			}
+			return gqlErr
 		}
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		code, msg, ext := classify(err)
-		switch code {
-		case CodeCancelled:
-			log.DebugContext(ctx, "request cancelled", "path", out.Path.String())
-		case CodeInternal:
-			log.ErrorContext(ctx, "internal error", "path", out.Path.String(), "err", err)
-		case CodeNotFound, CodeBadUserInput, CodeUnauthenticated:
-		default:
-			log.WarnContext(ctx, "upstream error", "code", code, "path", out.Path.String(), "err", err)
-		}
+		noteError(ctx, log, code, out.Path.String(), err)
 		out.Message = msg
 		out.Extensions = map[string]any{"code": code}
 		for k, v := range ext {
 			out.Extensions[k] = v
 		}
 		return out
+	}
+}
+
+// noteError counts an error for its operation's log line, or logs it at once outside one.
+func noteError(ctx context.Context, log *slog.Logger, code, path string, err error) {
+	if l := loadersFrom(ctx); l != nil {
+		l.op.note(code, path, err)
+		return
+	}
+	if level, ok := severity(code); ok {
+		log.Log(ctx, level, "error", "code", code, "path", path, "err", err)
 	}
 }
 
@@ -130,19 +142,6 @@ func Recover(log *slog.Logger) graphql.RecoverFunc {
 		log.ErrorContext(ctx, "resolver panic", "panic", fmt.Sprint(p))
 		return errors.New("panic")
 	}
-}
-
-// UndecodableFields is a field middleware: a field whose upstream value could not be decoded
-// resolves to null with an UPSTREAM_BAD_RESPONSE error at its path, and its siblings are unharmed.
-func UndecodableFields(ctx context.Context, next graphql.Resolver) (any, error) {
-	if l := loadersFrom(ctx); l == nil || !l.lenient.Load() {
-		return next(ctx) // every history so far decoded cleanly
-	}
-	fc := graphql.GetFieldContext(ctx)
-	if obj, ok := parentObject(fc).(interface{ Undecodable(string) bool }); ok && obj.Undecodable(fc.Field.Name) {
-		return nil, &fieldError{object: fc.Object, field: fc.Field.Name}
-	}
-	return next(ctx)
 }
 
 // parentObject finds the object a field is resolved on. gqlgen keeps it as the Result of the

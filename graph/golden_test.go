@@ -11,24 +11,9 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
-
-// selectAll writes a selection of every field of the named type, recursively, leaving out
-// Contract.history (its tickets would recurse for ever; it is selected once, at the top).
-func selectAll(s *ast.Schema, typeName string, b *strings.Builder) {
-	b.WriteString("{")
-	for _, f := range s.Types[typeName].Fields {
-		if strings.HasPrefix(f.Name, "__") || typeName == "Contract" && f.Name == "history" {
-			continue
-		}
-		b.WriteString(" " + f.Name)
-		if def := s.Types[f.Type.Name()]; def.Kind == ast.Object {
-			selectAll(s, def.Name, b)
-		}
-	}
-	b.WriteString(" }")
-}
 
 // berlin is where the upstream's zoneless timestamps are read by default.
 var berlin, _ = time.LoadLocation("Europe/Berlin")
@@ -128,9 +113,7 @@ func queryFixture(t *testing.T, body []byte, query string) gqlResponse {
 
 // everyTicketField is a query for contract 746839 with every field of its tickets selected.
 func everyTicketField(schema *ast.Schema) string {
-	var sel strings.Builder
-	selectAll(schema, "Ticket", &sel)
-	return `{ contract(id: "746839") { id history { tickets ` + sel.String() + ` } } }`
+	return `{ contract(id: "746839") { id history { tickets ` + queries.EveryField(schema, "Ticket") + ` } } }`
 }
 
 func TestGoldenEveryField(t *testing.T) {

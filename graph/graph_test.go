@@ -88,13 +88,19 @@ func (s *syncBuffer) String() string {
 // newTestAPI serves the real /graphql handler against up; its logs go to the returned buffer.
 func newTestAPI(t *testing.T, up *testUpstream, timeout time.Duration) (*httptest.Server, *syncBuffer) {
 	t.Helper()
+	return newTestAPIWith(t, up, timeout, Options{})
+}
+
+// newTestAPIWith is newTestAPI with handler options.
+func newTestAPIWith(t *testing.T, up *testUpstream, timeout time.Duration, o Options) (*httptest.Server, *syncBuffer) {
+	t.Helper()
 	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	api := httptest.NewServer(NewHandler(client, NewAuthenticator("", []byte("test-secret")), Options{}, log))
+	api := httptest.NewServer(NewHandler(client, NewAuthenticator("", []byte("test-secret")), o, log))
 	t.Cleanup(api.Close)
 	return api, logs
 }

@@ -33,6 +33,8 @@ type Options struct {
 	// Timeout bounds each operation's execution; 0 leaves it unbounded. Answers from the
 	// response cache need none.
 	Timeout time.Duration
+	// Limits bound each operation (zero fields: DefaultLimits).
+	Limits Limits
 }
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
@@ -44,12 +46,16 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(post{})
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	parsed := lru.New[*ast.QueryDocument](1000)
+	gql.SetQueryCache(parsed)
+	limits := o.Limits.withDefaults()
+	gql.SetParserTokenLimit(limits.Tokens)
+	gql.Use(&operationLimits{limits: limits, parsed: parsed})
 	gql.SetErrorPresenter(ErrorPresenter(log))
 	gql.SetRecoverFunc(Recover(log))
-	gql.AroundFields(UndecodableFields)
+	gql.AroundFields(fieldMiddleware)
 	rc := newResponseCache(o)
 	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
@@ -57,29 +63,19 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		if resp == nil || l == nil {
 			return resp
 		}
+		l.op.logErrors(ctx, log)
+		trimErrors(resp)
 		if rc != nil {
 			rc.store(ctx, resp, l)
 		}
 		reportProvenance(resp, l)
 		return resp
 	})
-	var h http.Handler = gql
-	if o.Timeout > 0 {
-		h = withTimeout(o.Timeout, h)
-	}
-	h = withLoaders(fetch, auth, o, h)
+	var h http.Handler = withLoaders(fetch, auth, o, gql)
 	if rc != nil {
 		h = rc.serve(auth, h) // a cached answer needs neither loaders nor a deadline
 	}
 	return h
-}
-
-func withTimeout(d time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
 }
 
 // provenance is reported for each history an operation used, in extensions.histories.

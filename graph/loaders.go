@@ -37,8 +37,9 @@ type loaders struct {
 	ps         *projections
 	batching   sync.Mutex
 	// lenient is set once a history with undecodable values is loaded; until then no field
-	// needs the UndecodableFields check.
+	// needs fieldMiddleware's check.
 	lenient atomic.Bool
+	op      operation
 
 	mu        sync.Mutex
 	used      map[string]historyUse // contract id -> the history the operation used
@@ -60,11 +61,13 @@ type selector interface {
 
 type loadersKey struct{}
 
-// withLoaders gives every request its own loaders, bound to the request's credential.
+// withLoaders gives every request its own loaders, bound to the request's credential, and
+// its deadline, o.Timeout.
 func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http.Handler) http.Handler {
 	if o.Wait <= 0 {
 		o.Wait = time.Millisecond
 	}
+	o.Limits = o.Limits.withDefaults()
 	ps := newProjections()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, ok := r.Context().Value(missedCtx{}).(missed)
@@ -72,12 +75,20 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 			m.cred = auth.Credential(r) // no response cache in front to have read it
 		}
 		l := newLoaders(fetch, m.cred, o, ps)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, l)))
+		ctx := r.Context()
+		if o.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+			defer cancel()
+		}
+		defer l.op.stopAtDeadline(ctx)()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, loadersKey{}, l)))
 	})
 }
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options, ps *projections) *loaders {
 	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, ps: ps}
+	l.op.limits = o.Limits
 	if p, ok := fetch.(interface {
 		Peek(upstream.Credential, string) (upstream.Result, bool)
 	}); ok {
@@ -192,6 +203,11 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 	for i, id := range ids {
 		if !upstream.ValidID(id) {
 			errs[i] = upstream.ErrInvalidID
+		}
+	}
+	l.op.admit(ids, errs)
+	for i, id := range ids {
+		if errs[i] != nil {
 			continue
 		}
 		if l.peek != nil && l.cred.Err == nil && !l.loaded(id) {

@@ -337,6 +337,11 @@ func (c *Cache) historyOf(f *fetched, id string, p *Projection) (*History, error
 // call runs detached from any one caller, so a caller that gives up does not cancel it for the
 // others; each caller still stops waiting when its own context ends.
 func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
+	if err := ctx.Err(); err != nil {
+		// A caller out of time starts nothing: the fetch would run on, detached, for nobody,
+		// once for each contract of a batch that fans out.
+		return nil, err
+	}
 	ch := c.flight.DoChan(cred.Scope+"\x00"+id, func() (any, error) {
 		started := time.Now()
 		key := EntryKey{id, cred.Scope}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/enneo-facade/facade/upstream/demo"
@@ -565,4 +566,42 @@ func TestSharedFetchIsWrittenOnce(t *testing.T) {
 	if calls, written := u.calls.Load(), store.written.Load(); calls != 1 || written != 1 {
 		t.Errorf("20 concurrent callers: %d upstream calls, %d entries written; want 1 and 1", calls, written)
 	}
+}
+
+// blockingTransport counts the requests it is given and answers none until its caller gives up.
+type blockingTransport struct{ calls atomic.Int64 }
+
+func (b *blockingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	b.calls.Add(1)
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
+// TestCacheStartsNoFetchAfterTheCallerGaveUp: a caller out of time starts no upstream call,
+// although the calls it starts run on detached from it (see Cache.fetch): a batch that fans out
+// past its deadline would otherwise start one for every contract left, for nobody. In a
+// synctest bubble, Wait returns once every goroutine the batch started is blocked or done.
+func TestCacheStartsNoFetchAfterTheCallerGaveUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &blockingTransport{}
+		client, err := New(Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache, err := NewCache(client, NewMemoryStore(1<<20), CacheOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		for i, r := range cache.Histories(ctx, Credential{Token: "t", Scope: "s"}, []string{"1", "2", "3"}) {
+			if !errors.Is(r.Err, context.Canceled) {
+				t.Errorf("history %d: %v, want the caller's cancellation", i, r.Err)
+			}
+		}
+		synctest.Wait()
+		if n := tr.calls.Load(); n != 0 {
+			t.Errorf("%d upstream calls started for a caller that had given up, want 0", n)
+		}
+	})
 }

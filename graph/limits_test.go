@@ -1,0 +1,300 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enneo-facade/facade/upstream"
+)
+
+// TestLimitsRefuseBeforeAnyUpstreamCall: each limit refuses an operation over it with its own
+// code, before anything is loaded, and admits the same operation at the limit.
+func TestLimitsRefuseBeforeAnyUpstreamCall(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(historyWithSibling(id, "x"))
+	})
+	aliases := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "a%d: contract(id: \"1\") { id } ", i)
+		}
+		return "{ " + b.String() + "}"
+	}
+	tests := []struct {
+		name   string
+		limits Limits
+		query  string
+		vars   map[string]any
+		code   string // "" at the limit: answered
+	}{
+		{"tokens over", Limits{Tokens: 12}, `{ contract(id: "1") { id status productName } }`, nil, CodeTooManyTokens},
+		{"tokens at", Limits{Tokens: 12}, `{ contract(id: "1") { id status } }`, nil, ""},
+		{"depth over", Limits{Depth: 3}, `{ contract(id: "1") { history { tickets { id } } } }`, nil, CodeQueryTooDeep},
+		{"depth at", Limits{Depth: 4}, `{ contract(id: "1") { history { tickets { id } } } }`, nil, ""},
+		{"depth through fragments", Limits{Depth: 3}, `{ contract(id: "1") { ...H } } fragment H on Contract { history { ...T } } fragment T on ContractHistory { tickets { id } }`, nil, CodeQueryTooDeep},
+		{"aliases over", Limits{Aliases: 2}, aliases(3), nil, CodeTooManyAliases},
+		{"aliases at", Limits{Aliases: 3}, aliases(3), nil, ""},
+		{"aliases of a fragment count once per spread", Limits{Aliases: 3}, `{ contract(id: "1") { ...F ... on Contract { ...F } } } fragment F on Contract { a: id b: status }`, nil, CodeTooManyAliases},
+		{"root fields over", Limits{RootFields: 2}, aliases(3), nil, CodeTooManyRoot},
+		{"root fields at", Limits{RootFields: 3}, aliases(3), nil, ""},
+		{"directives over", Limits{Directives: 2}, `{ contract(id: "1") @include(if: true) { id @include(if: true) status @skip(if: false) } }`, nil, CodeTooManyDirects},
+		{"directives at", Limits{Directives: 3}, `{ contract(id: "1") @include(if: true) { id @include(if: true) status @skip(if: false) } }`, nil, ""},
+		{"directives of the operation", Limits{Directives: 1}, `query Q @include(if: true) { contract(id: "1") @include(if: true) { id } }`, nil, CodeTooManyDirects},
+		{"repeated field", Limits{}, `{ contract(id: "1") { ` + strings.Repeat("id ", 11) + `} }`, nil, CodeTooManyRepeats},
+		{"repeated field at the bound", Limits{}, `{ contract(id: "1") { ` + strings.Repeat("id ", 10) + `} }`, nil, ""},
+		{"repeated through fragments", Limits{}, `{ contract(id: "1") { ...A } } fragment A on Contract { ...B ...B } fragment B on Contract { ...C ...C } fragment C on Contract { ...D ...D } fragment D on Contract { id id }`, nil, CodeTooManyRepeats},
+		{"repeated in an unused fragment", Limits{}, `{ contract(id: "1") { id } } fragment F on Contract { ` + strings.Repeat("id ", 11) + `}`, nil, CodeTooManyRepeats},
+		// 1 contract + 1 history + 50 tickets x (1 ticket + 1 customer) = 102.
+		{"cost over", Limits{Cost: 101}, `{ contract(id: "1") { history { tickets { customer { id } } } } }`, nil, CodeQueryTooComplex},
+		{"cost at", Limits{Cost: 102}, `{ contract(id: "1") { history { tickets { customer { id } } } } }`, nil, ""},
+		// contracts(ids) multiplies by its ids: 3 x (1 + 1 + 50) = 156.
+		{"cost by ids", Limits{Cost: 155}, `query($ids: [ID!]!) { contracts(ids: $ids) { history { tickets { id } } } }`, map[string]any{"ids": []string{"1", "2", "3"}}, CodeQueryTooComplex},
+		{"cost by ids at", Limits{Cost: 156}, `query($ids: [ID!]!) { contracts(ids: $ids) { history { tickets { id } } } }`, map[string]any{"ids": []string{"1", "2", "3"}}, ""},
+		{"cost of a fragment counts once per spread", Limits{Cost: 103}, `{ a: contract(id: "1") { ...F } b: contract(id: "2") { ...F } } fragment F on Contract { history { tickets { id } } }`, nil, CodeQueryTooComplex},
+		{"contracts over", Limits{Contracts: 2}, `query($ids: [ID!]!) { contracts(ids: $ids) { id } c: contract(id: "4") { id } }`, map[string]any{"ids": []string{"1", "2", "1"}}, CodeTooManyContract},
+		{"contracts at", Limits{Contracts: 3}, `query($ids: [ID!]!) { contracts(ids: $ids) { id } c: contract(id: "4") { id } }`, map[string]any{"ids": []string{"1", "2", "1"}}, ""},
+	}
+	for _, tt := range tests {
+		api, _ := newTestAPIWith(t, up, 0, Options{Limits: tt.limits})
+		before := up.total()
+		resp := mustQuery(t, api, "token", tt.query, tt.vars)
+		if tt.code == "" {
+			if len(resp.Errors) > 0 || resp.Data == nil {
+				t.Errorf("%s: %s, want data", tt.name, resp.raw)
+			}
+			continue
+		}
+		if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != tt.code || resp.Data != nil {
+			t.Errorf("%s: %s, want one %s error and no data", tt.name, resp.raw, tt.code)
+			continue
+		}
+		if ext := resp.Errors[0].Extensions; ext["counted"].(float64) <= ext["limit"].(float64) {
+			t.Errorf("%s: counted %v of %v allowed", tt.name, ext["counted"], ext["limit"])
+		}
+		if n := up.total() - before; n != 0 {
+			t.Errorf("%s: %d upstream calls, want none", tt.name, n)
+		}
+	}
+}
+
+// TestRefusalStatus: a refused operation is a request error: 400 for
+// application/graphql-response+json, 200 for application/json (GraphQL over HTTP).
+func TestRefusalStatus(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {})
+	api, _ := newTestAPIWith(t, up, 0, Options{Limits: Limits{Depth: 1}})
+	for accept, want := range map[string]int{"application/graphql-response+json": http.StatusBadRequest, "application/json": http.StatusOK} {
+		req, _ := http.NewRequest(http.MethodPost, api.URL, strings.NewReader(`{"query":"{ contract(id: \"1\") { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Accept %s: status %d, want %d", accept, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestContractsLimitCountsNestedHistories: the loader counts every distinct contract an
+// operation loads, at any depth; those over the limit fail without an upstream call. (Which
+// ones is up to the order gqlgen resolves them in.)
+func TestContractsLimitCountsNestedHistories(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		contracts := []any{}
+		for _, c := range []string{"1", "2", "3", "4", "5"} {
+			contracts = append(contracts, map[string]any{"id": c})
+		}
+		b, _ := json.Marshal(map[string]any{"tickets": []any{map[string]any{"id": "t" + id, "customer": map[string]any{"contracts": contracts}}}})
+		w.Write(b)
+	})
+	api, _ := newTestAPIWith(t, up, 0, Options{Limits: Limits{Contracts: 3}})
+	resp := mustQuery(t, api, "token", `{ contract(id: "1") { history { tickets { customer { contracts { id history { tickets { id } } } } } } } }`, nil)
+	refused := 0
+	for i, id := range []string{"1", "2", "3", "4", "5"} {
+		ext := resp.errorAt(fmt.Sprintf("contract.history.tickets.0.customer.contracts.%d.history", i))
+		switch {
+		case ext == nil && up.callsFor(id) == 1:
+		case ext != nil && ext["code"] == CodeTooManyContract && up.callsFor(id) == 0:
+			refused++
+		default:
+			t.Errorf("contract %s: error %v, %d upstream calls: %s", id, ext, up.callsFor(id), resp.raw)
+		}
+	}
+	if refused != 2 || up.total() != 3 {
+		t.Errorf("%d contracts refused and %d upstream calls, want 2 and 3", refused, up.total())
+	}
+}
+
+// bigHistory is a history of n tickets, each with a body of bodyBytes.
+func bigHistory(n, bodyBytes int) []byte {
+	tickets := make([]any, n)
+	body := strings.Repeat("x", bodyBytes)
+	for i := range tickets {
+		tickets[i] = map[string]any{"id": i, "subject": fmt.Sprint("subject ", i), "body": body, "status": "open"}
+	}
+	b, _ := json.Marshal(map[string]any{"tickets": tickets})
+	return b
+}
+
+// TestRunTimeBoundsCutTheAnswer: an operation that passes the estimate but resolves more fields,
+// or more bytes, than allowed stops growing: one RESPONSE_TOO_LARGE error, the rest null.
+func TestRunTimeBoundsCutTheAnswer(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(bigHistory(400, 1000))
+	})
+	const q = `{ contract(id: "1") { id history { tickets { id subject body } } } }`
+	for name, tt := range map[string]struct {
+		limits Limits
+		holds  func(r gqlResponse) bool
+	}{
+		"fields": {Limits{Fields: 500}, func(r gqlResponse) bool { return strings.Count(r.raw, `"subject":"subject`) < 500/3 }},
+		"bytes":  {Limits{Bytes: 50_000}, func(r gqlResponse) bool { return len(r.raw) < 50_000+400*50 }},
+	} {
+		api, logs := newTestAPIWith(t, up, 0, Options{Limits: tt.limits})
+		resp := mustQuery(t, api, "token", q, nil)
+		if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != CodeResponseTooBig {
+			t.Errorf("%s: errors %.300s, want one RESPONSE_TOO_LARGE", name, resp.raw)
+		}
+		if !tt.holds(resp) || !strings.Contains(resp.raw, `"id":"1"`) {
+			t.Errorf("%s: a %d-byte answer (of the history's 400 KB): %.300s", name, len(resp.raw), resp.raw)
+		}
+		if n := strings.Count(logs.String(), "operation errors"); n != 1 {
+			t.Errorf("%s: %d log lines of the operation's errors, want 1:\n%s", name, n, logs)
+		}
+	}
+}
+
+// TestOperationTimeoutCutsExecution: an operation still executing at its deadline stops there,
+// however much is left to resolve, and answers what it has.
+func TestOperationTimeoutCutsExecution(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(bigHistory(5000, 10))
+	})
+	const timeout = 300 * time.Millisecond
+	api, _ := newTestAPIWith(t, up, 0, Options{Timeout: timeout, Limits: Limits{Fields: 1 << 40, Bytes: 1 << 40, Cost: 1 << 40}})
+	var q strings.Builder
+	q.WriteString("{")
+	for i := range 30 {
+		fmt.Fprintf(&q, " c%d: contract(id: \"1\") { history { tickets { id subject status body } } }", i)
+	}
+	q.WriteString(" }")
+	start := time.Now()
+	resp := mustQuery(t, api, "token", q.String(), nil)
+	took := time.Since(start)
+	if !strings.Contains(resp.raw, CodeOperationTime) {
+		t.Errorf("answer after %v without OPERATION_TIMEOUT: %.300s", took, resp.raw)
+	}
+	if took > timeout+2*time.Second {
+		t.Errorf("answered after %v, want within the %v timeout plus a little", took, timeout)
+	}
+}
+
+// TestOperationTimeoutHoldsForFanOut: a hung upstream behind many contracts costs the caller the
+// operation's timeout, not a multiple of it, and no call starts after the deadline.
+func TestOperationTimeoutHoldsForFanOut(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		<-r.Context().Done()
+	})
+	ids := make([]string, 60)
+	for i := range ids {
+		ids[i] = fmt.Sprint("h", i)
+	}
+	const timeout = 300 * time.Millisecond
+	for name, cached := range map[string]bool{"client": false, "cache": true} {
+		api := newConcurrencyAPI(t, up, 4, timeout, cached)
+		before := up.total()
+		start := time.Now()
+		resp := mustQuery(t, api, "token", `query($ids: [ID!]!) { contracts(ids: $ids) { id } }`, map[string]any{"ids": ids})
+		took := time.Since(start)
+		if took > timeout+2*time.Second {
+			t.Errorf("%s: answered after %v, want within the %v timeout plus a little", name, took, timeout)
+		}
+		for i := range ids {
+			if ext := resp.errorAt(fmt.Sprint("contracts.", i)); ext == nil || ext["code"] != CodeUpstreamTimeout {
+				t.Errorf("%s: contract %d: %v, want UPSTREAM_TIMEOUT", name, i, ext)
+				break
+			}
+		}
+		if n := up.total() - before; n > 4 {
+			t.Errorf("%s: %d upstream calls, want at most the 4 in flight at the deadline", name, n)
+		}
+		// The calls in flight at the deadline run on for others (the cache's) or until the
+		// client gives up: end them.
+		up.srv.CloseClientConnections()
+	}
+}
+
+// TestOperationErrorsAreOneLogLine: many failing fields of one operation log one line with
+// their counts, not one each.
+func TestOperationErrorsAreOneLogLine(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	api, logs := newTestAPI(t, up, 0)
+	ids := make([]string, 80)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i)
+	}
+	resp := mustQuery(t, api, "token", `query($ids: [ID!]!) { contracts(ids: $ids) { id } }`, map[string]any{"ids": ids})
+	if len(resp.Errors) != 80 {
+		t.Fatalf("%d errors, want 80", len(resp.Errors))
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "operation errors") || !strings.Contains(lines[0], "UPSTREAM_ERROR:80") {
+		t.Errorf("log:\n%s\nwant one line counting 80 UPSTREAM_ERRORs", logs)
+	}
+}
+
+// TestAnswersListAtMostAHundredErrors: the errors of one answer are bounded too.
+func TestAnswersListAtMostAHundredErrors(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.WriteHeader(http.StatusBadGateway)
+	})
+	api, _ := newTestAPIWith(t, up, 0, Options{Limits: Limits{Contracts: 1000, Cost: 1 << 20}})
+	var q strings.Builder
+	q.WriteString("{")
+	for i := range 3 {
+		ids := make([]string, 50)
+		for j := range ids {
+			ids[j] = fmt.Sprintf("%q", fmt.Sprint(i, "-", j))
+		}
+		fmt.Fprintf(&q, " c%d: contracts(ids: [%s]) { id }", i, strings.Join(ids, ","))
+	}
+	q.WriteString(" }")
+	resp := mustQuery(t, api, "token", q.String(), nil)
+	if n := len(resp.Errors); n != maxAnswerErrors+1 || resp.Errors[n-1].Extensions["code"] != "TOO_MANY_ERRORS" ||
+		!strings.Contains(resp.Errors[n-1].Message, "50 more errors") {
+		t.Errorf("%d errors, the last %+v; want 100 and one saying 50 more", n, resp.Errors[n-1])
+	}
+}
+
+// newConcurrencyAPI serves the handler over a client that makes at most concurrency calls at
+// once, each allowed a minute, with (cached) or without the cache in front, and the operation
+// timeout given.
+func newConcurrencyAPI(t *testing.T, up *testUpstream, concurrency int, timeout time.Duration, cached bool) *httptest.Server {
+	t.Helper()
+	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL, Timeout: time.Minute, Concurrency: concurrency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetch HistoryFetcher = client
+	o := Options{Timeout: timeout}
+	if cached {
+		cache, err := upstream.NewCache(client, upstream.NewMemoryStore(1<<20), upstream.CacheOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fetch, o.Changes, o.Invalidator = cache, cache, cache
+	}
+	api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("k")), o, slog.New(slog.DiscardHandler)))
+	t.Cleanup(api.Close)
+	return api
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/enneo-facade/facade/bench/queries"
+	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/upstream/demo"
+)
+
+// countingDemo serves the demo upstream over real HTTP, counting its calls.
+func countingDemo(t *testing.T) (url string, calls *atomic.Int64) {
+	t.Helper()
+	calls = &atomic.Int64{}
+	h := demo.NewHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, calls
+}
+
+func post(t *testing.T, base, token string, body []byte) (status int, out map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func codesOf(out map[string]any) []string {
+	var codes []string
+	errs, _ := out["errors"].([]any)
+	for _, e := range errs {
+		ext, _ := e.(map[string]any)["extensions"].(map[string]any)
+		code, _ := ext["code"].(string)
+		codes = append(codes, code)
+	}
+	return codes
+}
+
+// TestAttacksAreRefused sends bench/queries' attack corpus to the whole service over real
+// HTTP: each is refused with its code and costs no upstream call. (How fast, and what it does
+// to memory, bench/attack measures.)
+func TestAttacksAreRefused(t *testing.T) {
+	url, calls := countingDemo(t)
+	base, _ := startTestServer(t, map[string]string{"UPSTREAM_URL": url})
+	for _, a := range queries.Attacks() {
+		before := calls.Load()
+		status, out := post(t, base, "demo-token", a.Body)
+		if n := calls.Load() - before; n != 0 {
+			t.Errorf("%s: %d upstream calls, want 0", a.Name, n)
+		}
+		if a.Status != 0 {
+			if status != a.Status {
+				t.Errorf("%s: status %d, want %d", a.Name, status, a.Status)
+			}
+			continue
+		}
+		codes := codesOf(out)
+		if len(codes) == 0 || !slices.Contains(a.Codes, codes[0]) || out["data"] != nil && codes[0] != "BAD_USER_INPUT" {
+			raw, _ := json.Marshal(out)
+			t.Errorf("%s: %d %.400s, want %v", a.Name, status, raw, a.Codes)
+		}
+	}
+}
+
+// TestLegitimateQueriesPassTheDefaultLimits: every legitimate query of bench/queries, the
+// playground's own query and every example in the README get data under the default limits.
+func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
+	base, _ := startTestServer(t, map[string]string{"ADMIN_TOKEN": "admin-token"})
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
+	type example struct {
+		name, token string
+		body        []byte
+		allowed     []string // codes of errors the example shows on purpose
+	}
+	var all []example
+	for _, q := range queries.Legitimate(schema) {
+		b, _ := json.Marshal(map[string]any{"query": q.Query, "variables": q.Variables})
+		all = append(all, example{q.Name, "demo-token", b, nil})
+	}
+	b, _ := json.Marshal(map[string]any{"query": exampleQuery})
+	all = append(all, example{"the playground's query", "demo-token", b, nil})
+	for i, body := range readmeExamples(t) {
+		token := "demo-token"
+		if bytes.Contains(body, []byte("mutation")) {
+			token = "admin-token"
+		}
+		// The README's list view shows how a contract that is not found fails alone.
+		all = append(all, example{fmt.Sprint("README example ", i+1), token, body, []string{graph.CodeNotFound}})
+	}
+	for _, e := range all {
+		status, out := post(t, base, e.token, e.body)
+		raw, _ := json.Marshal(out)
+		bad := status != http.StatusOK || out["data"] == nil
+		for _, code := range codesOf(out) {
+			bad = bad || !slices.Contains(e.allowed, code)
+		}
+		if bad {
+			t.Errorf("%s: %d %.600s", e.name, status, raw)
+		}
+	}
+}
+
+var (
+	graphqlBlock = regexp.MustCompile("(?s)```graphql\n(.*?)```")
+	readmeVars   = regexp.MustCompile(`(?m)^# variables: (.*)$`)
+	curlBody     = regexp.MustCompile(`(?s)curl[^\n]*localhost:8080/graphql.*?-d '(\{.*?\})'`)
+)
+
+// readmeExamples are the request bodies of README.md's GraphQL blocks and curl commands.
+func readmeExamples(t *testing.T) [][]byte {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	for _, m := range graphqlBlock.FindAllSubmatch(readme, -1) {
+		req := map[string]any{"query": string(m[1])}
+		if v := readmeVars.FindSubmatch(m[1]); v != nil {
+			var vars map[string]any
+			if err := json.Unmarshal(v[1], &vars); err != nil {
+				t.Fatalf("README: variables %s: %v", v[1], err)
+			}
+			req["variables"] = vars
+		}
+		b, _ := json.Marshal(req)
+		bodies = append(bodies, b)
+	}
+	for _, m := range curlBody.FindAllSubmatch(readme, -1) {
+		bodies = append(bodies, m[1])
+	}
+	if len(bodies) < 3 {
+		t.Fatalf("found %d examples in README.md, want its GraphQL blocks and curl commands", len(bodies))
+	}
+	return bodies
+}
