@@ -42,7 +42,8 @@ func TestLoadConfigFlagsOverrideEnvironment(t *testing.T) {
 // variables are the settings a bad value can be reported for.
 var variables = []string{"PORT", "UPSTREAM_TIMEOUT", "UPSTREAM_CONNECT_TIMEOUT", "OPERATION_TIMEOUT", "SHUTDOWN_TIMEOUT",
 	"REDIS_DIAL_TIMEOUT", "REDIS_TIMEOUT", "CACHE_STALE_TTL", "CACHE_TTL", "UPSTREAM_MAX_BYTES", "UPSTREAM_CONCURRENCY",
-	"MAX_REQUEST_BYTES", "CACHE_HOT_BYTES", "CACHE_MEMORY_BYTES", "CACHE_RESPONSE_BYTES", "TIME_ZONE"}
+	"MAX_REQUEST_BYTES", "CACHE_HOT_BYTES", "CACHE_MEMORY_BYTES", "CACHE_RESPONSE_BYTES", "TIME_ZONE",
+	"MAX_TOKENS", "MAX_DEPTH", "MAX_ALIASES", "MAX_ROOT_FIELDS", "MAX_DIRECTIVES", "MAX_COST", "MAX_CONTRACTS", "MAX_FIELDS"}
 
 func TestLoadConfigNamesBadValues(t *testing.T) {
 	tests := []struct {
@@ -60,6 +61,10 @@ func TestLoadConfigNamesBadValues(t *testing.T) {
 		{[]string{"TIME_ZONE", "Mars/Olympus"}, "TIME_ZONE"},
 		{[]string{"UPSTREAM_CONCURRENCY", "0"}, "UPSTREAM_CONCURRENCY"},
 		{[]string{"CACHE_HOT_BYTES", "-1"}, "CACHE_HOT_BYTES"},
+		{[]string{"MAX_DEPTH", "0"}, "MAX_DEPTH"},
+		{[]string{"MAX_COST", "many"}, "MAX_COST"},
+		{[]string{"RATE_LIMIT_BURST", "200000"}, "RATE_LIMIT_PER_SECOND"},
+		{[]string{"RATE_LIMIT_BURST", "1000", "RATE_LIMIT_PER_SECOND", "10"}, "below MAX_COST"},
 	}
 	for _, tt := range tests {
 		_, err := loadConfig(nil, env(tt.env...), &bytes.Buffer{})

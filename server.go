@@ -30,6 +30,7 @@ import (
 
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/playground"
+	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
@@ -73,6 +74,7 @@ type config struct {
 	AdminToken          string
 	PprofAddr           string
 	Limits              graph.Limits
+	RateLimit           ratelimit.Limit // zero: off
 }
 
 // loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
@@ -157,6 +159,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	num(&contracts, "MAX_CONTRACTS", int64(d.Contracts), "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)")
 	num(&c.Limits.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)")
 	num(&c.Limits.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)")
+	num(&c.RateLimit.Burst, "RATE_LIMIT_BURST", 0, "cost points a caller's bucket holds, at least MAX_COST; 0: no rate limit")
+	num(&c.RateLimit.PerSecond, "RATE_LIMIT_PER_SECOND", 0, "cost points a caller's bucket regains each second; 0: no rate limit")
 	str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -203,6 +207,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		if n.v <= 0 {
 			bad = append(bad, fmt.Errorf("%s: must be positive", n.env))
 		}
+	}
+	switch rl := c.RateLimit; {
+	case rl.Burst < 0 || rl.PerSecond < 0 || (rl.Burst == 0) != (rl.PerSecond == 0):
+		bad = append(bad, errors.New("RATE_LIMIT_BURST and RATE_LIMIT_PER_SECOND: set both (positive) to rate limit, or neither"))
+	case rl.Burst > 0 && rl.Burst < c.Limits.Cost:
+		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, c.Limits.Cost))
 	}
 	if len(bad) > 0 {
 		return c, errors.Join(bad...)
@@ -317,13 +327,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("CACHE_KEY_SECRET is unset: credential scopes use a random per-process secret, so replicas will not share cache entries")
 	}
 
+	// One Redis client (and pool) serves the cache, the rate limiter and persisted queries.
+	var redisStore *upstream.RedisStore
+	if cfg.RedisURL != "" {
+		redisStore, err = upstream.NewRedisStore(upstream.RedisOptions{
+			URL: cfg.RedisURL, Prefix: cfg.CachePrefix, DialTimeout: cfg.RedisDialTimeout, IOTimeout: cfg.RedisTimeout, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		defer redisStore.Close()
+	}
 	var cache *upstream.Cache
 	if cfg.CacheTTL > 0 {
-		store, closeStore, err := newStore(cfg, log)
-		if err != nil {
-			return err
+		var store upstream.Store = upstream.NewMemoryStore(cfg.CacheMemoryBytes)
+		if redisStore != nil {
+			store = redisStore
 		}
-		defer closeStore()
 		cache, err = upstream.NewCache(client, store, upstream.CacheOptions{
 			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, HotBytes: cfg.CacheHotBytes,
 			EncryptionKey: cfg.CacheEncryptionKey, Logger: log,
@@ -350,7 +370,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newHandler(cfg, client, cache, graph.NewAuthenticator(cfg.UpstreamToken, secret), demoMode, log),
+		Handler: newHandler(cfg, parts{
+			client: client, cache: cache, auth: graph.NewAuthenticator(cfg.UpstreamToken, secret),
+			limiter: newRateLimiter(cfg, redisStore, log), demo: demoMode,
+		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      cfg.OperationTimeout + 5*time.Second,
@@ -401,19 +424,22 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
-// newStore returns the cache's store: Redis when REDIS_URL is set, else process memory.
-func newStore(cfg config, log *slog.Logger) (upstream.Store, func(), error) {
-	if cfg.RedisURL == "" {
-		return upstream.NewMemoryStore(cfg.CacheMemoryBytes), func() {}, nil
+// newRateLimiter returns the rate limiter RATE_LIMIT_BURST and RATE_LIMIT_PER_SECOND ask for:
+// its buckets in Redis when there is one, shared by every replica, else in process; nil when
+// rate limiting is off.
+func newRateLimiter(cfg config, redisStore *upstream.RedisStore, log *slog.Logger) *ratelimit.Limiter {
+	if cfg.RateLimit == (ratelimit.Limit{}) {
+		return nil
 	}
-	store, err := upstream.NewRedisStore(upstream.RedisOptions{
-		URL: cfg.RedisURL, Prefix: cfg.CachePrefix, DialTimeout: cfg.RedisDialTimeout, IOTimeout: cfg.RedisTimeout, Logger: log,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	if redisStore == nil {
+		return ratelimit.NewMemory(cfg.RateLimit, maxRateBuckets)
 	}
-	return store, func() { store.Close() }, nil
+	return ratelimit.NewRedis(redisStore.Client(), cfg.CachePrefix, cfg.RateLimit, maxRateBuckets, log)
 }
+
+// maxRateBuckets bounds the buckets kept in process (a few hundred bytes each): a caller whose
+// bucket is forgotten starts again with a full one.
+const maxRateBuckets = 10_000
 
 // startDemoUpstream serves the demo upstream on a loopback port, so that demo mode exercises the
 // same real HTTP client as production.
@@ -427,25 +453,37 @@ func startDemoUpstream() (stop func(), url string, err error) {
 	return func() { srv.Close() }, "http://" + ln.Addr().String(), nil
 }
 
-// newHandler holds the one route list. cache is nil when caching is off.
-func newHandler(cfg config, client *upstream.Client, cache *upstream.Cache, auth *graph.Authenticator, demoMode bool, log *slog.Logger) http.Handler {
+// parts are what run builds for the routes.
+type parts struct {
+	client  *upstream.Client
+	cache   *upstream.Cache // nil: caching is off
+	auth    *graph.Authenticator
+	limiter *ratelimit.Limiter // nil: no rate limit
+	demo    bool               // the built-in demo upstream serves
+}
+
+// newHandler holds the one route list.
+func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	var (
-		fetch       graph.HistoryFetcher = client
+		fetch       graph.HistoryFetcher = p.client
 		invalidator graph.Invalidator    = noCache{}
 		changes     graph.ChangeTracker  // nil: no response cache
-		cacheStatus = func() string { return "off" }
+		status      = map[string]func() string{"cache": func() string { return "off" }, "rateLimit": func() string { return "off" }}
+		o           = graph.Options{
+			AdminToken: cfg.AdminToken, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout, Limits: cfg.Limits,
+		}
 	)
-	if cache != nil {
-		fetch, invalidator, changes, cacheStatus = cache, cache, cache, cache.Status
+	if p.cache != nil {
+		fetch, invalidator, changes, status["cache"] = p.cache, p.cache, p.cache, p.cache.Status
 	}
-	api := limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, auth, graph.Options{
-		Invalidator: invalidator, AdminToken: cfg.AdminToken,
-		Changes: changes, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout,
-		Limits: cfg.Limits,
-	}, log))
+	if p.limiter != nil {
+		o.RateLimiter, status["rateLimit"] = p.limiter, p.limiter.Status
+	}
+	o.Invalidator, o.Changes = invalidator, changes
+	api := limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, p.auth, o, log))
 
 	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}
-	if demoMode {
+	if p.demo {
 		pg.DefaultHeaders = map[string]string{"Authorization": "Bearer demo-token"}
 	}
 
@@ -456,7 +494,7 @@ func newHandler(cfg config, client *upstream.Client, cache *upstream.Cache, auth
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", readiness(client, cacheStatus))
+	mux.Handle("GET /readyz", readiness(p.client, status))
 	if cfg.WebhookSecret != "" {
 		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
 	}
@@ -545,10 +583,12 @@ func limitRequest(maxBytes int64, next http.Handler) http.Handler {
 }
 
 // readiness reports ready once serving; it says whether the upstream answers, checked at most
-// every few seconds so probes cannot load it, and how the cache is ("memory", "ok",
-// "degraded" or "off"). Neither an unreachable upstream nor a degraded Redis makes the facade
-// unready: every replica shares them, and taking them all out of service helps nobody.
-func readiness(client *upstream.Client, cacheStatus func() string) http.Handler {
+// every few seconds so probes cannot load it, how the cache is ("memory", "ok", "degraded" or
+// "off") and how rate limiting is ("shared" in Redis, "local" in process, "degraded" while
+// Redis cannot be used and each process decides alone, or "off"). Neither an unreachable
+// upstream nor a degraded Redis makes the facade unready: every replica shares them, and taking
+// them all out of service helps nobody.
+func readiness(client *upstream.Client, status map[string]func() string) http.Handler {
 	var (
 		mu      sync.Mutex
 		checked time.Time
@@ -566,7 +606,11 @@ func readiness(client *upstream.Client, cacheStatus func() string) http.Handler 
 			cancel()
 			checked = time.Now()
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "upstream": state, "cache": cacheStatus()})
+		report := map[string]string{"status": "ready", "upstream": state}
+		for name, f := range status {
+			report[name] = f()
+		}
+		writeJSON(w, http.StatusOK, report)
 	})
 }
 

@@ -75,6 +75,16 @@ func (a *Authenticator) Credential(r *http.Request) Credential {
 	return c
 }
 
+// rateKey is whose budget the request's operations are paid from: the credential's scope (no
+// raw token), or one budget for all requests without a credential, which the upstream answers
+// nothing anyway.
+func (c Credential) rateKey() string {
+	if c.Err != nil || c.Upstream.Scope == "" {
+		return "anonymous"
+	}
+	return c.Upstream.Scope
+}
+
 // isAdmin reports whether the caller presented the admin token; never with an empty one.
 func (c Credential) isAdmin(adminToken string) bool {
 	return adminToken != "" && subtle.ConstantTimeCompare([]byte(c.Bearer), []byte(adminToken)) == 1

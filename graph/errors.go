@@ -27,6 +27,7 @@ const (
 	CodeUpstreamError       = "UPSTREAM_ERROR"
 	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE"
 	CodeCancelled           = "CANCELLED"
+	CodeRateLimited         = "RATE_LIMITED"
 	CodeInternal            = "INTERNAL"
 )
 

@@ -35,6 +35,9 @@ type Options struct {
 	Timeout time.Duration
 	// Limits bound each operation (zero fields: DefaultLimits).
 	Limits Limits
+	// RateLimiter, when set, takes each operation's estimated cost from its caller's budget
+	// before it runs, and refuses it with RATE_LIMITED (HTTP 429) when the budget cannot pay.
+	RateLimiter RateLimiter
 }
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
@@ -44,7 +47,7 @@ type Options struct {
 func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.Logger) http.Handler {
 	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken}}))
 	gql.AddTransport(transport.Options{})
-	gql.AddTransport(transport.GET{})
+	gql.AddTransport(get{})
 	gql.AddTransport(post{})
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
@@ -52,7 +55,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	gql.SetQueryCache(parsed)
 	limits := o.Limits.withDefaults()
 	gql.SetParserTokenLimit(limits.Tokens)
-	gql.Use(&operationLimits{limits: limits, parsed: parsed})
+	gql.Use(&operationLimits{limits: limits, parsed: parsed, rates: o.RateLimiter})
 	gql.SetErrorPresenter(ErrorPresenter(log))
 	gql.SetRecoverFunc(Recover(log))
 	gql.AroundFields(fieldMiddleware)
@@ -65,6 +68,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		}
 		l.op.logErrors(ctx, log)
 		trimErrors(resp)
+		l.op.reportCost(resp, o.RateLimiter)
 		if rc != nil {
 			rc.store(ctx, resp, l)
 		}

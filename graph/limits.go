@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -10,6 +11,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/enneo-facade/facade/graph/ratelimit"
 )
 
 // Limits bound what one operation may ask for and do. The checks on its text run before
@@ -115,6 +118,7 @@ type operationLimits struct {
 	// checks on its text already.
 	parsed graphql.Cache[*ast.QueryDocument]
 	schema *ast.Schema
+	rates  RateLimiter // nil: no rate limit
 }
 
 var _ interface {
@@ -155,8 +159,9 @@ func (o *operationLimits) MutateOperationParameters(ctx context.Context, p *grap
 // root fields name, before any resolver runs.
 func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	c := costOf(o.schema, oc.Operation, oc.Variables)
-	if l := loadersFrom(ctx); l != nil {
-		l.op.cost = c.cost
+	l := loadersFrom(ctx)
+	if l != nil {
+		l.op.cost, l.op.costed = c.cost, true
 	}
 	if c.cost > o.limits.Cost {
 		return limitError(CodeQueryTooComplex, c.cost, o.limits.Cost,
@@ -166,7 +171,23 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 		return limitError(CodeTooManyContract, int64(n), int64(o.limits.Contracts),
 			"the query names %d distinct contracts, more than the %d one operation may load", n, o.limits.Contracts)
 	}
+	if o.rates == nil || l == nil {
+		return nil
+	}
+	d := o.rates.Take(ctx, l.cred.rateKey(), c.cost)
+	l.op.throttle = &d
+	if !d.Allowed {
+		return rateLimited(c.cost, d)
+	}
 	return nil
+}
+
+// rateLimited is the refusal of an operation its caller's budget cannot pay for now.
+func rateLimited(cost int64, d ratelimit.Decision) *gqlerror.Error {
+	secs := int64(math.Ceil(d.RetryAfter.Seconds()))
+	err := gqlerror.Errorf("rate limited: this operation costs %d points and %d are left; retry after %d s", cost, d.Remaining, secs)
+	err.Extensions = map[string]any{"code": CodeRateLimited, "retryAfter": secs, "cost": cost}
+	return err
 }
 
 // saturated keeps counts of fragments spread many times over from overflowing.

@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -19,8 +20,10 @@ import (
 // run-time bound is passed, or its deadline, it stops: every field still to come resolves to
 // null without any work, so the answer stops growing, and one error says why.
 type operation struct {
-	limits Limits
-	cost   int64 // estimated before execution (see costOf)
+	limits   Limits
+	cost     int64               // estimated before execution (see costOf)
+	costed   bool                // cost is known: the operation got past validation
+	throttle *ratelimit.Decision // what the rate limiter said, if one did
 
 	fields   atomic.Int64
 	bytes    atomic.Int64
@@ -213,6 +216,40 @@ func (op *operation) logErrors(ctx context.Context, log *slog.Logger) {
 		attrs = append(attrs, slog.String("err", w.err.Error()))
 	}
 	log.LogAttrs(ctx, w.level, "operation errors", attrs...)
+}
+
+// costReport is extensions.cost, as Shopify's GraphQL API has it: what the operation was
+// estimated to cost and, with a rate limit, the state of the caller's bucket after it, so that a
+// client can pace itself.
+type costReport struct {
+	RequestedQueryCost int64           `json:"requestedQueryCost"`
+	ThrottleStatus     *throttleStatus `json:"throttleStatus,omitempty"`
+}
+
+type throttleStatus struct {
+	MaximumAvailable   int64 `json:"maximumAvailable"`
+	CurrentlyAvailable int64 `json:"currentlyAvailable"`
+	RestoreRate        int64 `json:"restoreRate"`
+}
+
+func newCostReport(cost int64, rates RateLimiter, d *ratelimit.Decision) costReport {
+	r := costReport{RequestedQueryCost: cost}
+	if rates != nil && d != nil {
+		l := rates.Limit()
+		r.ThrottleStatus = &throttleStatus{MaximumAvailable: l.Burst, CurrentlyAvailable: d.Remaining, RestoreRate: l.PerSecond}
+	}
+	return r
+}
+
+// reportCost adds extensions.cost to an answer, once the cost is known.
+func (op *operation) reportCost(resp *graphql.Response, rates RateLimiter) {
+	if !op.costed {
+		return
+	}
+	if resp.Extensions == nil {
+		resp.Extensions = map[string]any{}
+	}
+	resp.Extensions["cost"] = newCostReport(op.cost, rates, op.throttle)
 }
 
 // maxAnswerErrors bounds the errors one answer lists; the rest are counted in one more.

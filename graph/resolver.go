@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -20,6 +21,12 @@ type Invalidator interface {
 	Invalidate(ctx context.Context, contractID string) error
 }
 
+// RateLimiter takes what an operation costs from its caller's budget (see graph/ratelimit).
+type RateLimiter interface {
+	Take(ctx context.Context, key string, cost int64) ratelimit.Decision
+	Limit() ratelimit.Limit
+}
+
 // ChangeTracker tells whether a contract was invalidated since a point in time.
 type ChangeTracker interface {
 	ChangedSince(contractID string, t time.Time) bool
@@ -30,6 +37,7 @@ var (
 	_ HistoryFetcher = (*upstream.Client)(nil)
 	_ HistoryFetcher = (*upstream.Cache)(nil)
 	_ Invalidator    = (*upstream.Cache)(nil)
+	_ RateLimiter    = (*ratelimit.Limiter)(nil)
 )
 
 // MaxContracts bounds Query.contracts: a list view of 100 contracts is the largest legitimate

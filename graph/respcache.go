@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/lru"
@@ -29,10 +31,12 @@ import (
 type responseCache struct {
 	entries *lru.Map[[32]byte, *cachedResponse]
 	changes ChangeTracker
+	rates   RateLimiter // nil: no rate limit
 }
 
 type cachedResponse struct {
 	data     []byte       // the response's data member
+	cost     int64        // the operation's estimated cost, paid again by every answer
 	deps     []historyDep // sorted by contract id
 	rendered atomic.Pointer[rendering]
 }
@@ -57,7 +61,7 @@ func newResponseCache(o Options) *responseCache {
 	if size <= 0 {
 		size = 8 << 20
 	}
-	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes}
+	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes, rates: o.RateLimiter}
 }
 
 // missed is what serve found out about a request it could not answer, for what follows:
@@ -84,9 +88,21 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 		}
 		now := time.Now()
 		if e, ok := rc.entries.Get(key, now); ok && rc.valid(e) {
-			body := e.response(now)
 			h := w.Header()
 			h.Set("Content-Type", answerType(r.Header.Get("Accept")))
+			var body []byte
+			if rc.rates == nil {
+				body = e.response(now)
+			} else {
+				// A cached answer costs what executing it would: the budget paces callers,
+				// whatever is cached.
+				d := rc.rates.Take(r.Context(), cred.rateKey(), e.cost)
+				if !d.Allowed {
+					refuse(w, rateLimited(e.cost, d), newCostReport(e.cost, rc.rates, &d))
+					return
+				}
+				body = e.render(now, newCostReport(e.cost, rc.rates, &d))
+			}
 			h.Set("Content-Length", strconv.Itoa(len(body)))
 			w.Write(body)
 			return
@@ -117,7 +133,7 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *l
 		return
 	}
 	now := time.Now()
-	e := &cachedResponse{data: bytes.Clone(resp.Data)}
+	e := &cachedResponse{data: bytes.Clone(resp.Data), cost: l.op.cost}
 	expires := now.Add(time.Hour) // or when its first history stops being fresh
 	l.mu.Lock()
 	for id, u := range l.used {
@@ -141,17 +157,22 @@ func (e *cachedResponse) response(now time.Time) []byte {
 	if r := e.rendered.Load(); r != nil && r.second == now.Unix() {
 		return r.body
 	}
-	body := e.render(now)
+	body := e.render(now, costReport{RequestedQueryCost: e.cost})
 	e.rendered.Store(&rendering{second: now.Unix(), body: body})
 	return body
 }
 
-func (e *cachedResponse) render(now time.Time) []byte {
-	b := make([]byte, 0, len(e.data)+40+48*len(e.deps))
+// render writes the answer as an execution would (the extensions' keys sorted, as
+// encoding/json writes a map).
+func (e *cachedResponse) render(now time.Time, cost costReport) []byte {
+	b := make([]byte, 0, len(e.data)+160+48*len(e.deps))
 	b = append(b, `{"data":`...)
 	b = append(b, e.data...)
+	b = append(b, `,"extensions":{"cost":`...)
+	c, _ := json.Marshal(cost)
+	b = append(b, c...)
 	if len(e.deps) > 0 {
-		b = append(b, `,"extensions":{"histories":{`...)
+		b = append(b, `,"histories":{`...)
 		for i, d := range e.deps {
 			if i > 0 {
 				b = append(b, ',')
@@ -161,9 +182,18 @@ func (e *cachedResponse) render(now time.Time) []byte {
 			b = strconv.AppendInt(b, int64(now.Sub(d.fetched).Seconds()), 10)
 			b = append(b, '}')
 		}
-		b = append(b, "}}"...)
+		b = append(b, '}')
 	}
-	return append(b, '}')
+	return append(b, "}}"...)
+}
+
+// refuse answers a request refused before execution with err, and its cost.
+func refuse(w http.ResponseWriter, err *gqlerror.Error, cost costReport) {
+	if secs, ok := err.Extensions["retryAfter"].(int64); ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	w.WriteHeader(http.StatusTooManyRequests)
+	writeRequestError(w, &graphql.Response{Errors: gqlerror.List{err}, Extensions: map[string]any{"cost": cost}})
 }
 
 // requestKey returns the cache key of a POST (whose JSON body stays readable for the full

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,7 +27,34 @@ import (
 // application/json status 200 (gqlgen: 422); and a body that is not JSON is not quoted back.
 type post struct{ transport.POST }
 
-var _ graphql.Transport = post{}
+// get is gqlgen's GET transport (transport.GET) answering as post does, for queries only.
+type get struct{ transport.GET }
+
+var (
+	_ graphql.Transport = post{}
+	_ graphql.Transport = get{}
+)
+
+// request is a GraphQL request's body (or a GET's parameters): gqlgen's, and documentId, the
+// id of a persisted operation (GraphQL over HTTP's persisted documents), which stands for the
+// query as the hash of automatic persisted queries does.
+type request struct {
+	graphql.RawParams
+	DocumentID string `json:"documentId"`
+}
+
+// params returns the request as gqlgen takes it.
+func (q *request) params(r *http.Request) *graphql.RawParams {
+	p := &q.RawParams
+	if q.DocumentID != "" && p.Query == "" && p.Extensions["persistedQuery"] == nil {
+		if p.Extensions == nil {
+			p.Extensions = map[string]any{}
+		}
+		p.Extensions["persistedQuery"] = map[string]any{"version": 1, "sha256Hash": q.DocumentID}
+	}
+	p.Headers = r.Header
+	return p
+}
 
 func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
@@ -38,32 +66,71 @@ func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 		writeRequestError(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
 		return
 	}
-	var params graphql.RawParams
+	var req request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	if err := dec.Decode(&req); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		// gqlgen quotes the body here; it may hold tokens or personal data in its variables.
 		writeRequestError(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("%s", bodyError(err))}))
 		return
 	}
-	params.Headers = r.Header
+	params := req.params(r)
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	rc, opErr := exec.CreateOperationContext(ctx, &params)
+	execute(w, r, exec, params, contentType, false)
+}
+
+func (get) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	contentType := answerType(r.Header.Get("Accept"))
+	w.Header().Set("Content-Type", contentType)
+	start := graphql.Now()
+	v := r.URL.Query()
+	req := request{RawParams: graphql.RawParams{Query: v.Get("query"), OperationName: v.Get("operationName")}, DocumentID: v.Get("documentId")}
+	for name, into := range map[string]*map[string]any{"variables": &req.Variables, "extensions": &req.Extensions} {
+		if s := v.Get(name); s != "" {
+			dec := json.NewDecoder(strings.NewReader(s))
+			dec.UseNumber()
+			if err := dec.Decode(into); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				writeRequestError(w, exec.DispatchError(r.Context(), gqlerror.List{gqlerror.Errorf("the %s parameter must be a JSON object", name)}))
+				return
+			}
+		}
+	}
+	params := req.params(r)
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, params, contentType, true)
+}
+
+// execute runs a request and writes its answer. A request that fails before execution gets a
+// status as GraphQL over HTTP has it: 400 for application/graphql-response+json and 200 for
+// application/json when the query does not parse or validate (or a limit refuses it); 400 for
+// both without any query (or persisted query); 429 with Retry-After when the caller's rate
+// limit refuses it; and over GET, 405 for a mutation.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, contentType string, queriesOnly bool) {
+	ctx := r.Context()
+	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
-		// A query that does not parse or validate, or variables that do not coerce: 400 for
-		// application/graphql-response+json, 200 for application/json (GraphQL over HTTP);
-		// a request without a query (and without a persisted query's hash) is no GraphQL
-		// request at all: 400 for both.
 		status := http.StatusOK
 		switch {
 		case params.Query == "" && params.Extensions["persistedQuery"] == nil:
 			status = http.StatusBadRequest
+		case opErr[0].Extensions["code"] == CodeRateLimited:
+			status = http.StatusTooManyRequests
+			if secs, ok := opErr[0].Extensions["retryAfter"].(int64); ok {
+				w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			}
 		case contentType == graphqlResponseJSON && errcode.GetErrorKind(opErr) == errcode.KindProtocol:
 			status = http.StatusBadRequest
 		}
 		w.WriteHeader(status)
 		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return
+	}
+	if queriesOnly && rc.Operation.Operation != ast.Query {
+		w.Header().Set("Allow", "POST")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{gqlerror.Errorf("only queries may be sent with GET; send a %s with POST", rc.Operation.Operation)}))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)

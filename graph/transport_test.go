@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -141,3 +142,37 @@ func TestPostDoesNotQuoteTheBody(t *testing.T) {
 		}
 	}
 }
+
+// TestGetRunsQueriesOnly: GET answers queries as POST does, and a mutation with 405 (GraphQL
+// over HTTP), before it runs.
+func TestGetRunsQueriesOnly(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(historyWithSibling(id, "x"))
+	})
+	api, _ := newTestAPIWith(t, up, 0, Options{AdminToken: "admin", Invalidator: noInvalidator{}})
+	for _, tt := range []struct {
+		query, token string
+		status       int
+		want         string
+	}{
+		{`{ contract(id: "1") { id } }`, "token", http.StatusOK, `"contract":{"id":"1"}`},
+		{`mutation { invalidateContractHistory(contractId: "1") }`, "admin", http.StatusMethodNotAllowed, "only queries"},
+		{`{ nope }`, "token", http.StatusOK, "GRAPHQL_VALIDATION_FAILED"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, api.URL+"?query="+url.QueryEscape(tt.query), nil)
+		req.Header.Set("Authorization", "Bearer "+tt.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(raw), tt.want) {
+			t.Errorf("GET %s: %d %s, want %d with %s", tt.query, resp.StatusCode, raw, tt.status, tt.want)
+		}
+	}
+}
+
+type noInvalidator struct{}
+
+func (noInvalidator) Invalidate(context.Context, string) error { return nil }

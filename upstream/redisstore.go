@@ -398,6 +398,10 @@ func (s *RedisStore) Status() string {
 	return "ok"
 }
 
+// Client returns the store's Redis client, for other users of the same Redis (the rate limiter,
+// persisted queries) to share its pool and its short timeouts.
+func (s *RedisStore) Client() redis.UniversalClient { return s.rdb }
+
 // Close closes the connections; an Invalidations still running returns.
 func (s *RedisStore) Close() error { return s.rdb.Close() }
 
