@@ -22,11 +22,13 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/cors"
 
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/playground"
@@ -75,6 +77,12 @@ type config struct {
 	PprofAddr           string
 	Limits              graph.Limits
 	RateLimit           ratelimit.Limit // zero: off
+	// Introspection, Playground and Suggestions are on in demo mode and off in production
+	// (UPSTREAM_URL set) unless configured.
+	Introspection, Playground, Suggestions bool
+	// CORSOrigins may call /graphql from a browser ("*": any); none in production unless
+	// configured, any in demo mode.
+	CORSOrigins []string
 }
 
 // loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
@@ -159,6 +167,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	num(&contracts, "MAX_CONTRACTS", int64(d.Contracts), "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)")
 	num(&c.Limits.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)")
 	num(&c.Limits.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)")
+	var introspection, playground, suggestions, origins string
+	str(&introspection, "INTROSPECTION", "", "true or false: whether operations may read the schema; unset: on in demo mode, off with UPSTREAM_URL")
+	str(&playground, "PLAYGROUND", "", "true or false: whether / serves the GraphiQL playground; unset: on in demo mode, off with UPSTREAM_URL")
+	str(&suggestions, "FIELD_SUGGESTIONS", "", "true or false: whether validation errors suggest names (\"Did you mean ...\"); unset: on in demo mode, off with UPSTREAM_URL")
+	str(&origins, "CORS_ORIGINS", "", "comma-separated origins that browsers may call /graphql from, e.g. https://desk.example.com, or *; unset: any in demo mode, none with UPSTREAM_URL")
 	num(&c.RateLimit.Burst, "RATE_LIMIT_BURST", 0, "cost points a caller's bucket holds, at least MAX_COST; 0: no rate limit")
 	num(&c.RateLimit.PerSecond, "RATE_LIMIT_PER_SECOND", 0, "cost points a caller's bucket regains each second; 0: no rate limit")
 	str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
@@ -214,6 +227,25 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	case rl.Burst > 0 && rl.Burst < c.Limits.Cost:
 		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, c.Limits.Cost))
 	}
+	demo := c.UpstreamURL == ""
+	for _, b := range []struct {
+		env string
+		v   string
+		p   *bool
+	}{{"INTROSPECTION", introspection, &c.Introspection}, {"PLAYGROUND", playground, &c.Playground}, {"FIELD_SUGGESTIONS", suggestions, &c.Suggestions}} {
+		*b.p = demo
+		if b.v != "" {
+			v, err := strconv.ParseBool(b.v)
+			if err != nil {
+				bad = append(bad, fmt.Errorf("%s: must be true or false", b.env))
+			}
+			*b.p = v
+		}
+	}
+	var err error
+	if c.CORSOrigins, err = parseOrigins(origins, demo); err != nil {
+		bad = append(bad, fmt.Errorf("CORS_ORIGINS: %w", err))
+	}
 	if len(bad) > 0 {
 		return c, errors.Join(bad...)
 	}
@@ -241,6 +273,28 @@ func parseKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("must be 32 bytes as 64 hex digits or base64 (e.g. openssl rand -base64 32)")
+}
+
+// parseOrigins reads CORS_ORIGINS: "*", or origins such as https://desk.example.com separated
+// by commas; unset, any origin in demo mode and none otherwise.
+func parseOrigins(s string, demo bool) ([]string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && demo, s == "*":
+		return []string{"*"}, nil
+	case s == "":
+		return nil, nil
+	}
+	var origins []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.TrimSpace(o)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("%q is not an origin such as https://desk.example.com", o)
+		}
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	return origins, nil
 }
 
 // redactURL hides the password of a URL, and all of what does not parse as one.
@@ -471,6 +525,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		status      = map[string]func() string{"cache": func() string { return "off" }, "rateLimit": func() string { return "off" }}
 		o           = graph.Options{
 			AdminToken: cfg.AdminToken, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout, Limits: cfg.Limits,
+			Introspection: cfg.Introspection, Suggestions: cfg.Suggestions,
 		}
 	)
 	if p.cache != nil {
@@ -480,7 +535,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		o.RateLimiter, status["rateLimit"] = p.limiter, p.limiter.Status
 	}
 	o.Invalidator, o.Changes = invalidator, changes
-	api := limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, p.auth, o, log))
+	api := withCORS(cfg.CORSOrigins, limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, p.auth, o, log)))
 
 	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}
 	if p.demo {
@@ -490,7 +545,10 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /graphql", api)
 	mux.Handle("POST /graphql", api)
-	mux.Handle("GET /", playground.Handler(pg))
+	mux.Handle("OPTIONS /graphql", api)
+	if cfg.Playground {
+		mux.Handle("GET /", playground.Handler(pg))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -499,6 +557,24 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
 	}
 	return accessLog(log, mux)
+}
+
+// withCORS lets browsers on origins call next: preflights are answered, Authorization and
+// Content-Type may be sent, and answers vary by Origin. Credentials are only ever the
+// Authorization header, never cookies, so none are allowed. Without origins, no CORS headers are
+// sent at all, and browsers keep other origins out.
+func withCORS(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept"},
+		ExposedHeaders:   []string{"Retry-After"},
+		AllowCredentials: false,
+		MaxAge:           600,
+	}).Handler(next)
 }
 
 // noCache is the invalidator when caching is off: there is nothing to drop.

@@ -35,6 +35,12 @@ type Options struct {
 	Timeout time.Duration
 	// Limits bound each operation (zero fields: DefaultLimits).
 	Limits Limits
+	// Introspection lets operations read the schema (__schema, __type); off, they are refused
+	// with INTROSPECTION_DISABLED before they run. __typename is always allowed.
+	Introspection bool
+	// Suggestions keeps "Did you mean ...?" in validation errors, which tell the schema's names
+	// to whoever guesses at them.
+	Suggestions bool
 	// RateLimiter, when set, takes each operation's estimated cost from its caller's budget
 	// before it runs, and refuses it with RATE_LIMITED (HTTP 429) when the budget cannot pay.
 	RateLimiter RateLimiter
@@ -49,13 +55,16 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(get{})
 	gql.AddTransport(post{})
-	gql.Use(extension.Introspection{})
+	if o.Introspection {
+		gql.Use(extension.Introspection{})
+	}
+	gql.SetDisableSuggestion(!o.Suggestions)
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	parsed := lru.New[*ast.QueryDocument](1000)
 	gql.SetQueryCache(parsed)
 	limits := o.Limits.withDefaults()
 	gql.SetParserTokenLimit(limits.Tokens)
-	gql.Use(&operationLimits{limits: limits, parsed: parsed, rates: o.RateLimiter})
+	gql.Use(&operationLimits{limits: limits, parsed: parsed, rates: o.RateLimiter, introspection: o.Introspection})
 	gql.SetErrorPresenter(ErrorPresenter(log))
 	gql.SetRecoverFunc(Recover(log))
 	gql.AroundFields(fieldMiddleware)
@@ -68,6 +77,9 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		}
 		l.op.logErrors(ctx, log)
 		trimErrors(resp)
+		if !o.Suggestions {
+			withoutSuggestions(resp)
+		}
 		l.op.reportCost(resp, o.RateLimiter)
 		if rc != nil {
 			rc.store(ctx, resp, l)

@@ -68,13 +68,15 @@ const (
 	CodeTooManyContract = "TOO_MANY_CONTRACTS"
 	CodeResponseTooBig  = "RESPONSE_TOO_LARGE"
 	CodeOperationTime   = "OPERATION_TIMEOUT"
+	// CodeIntrospectionOff refuses __schema and __type where introspection is off.
+	CodeIntrospectionOff = "INTROSPECTION_DISABLED"
 )
 
 func init() {
 	// A refused operation is a request error, like one that fails validation: GraphQL over
 	// HTTP answers it with 400 for application/graphql-response+json.
 	for _, code := range []string{CodeTooManyTokens, CodeQueryTooDeep, CodeTooManyAliases, CodeTooManyRoot,
-		CodeTooManyDirects, CodeTooManyRepeats, CodeQueryTooComplex, CodeTooManyContract} {
+		CodeTooManyDirects, CodeTooManyRepeats, CodeQueryTooComplex, CodeTooManyContract, CodeIntrospectionOff} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
 }
@@ -119,6 +121,8 @@ type operationLimits struct {
 	parsed graphql.Cache[*ast.QueryDocument]
 	schema *ast.Schema
 	rates  RateLimiter // nil: no rate limit
+	// introspection lets operations select __schema and __type.
+	introspection bool
 }
 
 var _ interface {
@@ -159,6 +163,11 @@ func (o *operationLimits) MutateOperationParameters(ctx context.Context, p *grap
 // root fields name, before any resolver runs.
 func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	c := costOf(o.schema, oc.Operation, oc.Variables)
+	if c.introspects && !o.introspection {
+		err := gqlerror.Errorf("introspection is off on this server: the schema is documented by whoever runs it")
+		err.Extensions = map[string]any{"code": CodeIntrospectionOff}
+		return err
+	}
 	l := loadersFrom(ctx)
 	if l != nil {
 		l.op.cost, l.op.costed = c.cost, true
@@ -340,8 +349,9 @@ const (
 
 // cost is what costOf finds.
 type cost struct {
-	cost      int64
-	contracts map[string]struct{} // the distinct ids the root fields name
+	cost        int64
+	contracts   map[string]struct{} // the distinct ids the root fields name
+	introspects bool                // a root field is __schema or __type
 }
 
 // costOf estimates what op costs, as GitHub and Apollo do for their rate limits: each object a
@@ -351,14 +361,16 @@ type cost struct {
 // schema's size bounds them). It also collects the ids the root fields name.
 func costOf(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) cost {
 	w := costWalker{schema: schema, vars: vars, fragments: map[*ast.FragmentDefinition]int64{}, contracts: map[string]struct{}{}}
-	return cost{cost: w.set(op.SelectionSet, true), contracts: w.contracts}
+	c := w.set(op.SelectionSet, true)
+	return cost{cost: c, contracts: w.contracts, introspects: w.introspects}
 }
 
 type costWalker struct {
-	schema    *ast.Schema
-	vars      map[string]any
-	fragments map[*ast.FragmentDefinition]int64
-	contracts map[string]struct{}
+	schema      *ast.Schema
+	vars        map[string]any
+	fragments   map[*ast.FragmentDefinition]int64
+	contracts   map[string]struct{}
+	introspects bool
 }
 
 func (w *costWalker) set(set ast.SelectionSet, root bool) int64 {
@@ -388,6 +400,9 @@ func (w *costWalker) set(set ast.SelectionSet, root bool) int64 {
 }
 
 func (w *costWalker) field(f *ast.Field, root bool) int64 {
+	if root && (f.Name == "__schema" || f.Name == "__type") {
+		w.introspects = true
+	}
 	if strings.HasPrefix(f.Name, "__") || f.Definition == nil {
 		return 0
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -176,10 +177,11 @@ func severity(code string) (slog.Level, bool) {
 		return slog.LevelDebug, true
 	case CodeInternal:
 		return slog.LevelError, true
-	case CodeNotFound, CodeBadUserInput, CodeUnauthenticated, "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND":
+	case CodeNotFound, CodeBadUserInput, CodeUnauthenticated, CodeIntrospectionOff,
+		"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND":
 		return 0, false
 	case CodeTooManyTokens, CodeQueryTooDeep, CodeTooManyAliases, CodeTooManyRoot, CodeTooManyDirects, CodeTooManyRepeats,
-		CodeQueryTooComplex, CodeTooManyContract, CodeResponseTooBig, CodeOperationTime:
+		CodeQueryTooComplex, CodeTooManyContract, CodeResponseTooBig, CodeOperationTime, CodeRateLimited:
 		return slog.LevelInfo, true
 	}
 	return slog.LevelWarn, true
@@ -250,6 +252,16 @@ func (op *operation) reportCost(resp *graphql.Response, rates RateLimiter) {
 		resp.Extensions = map[string]any{}
 	}
 	resp.Extensions["cost"] = newCostReport(op.cost, rates, op.throttle)
+}
+
+// withoutSuggestions cuts "Did you mean ...?" from validation errors: gqlgen's option drops it
+// from unknown fields only, not from unknown arguments or types.
+func withoutSuggestions(resp *graphql.Response) {
+	for _, e := range resp.Errors {
+		if i := strings.Index(e.Message, " Did you mean "); i >= 0 {
+			e.Message = e.Message[:i]
+		}
+	}
 }
 
 // maxAnswerErrors bounds the errors one answer lists; the rest are counted in one more.
