@@ -63,6 +63,10 @@ func TestLoadConfigNamesBadValues(t *testing.T) {
 		{[]string{"CACHE_HOT_BYTES", "-1"}, "CACHE_HOT_BYTES"},
 		{[]string{"MAX_DEPTH", "0"}, "MAX_DEPTH"},
 		{[]string{"INTROSPECTION", "maybe"}, "INTROSPECTION"},
+		{[]string{"UPSTREAM_TOKEN", "svc"}, "UPSTREAM_TOKEN"},
+		{[]string{"API_KEYS_FILE", "keys.txt"}, "API_KEYS_FILE"},
+		{[]string{"UPSTREAM_TOKEN", "svc", "API_KEYS_FILE", "/no/such/keys"}, "API_KEYS_FILE"},
+		{[]string{"UPSTREAM_TOKEN", "svc", "OPEN_ACCESS", "yes please"}, "OPEN_ACCESS"},
 		{[]string{"CORS_ORIGINS", "desk.example.com"}, "CORS_ORIGINS"},
 		{[]string{"CORS_ORIGINS", "https://desk.example.com/app"}, "CORS_ORIGINS"},
 		{[]string{"MAX_COST", "many"}, "MAX_COST"},
@@ -86,14 +90,14 @@ func TestLoadConfigNamesBadValues(t *testing.T) {
 }
 
 func TestSecretsFromEnvironment(t *testing.T) {
-	c, err := loadConfig(nil, env("UPSTREAM_TOKEN", "svc-token", "CACHE_KEY_SECRET", "k"), &bytes.Buffer{})
+	c, err := loadConfig(nil, env("UPSTREAM_TOKEN", "svc-token", "CACHE_KEY_SECRET", "k", "OPEN_ACCESS", "true"), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.UpstreamToken != "svc-token" || c.ScopeSecret != "k" {
 		t.Errorf("secrets = %q, %q", c.UpstreamToken, c.ScopeSecret)
 	}
-	c, err = loadConfig([]string{"--upstream-token", "flag-token"}, env("UPSTREAM_TOKEN", "svc-token"), &bytes.Buffer{})
+	c, err = loadConfig([]string{"--upstream-token", "flag-token"}, env("UPSTREAM_TOKEN", "svc-token", "OPEN_ACCESS", "true"), &bytes.Buffer{})
 	if err != nil || c.UpstreamToken != "flag-token" {
 		t.Errorf("flag token = %q, %v; want the flag to win", c.UpstreamToken, err)
 	}

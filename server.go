@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -80,6 +81,9 @@ type config struct {
 	// Introspection, Playground and Suggestions are on in demo mode and off in production
 	// (UPSTREAM_URL set) unless configured.
 	Introspection, Playground, Suggestions bool
+	// APIKeys are required of callers when a service token is set, unless OpenAccess.
+	APIKeys    graph.APIKeys
+	OpenAccess bool
 	// CORSOrigins may call /graphql from a browser ("*": any); none in production unless
 	// configured, any in demo mode.
 	CORSOrigins []string
@@ -167,7 +171,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	num(&contracts, "MAX_CONTRACTS", int64(d.Contracts), "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)")
 	num(&c.Limits.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)")
 	num(&c.Limits.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)")
-	var introspection, playground, suggestions, origins string
+	var introspection, playground, suggestions, origins, keysFile, open string
+	str(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
+	str(&open, "OPEN_ACCESS", "", "true: with UPSTREAM_TOKEN, serve callers without API keys (something in front authenticates them)")
 	str(&introspection, "INTROSPECTION", "", "true or false: whether operations may read the schema; unset: on in demo mode, off with UPSTREAM_URL")
 	str(&playground, "PLAYGROUND", "", "true or false: whether / serves the GraphiQL playground; unset: on in demo mode, off with UPSTREAM_URL")
 	str(&suggestions, "FIELD_SUGGESTIONS", "", "true or false: whether validation errors suggest names (\"Did you mean ...\"); unset: on in demo mode, off with UPSTREAM_URL")
@@ -246,6 +252,24 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.CORSOrigins, err = parseOrigins(origins, demo); err != nil {
 		bad = append(bad, fmt.Errorf("CORS_ORIGINS: %w", err))
 	}
+	if open != "" {
+		if c.OpenAccess, err = strconv.ParseBool(open); err != nil {
+			bad = append(bad, errors.New("OPEN_ACCESS: must be true or false"))
+		}
+	}
+	switch {
+	case keysFile != "" && c.UpstreamToken == "":
+		bad = append(bad, errors.New("API_KEYS_FILE: only with UPSTREAM_TOKEN; without it each caller sends its own Enneo token"))
+	case keysFile != "" && c.OpenAccess:
+		bad = append(bad, errors.New("API_KEYS_FILE and OPEN_ACCESS=true: choose one"))
+	case keysFile != "":
+		if c.APIKeys, err = readAPIKeys(keysFile, c.AdminToken); err != nil {
+			bad = append(bad, fmt.Errorf("API_KEYS_FILE: %w", err))
+		}
+	case c.UpstreamToken != "" && !c.OpenAccess:
+		bad = append(bad, errors.New("UPSTREAM_TOKEN: every caller would read with the service token's rights; "+
+			"set API_KEYS_FILE to the keys callers must present, or OPEN_ACCESS=true if something in front of the facade authenticates them"))
+	}
 	if len(bad) > 0 {
 		return c, errors.Join(bad...)
 	}
@@ -273,6 +297,25 @@ func parseKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("must be 32 bytes as 64 hex digits or base64 (e.g. openssl rand -base64 32)")
+}
+
+// readAPIKeys reads the API keys file; the admin token, if set, is accepted as a key of its own
+// named admin, so that the invalidation mutation can still be sent.
+func readAPIKeys(path, adminToken string) (graph.APIKeys, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := graph.ParseAPIKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if adminToken != "" {
+		if h := sha256.Sum256([]byte(adminToken)); keys[h] == "" {
+			keys[h] = "admin"
+		}
+	}
+	return keys, nil
 }
 
 // parseOrigins reads CORS_ORIGINS: "*", or origins such as https://desk.example.com separated
@@ -425,7 +468,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
-			client: client, cache: cache, auth: graph.NewAuthenticator(cfg.UpstreamToken, secret),
+			client: client, cache: cache, auth: newAuthenticator(cfg, secret),
 			limiter: newRateLimiter(cfg, redisStore, log), demo: demoMode,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -507,6 +550,16 @@ func startDemoUpstream() (stop func(), url string, err error) {
 	return func() { srv.Close() }, "http://" + ln.Addr().String(), nil
 }
 
+// newAuthenticator derives callers' credentials; with a service token they must present one of
+// the API keys, unless the operator opened the facade.
+func newAuthenticator(cfg config, secret []byte) *graph.Authenticator {
+	auth := graph.NewAuthenticator(cfg.UpstreamToken, secret)
+	if cfg.APIKeys != nil {
+		auth.RequireKeys(cfg.APIKeys)
+	}
+	return auth
+}
+
 // parts are what run builds for the routes.
 type parts struct {
 	client  *upstream.Client
@@ -556,7 +609,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if cfg.WebhookSecret != "" {
 		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
 	}
-	return accessLog(log, mux)
+	return accessLog(log, p.auth, mux)
 }
 
 // withCORS lets browsers on origins call next: preflights are answered, Authorization and
@@ -709,11 +762,12 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// accessLog logs method, path, status and duration: never query strings, headers or bodies,
-// which may carry tokens and personal data. Failed and slow (over a second) requests are logged
+// accessLog logs method, path, status and duration, and the name of the caller's API key where
+// keys are required: never query strings, headers, keys or bodies, which may carry tokens and
+// personal data. Failed and slow (over a second) requests are logged
 // at info, the others at debug: a log line per request costs a write each, which at tens of
 // thousands of requests a second is a good part of the time a cached answer takes.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+func accessLog(log *slog.Logger, auth *graph.Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -725,8 +779,11 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		if !log.Enabled(r.Context(), level) {
 			return
 		}
-		log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", took))
+		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", took)}
+		if caller := auth.Caller(r); caller != "" {
+			attrs = append(attrs, slog.String("caller", caller))
+		}
+		log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }

@@ -7,10 +7,15 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/enneo-facade/facade/upstream"
 )
@@ -26,12 +31,86 @@ type Credential struct {
 	Bearer string
 	// Err is why the request has no usable credential, if it has none.
 	Err error
+	// Key is the name of the API key the caller presented, where keys are required.
+	Key string
 }
 
 // Authenticator derives a request's Credential.
 type Authenticator struct {
 	serviceToken string
 	macs         sync.Pool // of hash.Hash: HMAC-SHA-256 keyed with the secret, ready to reuse
+	keys         APIKeys   // nil: callers need none
+}
+
+// APIKeys are the keys callers of a facade with a service token must present, by the SHA-256
+// of each key (the keys themselves are never kept), to their names.
+type APIKeys map[[sha256.Size]byte]string
+
+// ParseAPIKeys reads a file of named API keys, one per line: a name (letters, digits, '.', '_'
+// or '-') and the SHA-256 of the key in hex, optionally written sha256:<hex>; blank lines and
+// lines starting with # are skipped. Names and keys must be unique.
+func ParseAPIKeys(data []byte) (APIKeys, error) {
+	keys := APIKeys{}
+	names := map[string]bool{}
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 || !keyName.MatchString(fields[0]) {
+			return nil, fmt.Errorf("line %d: want a name and the SHA-256 of its key, e.g. powerbi sha256:9f86d0...", n+1)
+		}
+		sum, err := hex.DecodeString(strings.TrimPrefix(fields[1], "sha256:"))
+		if err != nil || len(sum) != sha256.Size {
+			return nil, fmt.Errorf("line %d (%s): the key's SHA-256 must be 64 hex digits (printf %%s \"$KEY\" | sha256sum)", n+1, fields[0])
+		}
+		h := [sha256.Size]byte(sum)
+		switch {
+		case names[fields[0]]:
+			return nil, fmt.Errorf("line %d: the name %s is given twice", n+1, fields[0])
+		case keys[h] != "":
+			return nil, fmt.Errorf("line %d (%s): the same key as %s", n+1, fields[0], keys[h])
+		}
+		keys[h], names[fields[0]] = fields[0], true
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no keys")
+	}
+	return keys, nil
+}
+
+var keyName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// RequireKeys makes every caller present one of keys as its bearer token; with a service token
+// the facade is otherwise open to anyone who reaches it.
+func (a *Authenticator) RequireKeys(keys APIKeys) *Authenticator {
+	a.keys = keys
+	return a
+}
+
+var errNoKey = errors.New("this API needs a key: send Authorization: Bearer <your API key>")
+
+// Caller is the name of the API key a request presents, "" for none: the access log names
+// callers by it, never by the key.
+func (a *Authenticator) Caller(r *http.Request) string {
+	if a.keys == nil {
+		return ""
+	}
+	return a.Credential(r).Key
+}
+
+// refused answers a request without one of the keys that are required, and reports whether it
+// did: nothing else runs for it, and no upstream call is made.
+func (a *Authenticator) refused(w http.ResponseWriter, c Credential) bool {
+	if a.keys == nil || c.Err == nil {
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", `Bearer realm="graphql"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	writeRequestError(w, &graphql.Response{Errors: gqlerror.List{{Message: errNoKey.Error(), Extensions: map[string]any{"code": CodeUnauthenticated}}}})
+	return true
 }
 
 // NewAuthenticator returns an Authenticator. With a service token every request uses it;
@@ -53,6 +132,12 @@ func (a *Authenticator) Credential(r *http.Request) Credential {
 		c.Bearer = strings.TrimSpace(t)
 		if !ok || !strings.EqualFold(scheme, "Bearer") || c.Bearer == "" {
 			c.Bearer, c.Err = "", errNotBearer
+		}
+	}
+	if a.keys != nil {
+		if c.Key = a.keys[sha256.Sum256([]byte(c.Bearer))]; c.Bearer == "" || c.Key == "" {
+			c.Err = errNoKey
+			return c
 		}
 	}
 	token := a.serviceToken
@@ -79,7 +164,10 @@ func (a *Authenticator) Credential(r *http.Request) Credential {
 // raw token), or one budget for all requests without a credential, which the upstream answers
 // nothing anyway.
 func (c Credential) rateKey() string {
-	if c.Err != nil || c.Upstream.Scope == "" {
+	switch {
+	case c.Key != "":
+		return "key:" + c.Key
+	case c.Err != nil || c.Upstream.Scope == "":
 		return "anonymous"
 	}
 	return c.Upstream.Scope

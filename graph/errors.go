@@ -101,6 +101,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeBadUserInput, "invalid contract id: use 1 to 64 letters, digits, '-' or '_'", nil
 	case errors.Is(err, upstream.ErrNoCredential):
 		return CodeUnauthenticated, "this query needs the upstream: send an Authorization: Bearer <token> header", nil
+	case errors.Is(err, errNoKey):
+		return CodeUnauthenticated, errNoKey.Error(), nil
 	case errors.Is(err, errNotBearer):
 		return CodeUnauthenticated, errNotBearer.Error(), nil
 	case errors.As(err, &status):

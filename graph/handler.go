@@ -75,7 +75,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		if resp == nil || l == nil {
 			return resp
 		}
-		l.op.logErrors(ctx, log)
+		l.op.logErrors(ctx, log, l.cred.Key)
 		trimErrors(resp)
 		if !o.Suggestions {
 			withoutSuggestions(resp)

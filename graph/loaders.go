@@ -73,6 +73,9 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 		m, ok := r.Context().Value(missedCtx{}).(missed)
 		if !ok {
 			m.cred = auth.Credential(r) // no response cache in front to have read it
+			if auth.refused(w, m.cred) {
+				return
+			}
 		}
 		l := newLoaders(fetch, m.cred, o, ps)
 		ctx := r.Context()

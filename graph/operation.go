@@ -202,8 +202,9 @@ func (op *operation) note(code, path string, err error) {
 }
 
 // logErrors writes one line for all the errors of the operation: their counts by code, and the
-// most severe one in full. No line when none of them is worth one.
-func (op *operation) logErrors(ctx context.Context, log *slog.Logger) {
+// most severe one in full, and the caller's API key by name. No line when none of them is worth
+// one.
+func (op *operation) logErrors(ctx context.Context, log *slog.Logger, caller string) {
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	w := op.worst
@@ -211,6 +212,9 @@ func (op *operation) logErrors(ctx context.Context, log *slog.Logger) {
 		return
 	}
 	attrs := []slog.Attr{slog.Any("errors", op.errors), slog.String("code", w.code)}
+	if caller != "" {
+		attrs = append(attrs, slog.String("caller", caller))
+	}
 	if w.path != "" {
 		attrs = append(attrs, slog.String("path", w.path))
 	}

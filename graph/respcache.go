@@ -78,6 +78,9 @@ type missedCtx struct{}
 func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred := auth.Credential(r)
+		if auth.refused(w, cred) {
+			return
+		}
 		key, ok := [32]byte{}, false
 		if cred.Err == nil {
 			key, ok = requestKey(r, cred.Upstream.Scope)
