@@ -63,6 +63,8 @@ func TestLoadConfigNamesBadValues(t *testing.T) {
 		{[]string{"CACHE_HOT_BYTES", "-1"}, "CACHE_HOT_BYTES"},
 		{[]string{"MAX_DEPTH", "0"}, "MAX_DEPTH"},
 		{[]string{"INTROSPECTION", "maybe"}, "INTROSPECTION"},
+		{[]string{"SAFELIST", "true"}, "SAFELIST"},
+		{[]string{"PERSISTED_OPERATIONS_FILE", "/no/such/manifest.json"}, "PERSISTED_OPERATIONS_FILE"},
 		{[]string{"UPSTREAM_TOKEN", "svc"}, "UPSTREAM_TOKEN"},
 		{[]string{"API_KEYS_FILE", "keys.txt"}, "API_KEYS_FILE"},
 		{[]string{"UPSTREAM_TOKEN", "svc", "API_KEYS_FILE", "/no/such/keys"}, "API_KEYS_FILE"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -34,6 +35,19 @@ func post(t *testing.T, base, token string, body []byte) (status int, out map[st
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func get(t *testing.T, url, token string) (status int, out map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -84,7 +98,7 @@ func TestAttacksAreRefused(t *testing.T) {
 // TestLegitimateQueriesPassTheDefaultLimits: every legitimate query of bench/queries, the
 // playground's own query and every example in the README get data under the default limits.
 func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
-	base, _ := startTestServer(t, map[string]string{"ADMIN_TOKEN": "admin-token"})
+	base, _ := startTestServer(t, map[string]string{"ADMIN_TOKEN": "admin-token", "PERSISTED_OPERATIONS_FILE": "testdata/persisted-operations.json"})
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
 	type example struct {
 		name, token string
@@ -107,7 +121,15 @@ func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
 		all = append(all, example{fmt.Sprint("README example ", i+1), token, body, []string{graph.CodeNotFound}})
 	}
 	for _, e := range all {
-		status, out := post(t, base, e.token, e.body)
+		var (
+			status int
+			out    map[string]any
+		)
+		if path, ok := strings.CutPrefix(string(e.body), "GET "); ok {
+			status, out = get(t, base+path, e.token)
+		} else {
+			status, out = post(t, base, e.token, e.body)
+		}
 		raw, _ := json.Marshal(out)
 		bad := status != http.StatusOK || out["data"] == nil
 		for _, code := range codesOf(out) {
@@ -122,10 +144,14 @@ func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
 var (
 	graphqlBlock = regexp.MustCompile("(?s)```graphql\n(.*?)```")
 	readmeVars   = regexp.MustCompile(`(?m)^# variables: (.*)$`)
-	curlBody     = regexp.MustCompile(`(?s)curl[^\n]*localhost:8080/graphql.*?-d '(\{.*?\})'`)
+	// A curl command, over one line or more joined by backslashes: its -d body, or the URL of a
+	// GET.
+	curlBody = regexp.MustCompile(`curl (?:[^\n]|\\\n)*?localhost:8080/graphql(?:[^\n]|\\\n)*?-d '([^']*)'`)
+	curlGet  = regexp.MustCompile(`curl -s 'localhost:8080(/graphql\?[^']*)'`)
 )
 
-// readmeExamples are the request bodies of README.md's GraphQL blocks and curl commands.
+// readmeExamples are the request bodies of README.md's GraphQL blocks and curl commands ("GET
+// <path>" for a curl that GETs).
 func readmeExamples(t *testing.T) [][]byte {
 	t.Helper()
 	readme, err := os.ReadFile("README.md")
@@ -147,6 +173,9 @@ func readmeExamples(t *testing.T) [][]byte {
 	}
 	for _, m := range curlBody.FindAllSubmatch(readme, -1) {
 		bodies = append(bodies, m[1])
+	}
+	for _, m := range curlGet.FindAllSubmatch(readme, -1) {
+		bodies = append(bodies, append([]byte("GET "), m[1]...))
 	}
 	if len(bodies) < 3 {
 		t.Fatalf("found %d examples in README.md, want its GraphQL blocks and curl commands", len(bodies))

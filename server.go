@@ -32,6 +32,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/persisted"
 	"github.com/enneo-facade/facade/graph/playground"
 	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
@@ -84,6 +85,10 @@ type config struct {
 	// APIKeys are required of callers when a service token is set, unless OpenAccess.
 	APIKeys    graph.APIKeys
 	OpenAccess bool
+	// Manifest holds the persisted operations of PERSISTED_OPERATIONS_FILE; with Safelist only
+	// they run.
+	Manifest *persisted.Manifest
+	Safelist bool
 	// CORSOrigins may call /graphql from a browser ("*": any); none in production unless
 	// configured, any in demo mode.
 	CORSOrigins []string
@@ -171,7 +176,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	num(&contracts, "MAX_CONTRACTS", int64(d.Contracts), "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)")
 	num(&c.Limits.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)")
 	num(&c.Limits.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)")
-	var introspection, playground, suggestions, origins, keysFile, open string
+	var introspection, playground, suggestions, origins, keysFile, open, manifest, safelist string
+	str(&manifest, "PERSISTED_OPERATIONS_FILE", "", "manifest of persisted operations (Apollo's or Relay's format) clients may send by id")
+	str(&safelist, "SAFELIST", "", "true: run only the operations of PERSISTED_OPERATIONS_FILE")
 	str(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
 	str(&open, "OPEN_ACCESS", "", "true: with UPSTREAM_TOKEN, serve callers without API keys (something in front authenticates them)")
 	str(&introspection, "INTROSPECTION", "", "true or false: whether operations may read the schema; unset: on in demo mode, off with UPSTREAM_URL")
@@ -256,6 +263,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		if c.OpenAccess, err = strconv.ParseBool(open); err != nil {
 			bad = append(bad, errors.New("OPEN_ACCESS: must be true or false"))
 		}
+	}
+	if safelist != "" {
+		if c.Safelist, err = strconv.ParseBool(safelist); err != nil {
+			bad = append(bad, errors.New("SAFELIST: must be true or false"))
+		}
+	}
+	switch {
+	case manifest != "":
+		if c.Manifest, err = persisted.ReadManifest(manifest); err != nil {
+			bad = append(bad, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err))
+		}
+	case c.Safelist:
+		bad = append(bad, errors.New("SAFELIST: needs PERSISTED_OPERATIONS_FILE, the operations it lets run"))
 	}
 	switch {
 	case keysFile != "" && c.UpstreamToken == "":
@@ -469,7 +489,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
 			client: client, cache: cache, auth: newAuthenticator(cfg, secret),
-			limiter: newRateLimiter(cfg, redisStore, log), demo: demoMode,
+			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, demo: demoMode,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -565,8 +585,9 @@ type parts struct {
 	client  *upstream.Client
 	cache   *upstream.Cache // nil: caching is off
 	auth    *graph.Authenticator
-	limiter *ratelimit.Limiter // nil: no rate limit
-	demo    bool               // the built-in demo upstream serves
+	limiter *ratelimit.Limiter   // nil: no rate limit
+	redis   *upstream.RedisStore // nil: no REDIS_URL
+	demo    bool                 // the built-in demo upstream serves
 }
 
 // newHandler holds the one route list.
@@ -578,7 +599,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		status      = map[string]func() string{"cache": func() string { return "off" }, "rateLimit": func() string { return "off" }}
 		o           = graph.Options{
 			AdminToken: cfg.AdminToken, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout, Limits: cfg.Limits,
-			Introspection: cfg.Introspection, Suggestions: cfg.Suggestions,
+			Introspection: cfg.Introspection, Suggestions: cfg.Suggestions, Manifest: cfg.Manifest, Safelist: cfg.Safelist,
 		}
 	)
 	if p.cache != nil {
@@ -586,6 +607,11 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	}
 	if p.limiter != nil {
 		o.RateLimiter, status["rateLimit"] = p.limiter, p.limiter.Status
+	}
+	if p.redis != nil {
+		// Queries clients register, shared by the replicas; a day is long enough for a
+		// client to keep sending the hash, and whoever misses registers the query again.
+		o.Persisted = persisted.NewRedisCache(p.redis.Client(), cfg.CachePrefix, 24*time.Hour, int(cfg.MaxRequestBytes))
 	}
 	o.Invalidator, o.Changes = invalidator, changes
 	api := withCORS(cfg.CORSOrigins, limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, p.auth, o, log)))

@@ -12,6 +12,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/enneo-facade/facade/graph/persisted"
 )
 
 // Options tunes the GraphQL handler.
@@ -41,6 +43,15 @@ type Options struct {
 	// Suggestions keeps "Did you mean ...?" in validation errors, which tell the schema's names
 	// to whoever guesses at them.
 	Suggestions bool
+	// Manifest holds persisted operations, which clients may send by id (documentId, or the
+	// hash of automatic persisted queries) instead of their text; nil for none.
+	Manifest *persisted.Manifest
+	// Safelist runs only the operations of Manifest: any other text is refused with
+	// PERSISTED_QUERY_NOT_IN_LIST, and clients cannot register queries of their own.
+	Safelist bool
+	// Persisted keeps the queries clients register by automatic persisted queries (APQ);
+	// nil keeps them in process. Unused with Safelist.
+	Persisted graphql.Cache[string]
 	// RateLimiter, when set, takes each operation's estimated cost from its caller's budget
 	// before it runs, and refuses it with RATE_LIMITED (HTTP 429) when the budget cannot pay.
 	RateLimiter RateLimiter
@@ -59,7 +70,10 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		gql.Use(extension.Introspection{})
 	}
 	gql.SetDisableSuggestion(!o.Suggestions)
-	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	gql.Use(extension.AutomaticPersistedQuery{Cache: persistedQueries(o)})
+	if o.Safelist {
+		gql.Use(safelist{o.Manifest})
+	}
 	parsed := lru.New[*ast.QueryDocument](1000)
 	gql.SetQueryCache(parsed)
 	limits := o.Limits.withDefaults()

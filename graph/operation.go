@@ -181,7 +181,7 @@ func severity(code string) (slog.Level, bool) {
 		"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND":
 		return 0, false
 	case CodeTooManyTokens, CodeQueryTooDeep, CodeTooManyAliases, CodeTooManyRoot, CodeTooManyDirects, CodeTooManyRepeats,
-		CodeQueryTooComplex, CodeTooManyContract, CodeResponseTooBig, CodeOperationTime, CodeRateLimited:
+		CodeQueryTooComplex, CodeTooManyContract, CodeResponseTooBig, CodeOperationTime, CodeRateLimited, CodeNotInSafelist:
 		return slog.LevelInfo, true
 	}
 	return slog.LevelWarn, true
