@@ -77,6 +77,7 @@ type config struct {
 	WebhookSecret       string
 	AdminToken          string
 	PprofAddr           string
+	LogLevel            slog.Level
 	Limits              graph.Limits
 	RateLimit           ratelimit.Limit // zero: off
 	// Introspection, Playground and Suggestions are on in demo mode and off in production
@@ -176,7 +177,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	num(&contracts, "MAX_CONTRACTS", int64(d.Contracts), "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)")
 	num(&c.Limits.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)")
 	num(&c.Limits.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)")
-	var introspection, playground, suggestions, origins, keysFile, open, manifest, safelist string
+	var introspection, playground, suggestions, origins, keysFile, open, manifest, safelist, level string
+	str(&level, "LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
 	str(&manifest, "PERSISTED_OPERATIONS_FILE", "", "manifest of persisted operations (Apollo's or Relay's format) clients may send by id")
 	str(&safelist, "SAFELIST", "", "true: run only the operations of PERSISTED_OPERATIONS_FILE")
 	str(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
@@ -263,6 +265,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		if c.OpenAccess, err = strconv.ParseBool(open); err != nil {
 			bad = append(bad, errors.New("OPEN_ACCESS: must be true or false"))
 		}
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		bad = append(bad, errors.New("LOG_LEVEL: must be debug, info, warn or error"))
 	}
 	if safelist != "" {
 		if c.Safelist, err = strconv.ParseBool(safelist); err != nil {
@@ -393,7 +398,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if getenv("GOMEMLIMIT") == "" {
 		// A soft memory limit just above what the caches may hold, and collections only every
 		// four times the live heap below it (GOGC=400): with GOGC=100 a small live heap was

@@ -201,8 +201,8 @@ func (op *operation) note(code, path string, err error) {
 	}
 }
 
-// logErrors writes one line for all the errors of the operation: their counts by code, and the
-// most severe one in full, and the caller's API key by name. No line when none of them is worth
+// logErrors writes one line for all the errors of the operation: their counts by code, the most
+// severe one's code, path and kind (no contract id, no value), and the caller's API key by name. No line when none of them is worth
 // one.
 func (op *operation) logErrors(ctx context.Context, log *slog.Logger, caller string) {
 	op.mu.Lock()
@@ -218,8 +218,13 @@ func (op *operation) logErrors(ctx context.Context, log *slog.Logger, caller str
 	if w.path != "" {
 		attrs = append(attrs, slog.String("path", w.path))
 	}
-	if w.err != nil {
-		attrs = append(attrs, slog.String("err", w.err.Error()))
+	switch {
+	case w.err == nil:
+	case w.code == CodeInternal:
+		attrs = append(attrs, slog.String("err", w.err.Error())) // ours, to debug
+	default:
+		// The error's message names the contract, whose id came from the caller.
+		attrs = append(attrs, slog.String("upstream", upstream.Kind(w.err)))
 	}
 	log.LogAttrs(ctx, w.level, "operation errors", attrs...)
 }

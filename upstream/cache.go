@@ -211,8 +211,10 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 	}
 
 	var (
-		mu     sync.Mutex
-		writes []pendingWrite
+		mu      sync.Mutex
+		writes  []pendingWrite
+		staleBy error // why the last stale history was served
+		stales  int
 	)
 	c.client.each(len(missing), func(j int) {
 		i := missing[j]
@@ -227,7 +229,9 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 			res[i].History, res[i].Err = c.historyOf(f, ids[i], p)
 		case stale[i] != nil && servesStale(err):
 			res[i] = stale[i].result(c.client, ids[i], CacheStale, time.Now())
-			c.log.WarnContext(ctx, "upstream failed: serving a stale history", "contract", ids[i], "err", err)
+			mu.Lock()
+			stales, staleBy = stales+1, err
+			mu.Unlock()
 			return
 		default:
 			res[i] = Result{Err: err}
@@ -239,6 +243,10 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 			mu.Unlock()
 		}
 	})
+	if stales > 0 {
+		// One line per batch, naming no contract: its id came from the caller.
+		c.log.WarnContext(ctx, "upstream failed: serving stale histories", "stale", stales, "err", Kind(staleBy))
+	}
 	if len(writes) > 0 && readErr == nil { // when the store just failed to read, writing is futile
 		c.writeBehind(ctx, cred.Scope, writes, now)
 	}

@@ -182,16 +182,21 @@ func classify(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
-// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+// retryAfter reads a Retry-After header in seconds or as an HTTP date, at most maxRetryAfter
+// (a larger one is as good as never, and would overflow a Duration); zero when there is none
+// that parses.
 func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && s >= 0 {
+		return time.Duration(min(s, int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && time.Until(t) > 0 {
-		return time.Until(t).Round(time.Second)
+		return min(time.Until(t).Round(time.Second), maxRetryAfter)
 	}
 	return 0
 }
+
+// maxRetryAfter bounds what the upstream may ask a client to wait.
+const maxRetryAfter = 24 * time.Hour

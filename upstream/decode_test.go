@@ -32,7 +32,7 @@ func mustDecode(t *testing.T, body []byte) *History {
 	return &h
 }
 
-func mustRead(t *testing.T, name string) []byte {
+func mustRead(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {

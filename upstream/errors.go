@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,4 +43,29 @@ func (e *StatusError) Is(target error) bool {
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("upstream %s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
+}
+
+// Kind names what went wrong in err, for logs: a status, a timeout and the like, and never the
+// contract id that the error's message holds, which came from a caller.
+func Kind(err error) string {
+	var se *StatusError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &se):
+		return fmt.Sprintf("status %d", se.Status)
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, ErrUnavailable):
+		return "unreachable"
+	case errors.Is(err, ErrBadResponse):
+		return "bad response"
+	case errors.Is(err, ErrInvalidID):
+		return "invalid id"
+	case errors.Is(err, ErrNoCredential):
+		return "no credential"
+	}
+	return "other"
 }

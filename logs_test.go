@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestNoPersonalDataOrTokensInLogsOrErrors: requests whose bodies, variables and headers hold an
+// IBAN, an email address and a bearer token, well-formed and not, answered with data, with
+// errors or refused: none of the three appears in any log line (at debug level) or in any
+// error of any answer.
+func TestNoPersonalDataOrTokensInLogsOrErrors(t *testing.T) {
+	const (
+		iban  = "DE89370400440532013000"
+		email = "jane.doe@example.com"
+		token = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.hush-signature"
+	)
+	p := startProcess(t, map[string]string{"LOG_LEVEL": "debug", "ADMIN_TOKEN": "admin-" + token})
+	q := func(query string, vars map[string]any) string {
+		b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+		return string(b)
+	}
+	secrets := map[string]any{"iban": iban, "email": email, "token": token}
+	requests := []struct {
+		method, auth, contentType, body string
+	}{
+		{"POST", "Bearer " + token, "application/json", q(`query($id: ID!, $other: ID) { contract(id: $id) { id } b: contract(id: $other) { id } }`, map[string]any{"id": iban, "other": email})},
+		{"POST", "Bearer " + token, "application/json", q(`query($id: ID!) { contract(id: $id) { id } }`, map[string]any{"id": secrets})},
+		{"POST", "Bearer " + token, "application/json", q(`query($id: ID!) { contract(id: $id) { id } }`, map[string]any{"id": []any{iban, email, token}})},
+		{"POST", "Bearer " + token, "application/json", q(`{ contract(id: "`+email+`") { ibann } }`, secrets)},
+		{"POST", "Bearer " + token, "application/json", q(`{ contract(id: "server-error") { id } x: contract(id: "`+iban+`") { history { tickets { id } } } }`, secrets)},
+		{"POST", "Bearer " + token, "application/json", q(`{ contract(id: "hang-`+iban+`") { id `+strings.Repeat("id ", 11)+`} }`, secrets)},
+		{"POST", "Bearer " + token, "application/json", q(`mutation { invalidateContractHistory(contractId: "`+iban+`") }`, secrets)},
+		{"POST", "Bearer " + token, "application/json", `{"query":"{ contract(id: \"` + iban + `\") { id } }","variables":{"email":"` + email + `","token":"` + token},
+		{"POST", "Bearer " + token, "application/json", `iban=` + iban + `&email=` + email},
+		{"POST", "Bearer " + token, "text/plain", q(`{ contract(id: "`+iban+`") { id } }`, secrets)},
+		{"POST", "Token " + token, "application/json", q(`{ contract(id: "`+iban+`") { id } }`, secrets)},
+		{"POST", "Bearer", "application/json", q(`{ contract(id: "`+iban+`") { id } }`, secrets)},
+		{"GET", "Bearer " + token, "", "?query=" + url.QueryEscape(`query($e: ID) { contract(id: $e) { id } }`) + "&variables=" + url.QueryEscape(`{"e":"`+email+`","iban":"`+iban+`"}`)},
+		{"GET", "Bearer " + token, "", "?query=" + url.QueryEscape(`{ contract(id: "`+iban+`") { id `) + "&variables=%7Bbroken"},
+		{"POST", "Bearer " + token, "application/json", `{"query":"{ __schema { types { name } } }","extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + iban + `"}}}`},
+	}
+	for _, r := range requests {
+		target := p.base + "/graphql"
+		var body io.Reader = strings.NewReader(r.body)
+		if r.method == "GET" {
+			target, body = target+r.body, nil
+		}
+		req, _ := http.NewRequest(r.method, target, body)
+		req.Header.Set("Authorization", r.auth)
+		if r.contentType != "" {
+			req.Header.Set("Content-Type", r.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var out struct {
+			Errors json.RawMessage `json:"errors"`
+		}
+		errs := string(raw) // an answer that is not JSON is checked whole
+		if json.Unmarshal(raw, &out) == nil {
+			errs = string(out.Errors)
+		}
+		for _, s := range []string{iban, email, token, "hush"} {
+			if strings.Contains(errs, s) {
+				t.Errorf("%s %.80s: the answer's errors hold %q: %s", r.method, r.body, s, errs)
+			}
+		}
+	}
+	logs := p.Logs()
+	if !strings.Contains(logs, `"msg":"request"`) || !strings.Contains(logs, "operation errors") {
+		t.Fatalf("the debug log lacks request and error lines:\n%s", logs)
+	}
+	for _, s := range []string{iban, email, token, "hush"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log holds %q:\n%s", s, logs)
+		}
+	}
+}
