@@ -38,7 +38,7 @@ func FuzzCost(f *testing.F) {
 			return
 		}
 		for _, op := range doc.Operations {
-			c := costOf(schema, op, map[string]any{"ids": []any{"1", "2"}})
+			c := costOf(schema, op, map[string]any{"ids": []any{"1", "2"}}, DefaultLimits.Contracts)
 			if c.cost < 0 || c.cost > saturated {
 				t.Fatalf("%q costs %d", q, c.cost)
 			}

@@ -145,6 +145,13 @@ func (o *operationLimits) MutateOperationParameters(ctx context.Context, p *grap
 	if p.Query == "" {
 		return nil // gqlgen says what is missing
 	}
+	if n := countValues(p.Variables, maxVariableValues+1); n > maxVariableValues {
+		// Coercing them against the operation's variables would cost more than anything else
+		// here (50,000 ids: 20 ms); no argument takes that many.
+		err := gqlerror.Errorf("the variables hold more than %d values, more than any argument takes", maxVariableValues)
+		err.Extensions = map[string]any{"code": CodeBadUserInput}
+		return err
+	}
 	if _, ok := o.parsed.Get(ctx, p.Query); ok {
 		return nil
 	}
@@ -162,7 +169,7 @@ func (o *operationLimits) MutateOperationParameters(ctx context.Context, p *grap
 // MutateOperationContext estimates the validated operation's cost and counts the contracts its
 // root fields name, before any resolver runs.
 func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	c := costOf(o.schema, oc.Operation, oc.Variables)
+	c := costOf(o.schema, oc.Operation, oc.Variables, o.limits.Contracts)
 	if c.introspects && !o.introspection {
 		err := gqlerror.Errorf("introspection is off on this server: the schema is documented by whoever runs it")
 		err.Extensions = map[string]any{"code": CodeIntrospectionOff}
@@ -197,6 +204,36 @@ func rateLimited(cost int64, d ratelimit.Decision) *gqlerror.Error {
 	err := gqlerror.Errorf("rate limited: this operation costs %d points and %d are left; retry after %d s", cost, d.Remaining, secs)
 	err.Extensions = map[string]any{"code": CodeRateLimited, "retryAfter": secs, "cost": cost}
 	return err
+}
+
+// maxVariableValues bounds the values in a request's variables: the longest list an argument
+// takes is contracts(ids:)'s 100.
+const maxVariableValues = 1000
+
+// countValues counts the values in vars, lists' and objects' elements included, up to stop.
+func countValues(vars map[string]any, stop int) int {
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		if n >= stop {
+			return
+		}
+		n++
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	for _, e := range vars {
+		walk(e)
+	}
+	return n
 }
 
 // saturated keeps counts of fragments spread many times over from overflowing.
@@ -359,18 +396,20 @@ type cost struct {
 // its length: contracts(ids) by the number of ids, tickets and the other lists by the assumed
 // sizes above. Fragments count as if inlined; introspection and __typename cost nothing (the
 // schema's size bounds them). It also collects the ids the root fields name.
-func costOf(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) cost {
-	w := costWalker{schema: schema, vars: vars, fragments: map[*ast.FragmentDefinition]int64{}, contracts: map[string]struct{}{}}
+// It stops collecting past maxContracts, the most anyone needs to know of.
+func costOf(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any, maxContracts int) cost {
+	w := costWalker{schema: schema, vars: vars, fragments: map[*ast.FragmentDefinition]int64{}, contracts: map[string]struct{}{}, maxContracts: maxContracts}
 	c := w.set(op.SelectionSet, true)
 	return cost{cost: c, contracts: w.contracts, introspects: w.introspects}
 }
 
 type costWalker struct {
-	schema      *ast.Schema
-	vars        map[string]any
-	fragments   map[*ast.FragmentDefinition]int64
-	contracts   map[string]struct{}
-	introspects bool
+	schema       *ast.Schema
+	vars         map[string]any
+	fragments    map[*ast.FragmentDefinition]int64
+	contracts    map[string]struct{}
+	maxContracts int
+	introspects  bool
 }
 
 func (w *costWalker) set(set ast.SelectionSet, root bool) int64 {
@@ -434,16 +473,22 @@ func (w *costWalker) listSize(f *ast.Field) int64 {
 
 // collect notes the contract ids a root field names.
 func (w *costWalker) collect(f *ast.Field) {
-	args := f.ArgumentMap(w.vars)
+	var ids []any
 	switch f.Name {
 	case "contract":
-		if id := args["id"]; id != nil {
-			w.contracts[fmt.Sprint(id)] = struct{}{}
-		}
+		ids = asList(f.ArgumentMap(w.vars)["id"])
 	case "contracts":
-		for _, id := range asList(args["ids"]) {
-			w.contracts[fmt.Sprint(id)] = struct{}{}
+		ids = asList(f.ArgumentMap(w.vars)["ids"])
+	}
+	for _, id := range ids {
+		if len(w.contracts) > w.maxContracts {
+			return
 		}
+		s, ok := id.(string)
+		if !ok {
+			s = fmt.Sprint(id)
+		}
+		w.contracts[s] = struct{}{}
 	}
 }
 

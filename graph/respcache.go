@@ -210,10 +210,10 @@ func requestKey(r *http.Request, scope string) (key [32]byte, ok bool) {
 		if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media != "application/json" {
 			return key, false
 		}
-		body, err := io.ReadAll(r.Body)
+		body, err := readRequestBody(r)
 		// What follows reads the body again, and must meet the same error (a body larger than
 		// MAX_REQUEST_BYTES) as it would have without the cache in front.
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), failingReader{err}))
+		r.Body = &readBody{Reader: bytes.NewReader(body), b: body, err: err}
 		if err != nil {
 			return key, false
 		}
@@ -233,12 +233,34 @@ func requestKey(r *http.Request, scope string) (key [32]byte, ok bool) {
 	return key, true
 }
 
-// failingReader returns err, or io.EOF for a nil err.
-type failingReader struct{ err error }
+// readBody is a request body that was read already, to be read again without another copy
+// (see readRequestBody), or through its Reader; it ends with the error reading it met.
+type readBody struct {
+	*bytes.Reader
+	b   []byte
+	err error
+}
 
-func (f failingReader) Read([]byte) (int, error) {
-	if f.err == nil {
-		return 0, io.EOF
+func (b *readBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF && b.err != nil {
+		return n, b.err
 	}
-	return 0, f.err
+	return n, err
+}
+
+func (b *readBody) Close() error { return nil }
+
+// readRequestBody reads a request's body once: into a buffer of its Content-Length, where it
+// has one (a growing buffer left twice the body in garbage), or as it is if it was read before.
+func readRequestBody(r *http.Request) ([]byte, error) {
+	if b, ok := r.Body.(*readBody); ok {
+		return b.b, b.err
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(r.Body)
+	return buf.Bytes(), err
 }

@@ -197,10 +197,10 @@ func Attacks() []Attack {
 	for i := range many {
 		many[i] = fmt.Sprint(200000 + i)
 	}
-	add("50,000 contract ids in a variable (450 KB)", body(`query($ids: [ID!]!) { contracts(ids: $ids) { id } }`, map[string]any{"ids": many}), "TOO_MANY_CONTRACTS")
+	add("50,000 contract ids in a variable (450 KB)", body(`query($ids: [ID!]!) { contracts(ids: $ids) { id } }`, map[string]any{"ids": many}), "BAD_USER_INPUT")
 	add("a 900 KB string variable", body(`query($id: ID!) { contract(id: $id) { id } }`, map[string]any{"id": strings.Repeat("9", 900_000)}), "BAD_USER_INPUT")
 	deep := repeat(5000, "[") + repeat(5000, "]")
-	add("variables nested 5,000 deep", []byte(`{"query":"query($x: [ID]) { __typename }","variables":{"x":`+deep+`}}`), "GRAPHQL_VALIDATION_FAILED")
+	add("variables nested 5,000 deep", []byte(`{"query":"query($x: [ID]) { __typename }","variables":{"x":`+deep+`}}`), "BAD_USER_INPUT")
 	list = append(list,
 		Attack{Name: "a body of 2 MiB", Body: body(`{ __typename }`, map[string]any{"pad": strings.Repeat("x", 2<<20)}), Status: 413},
 		Attack{Name: "a batch of 1,000 operations", Body: []byte("[" + strings.TrimSuffix(repeat(1000, `{"query":"{ contract(id: \"1\") { id } }"},`), ",") + "]"), Status: 400},
