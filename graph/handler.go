@@ -62,6 +62,7 @@ type Options struct {
 // history loaders for every executed request, bound to the request's credential, and with
 // o.Changes a response cache in front of it all.
 func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.Logger) http.Handler {
+	o.Limits = o.Limits.withDefaults()
 	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(get{})
@@ -76,9 +77,8 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	}
 	parsed := lru.New[*ast.QueryDocument](1000)
 	gql.SetQueryCache(parsed)
-	limits := o.Limits.withDefaults()
-	gql.SetParserTokenLimit(limits.Tokens)
-	gql.Use(&operationLimits{limits: limits, parsed: parsed, rates: o.RateLimiter, introspection: o.Introspection})
+	gql.SetParserTokenLimit(o.Limits.Tokens)
+	gql.Use(&operationLimits{limits: o.Limits, parsed: parsed, rates: o.RateLimiter, introspection: o.Introspection})
 	gql.SetErrorPresenter(ErrorPresenter(log))
 	gql.SetRecoverFunc(Recover(log))
 	gql.AroundFields(fieldMiddleware)

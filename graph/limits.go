@@ -185,7 +185,7 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 	}
 	if n := len(c.contracts); n > o.limits.Contracts {
 		return limitError(CodeTooManyContract, int64(n), int64(o.limits.Contracts),
-			"the query names %d distinct contracts, more than the %d one operation may load", n, o.limits.Contracts)
+			"the query names more than %d distinct contracts, the most one operation may load", o.limits.Contracts)
 	}
 	if o.rates == nil || l == nil {
 		return nil

@@ -159,7 +159,7 @@ func TestRunTimeBoundsCutTheAnswer(t *testing.T) {
 			// Every resolved field counts, whichever ticket it belongs to.
 			return strings.Count(r.raw, `"subject":"subject`)+strings.Count(r.raw, `"body":"x`)+strings.Count(r.raw, `"id":"`) <= 500
 		}},
-		"bytes":  {Limits{Bytes: 50_000}, func(r gqlResponse) bool { return len(r.raw) < 50_000+400*50 }},
+		"bytes": {Limits{Bytes: 50_000}, func(r gqlResponse) bool { return len(r.raw) < 50_000+400*50 }},
 	} {
 		api, logs := newTestAPIWith(t, up, 0, Options{Limits: tt.limits})
 		resp := mustQuery(t, api, "token", q, nil)

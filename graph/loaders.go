@@ -67,7 +67,7 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 	if o.Wait <= 0 {
 		o.Wait = time.Millisecond
 	}
-	o.Limits = o.Limits.withDefaults()
+	o.Limits = o.Limits.withDefaults() // NewHandler's already; tests call this alone
 	ps := newProjections()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, ok := r.Context().Value(missedCtx{}).(missed)

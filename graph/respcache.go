@@ -101,7 +101,7 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 				// whatever is cached.
 				d := rc.rates.Take(r.Context(), cred.rateKey(), e.cost)
 				if !d.Allowed {
-					refuse(w, rateLimited(e.cost, d), newCostReport(e.cost, rc.rates, &d))
+					writeRateLimited(w, rateLimited(e.cost, d), newCostReport(e.cost, rc.rates, &d))
 					return
 				}
 				body = e.render(now, newCostReport(e.cost, rc.rates, &d))
@@ -190,8 +190,9 @@ func (e *cachedResponse) render(now time.Time, cost costReport) []byte {
 	return append(b, "}}"...)
 }
 
-// refuse answers a request refused before execution with err, and its cost.
-func refuse(w http.ResponseWriter, err *gqlerror.Error, cost costReport) {
+// writeRateLimited answers a request its caller's budget cannot pay for: 429, Retry-After, and
+// the bucket's state.
+func writeRateLimited(w http.ResponseWriter, err *gqlerror.Error, cost costReport) {
 	if secs, ok := err.Extensions["retryAfter"].(int64); ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
@@ -259,7 +260,8 @@ func readRequestBody(r *http.Request) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		// Bounded, in case nothing in front has held the body to MAX_REQUEST_BYTES.
+		buf.Grow(int(min(r.ContentLength, 4<<20)) + bytes.MinRead)
 	}
 	_, err := buf.ReadFrom(r.Body)
 	return buf.Bytes(), err
