@@ -82,7 +82,7 @@ func main() {
 	allocBefore := srv.totalAlloc()
 
 	failed := false
-	fmt.Println("| entry | request | answer | server ms (max of", *rounds, ") | client ms (max) | upstream calls |")
+	fmt.Printf("| entry | request | answer | server ms (max of %d) | client ms (max) | upstream calls |\n", *rounds)
 	fmt.Println("|---|--:|---|--:|--:|--:|")
 	for _, a := range queries.Attacks() {
 		var serverMax, clientMax time.Duration

@@ -30,7 +30,6 @@ type Manifest struct {
 type operation struct {
 	id   string
 	name string // Apollo's operation name; empty for Relay
-	typ  string // Apollo's query, mutation or subscription; empty for Relay
 	body string
 }
 
@@ -112,7 +111,7 @@ func parseApollo(data []byte) (*Manifest, error) {
 	}
 	ops := make([]operation, len(doc.Operations))
 	for i, o := range doc.Operations {
-		ops[i] = operation{id: o.ID, name: o.Name, typ: o.Type, body: o.Body}
+		ops[i] = operation{id: o.ID, name: o.Name, body: o.Body}
 		switch o.Type {
 		case "query", "mutation", "subscription":
 		case "":
@@ -249,16 +248,6 @@ func (m *Manifest) Lookup(id string) (string, bool) {
 		return "", false
 	}
 	return m.ops[i].body, true
-}
-
-// Type returns the type (query, mutation or subscription) of the operation that Lookup finds
-// for id, as an Apollo manifest gives it; it is empty for a Relay manifest, which has none.
-func (m *Manifest) Type(id string) (string, bool) {
-	i, ok := m.find(id)
-	if !ok {
-		return "", false
-	}
-	return m.ops[i].typ, true
 }
 
 // Allows reports whether query is, byte for byte, the body of an operation in the manifest (its

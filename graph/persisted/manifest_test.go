@@ -53,13 +53,7 @@ func testdataOps(t *testing.T, name string) map[string]string {
 }
 
 func TestReadManifestFormats(t *testing.T) {
-	for _, tc := range []struct {
-		file     string
-		wantType string
-	}{
-		{"apollo.json", "query"},
-		{"relay.json", ""}, // Relay's format has no types
-	} {
+	for _, tc := range []struct{ file string }{{"apollo.json"}, {"relay.json"}} {
 		t.Run(tc.file, func(t *testing.T) {
 			m := mustReadManifest(t, tc.file)
 			ops := testdataOps(t, tc.file)
@@ -72,9 +66,6 @@ func TestReadManifestFormats(t *testing.T) {
 					if got, ok := m.Lookup(key); !ok || got != body {
 						t.Errorf("Lookup(%q) = %.30q, %v; want %.30q, true", key, got, ok, body)
 					}
-				}
-				if got, ok := m.Type(id); !ok || got != tc.wantType {
-					t.Errorf("Type(%q) = %q, %v; want %q, true", id, got, ok, tc.wantType)
 				}
 				if !m.Allows(body) {
 					t.Errorf("Allows(body of %q) = false, want true", id)
@@ -140,9 +131,6 @@ func TestParseManifestIDs(t *testing.T) {
 		if got, ok := m.Lookup(tc.key); !ok || got != tc.want {
 			t.Errorf("Lookup(%q) = %q, %v; want %q, true", tc.key, got, ok, tc.want)
 		}
-	}
-	if got, ok := m.Type("b"); !ok || got != "mutation" {
-		t.Errorf("Type(%q) = %q, %v; want mutation, true", "b", got, ok)
 	}
 }
 
