@@ -242,13 +242,18 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	case rl.Burst > 0 && rl.Burst < c.Limits.Cost:
 		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, c.Limits.Cost))
 	}
+	// Booleans are read after parsing: unset, the modes' follow UPSTREAM_URL, flag or not.
 	demo := c.UpstreamURL == ""
 	for _, b := range []struct {
-		env string
-		v   string
-		p   *bool
-	}{{"INTROSPECTION", introspection, &c.Introspection}, {"PLAYGROUND", playground, &c.Playground}, {"FIELD_SUGGESTIONS", suggestions, &c.Suggestions}} {
-		*b.p = demo
+		env, v string
+		p      *bool
+		unset  bool
+	}{
+		{"INTROSPECTION", introspection, &c.Introspection, demo}, {"PLAYGROUND", playground, &c.Playground, demo},
+		{"FIELD_SUGGESTIONS", suggestions, &c.Suggestions, demo}, {"OPEN_ACCESS", open, &c.OpenAccess, false},
+		{"SAFELIST", safelist, &c.Safelist, false},
+	} {
+		*b.p = b.unset
 		if b.v != "" {
 			v, err := strconv.ParseBool(b.v)
 			if err != nil {
@@ -261,18 +266,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.CORSOrigins, err = parseOrigins(origins, demo); err != nil {
 		bad = append(bad, fmt.Errorf("CORS_ORIGINS: %w", err))
 	}
-	if open != "" {
-		if c.OpenAccess, err = strconv.ParseBool(open); err != nil {
-			bad = append(bad, errors.New("OPEN_ACCESS: must be true or false"))
-		}
-	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		bad = append(bad, errors.New("LOG_LEVEL: must be debug, info, warn or error"))
-	}
-	if safelist != "" {
-		if c.Safelist, err = strconv.ParseBool(safelist); err != nil {
-			bad = append(bad, errors.New("SAFELIST: must be true or false"))
-		}
 	}
 	switch {
 	case manifest != "":

@@ -82,7 +82,7 @@ func noteError(ctx context.Context, log *slog.Logger, code, path string, err err
 		return
 	}
 	if level, ok := severity(code); ok {
-		log.Log(ctx, level, "error", "code", code, "path", path, "err", err)
+		log.LogAttrs(ctx, level, "error", slog.String("code", code), slog.String("path", path), errAttr(code, err))
 	}
 }
 

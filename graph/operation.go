@@ -218,13 +218,8 @@ func (op *operation) logErrors(ctx context.Context, log *slog.Logger, caller str
 	if w.path != "" {
 		attrs = append(attrs, slog.String("path", w.path))
 	}
-	switch {
-	case w.err == nil:
-	case w.code == CodeInternal:
-		attrs = append(attrs, slog.String("err", w.err.Error())) // ours, to debug
-	default:
-		// The error's message names the contract, whose id came from the caller.
-		attrs = append(attrs, slog.String("upstream", upstream.Kind(w.err)))
+	if w.err != nil {
+		attrs = append(attrs, errAttr(w.code, w.err))
 	}
 	log.LogAttrs(ctx, w.level, "operation errors", attrs...)
 }
@@ -271,6 +266,18 @@ func withoutSuggestions(resp *graphql.Response) {
 			e.Message = e.Message[:i]
 		}
 	}
+}
+
+// errAttr is what a log line says of err: an internal error in full (ours, to debug), any other
+// by its kind only, since its message names the contract, whose id came from the caller.
+func errAttr(code string, err error) slog.Attr {
+	switch {
+	case err == nil:
+		return slog.Attr{} // handlers drop it
+	case code == CodeInternal:
+		return slog.String("err", err.Error())
+	}
+	return slog.String("upstream", upstream.Kind(err))
 }
 
 // maxAnswerErrors bounds the errors one answer lists; the rest are counted in one more.
