@@ -79,8 +79,10 @@ func TestRateLimitPerCredential(t *testing.T) {
 		t.Cleanup(api.Close)
 		for i, left := range []int64{108, 56, 4} {
 			a := send(t, api.URL, "alice", costOf52)
-			if a.status != http.StatusOK || len(a.body.Errors) > 0 || a.cost.RequestedQueryCost != 52 ||
-				a.cost.ThrottleStatus == nil || *a.cost.ThrottleStatus != (throttleStatus{MaximumAvailable: 160, CurrentlyAvailable: left, RestoreRate: 1}) {
+			// The bucket regains a point a second: a slow machine may see one more.
+			ts := a.cost.ThrottleStatus
+			if a.status != http.StatusOK || len(a.body.Errors) > 0 || a.cost.RequestedQueryCost != 52 || ts == nil ||
+				ts.MaximumAvailable != 160 || ts.RestoreRate != 1 || ts.CurrentlyAvailable < left || ts.CurrentlyAvailable > left+1 {
 				t.Fatalf("%s: alice's query %d: %d %s, want data with %d points left", name, i+1, a.status, a.body.raw, left)
 			}
 		}
@@ -90,7 +92,7 @@ func TestRateLimitPerCredential(t *testing.T) {
 			len(a.body.Errors) != 1 || a.body.Errors[0].Extensions["code"] != CodeRateLimited || a.body.Errors[0].Extensions["retryAfter"] == nil {
 			t.Errorf("%s: alice over her budget: %d Retry-After %q %s, want 429 RATE_LIMITED", name, a.status, a.retryAfter, a.body.raw)
 		}
-		if a.cost.ThrottleStatus == nil || a.cost.ThrottleStatus.CurrentlyAvailable != 4 {
+		if ts := a.cost.ThrottleStatus; ts == nil || ts.CurrentlyAvailable < 4 || ts.CurrentlyAvailable > 5 {
 			t.Errorf("%s: refusal's cost %+v, want the bucket's 4 points", name, a.cost)
 		}
 		if n := up.total() - before; n != 0 {
