@@ -59,6 +59,7 @@ type config struct {
 	UpstreamConnect     time.Duration
 	UpstreamMaxBytes    int64
 	UpstreamConcurrency int
+	Resilience          upstream.Resilience
 	OperationTimeout    time.Duration
 	TimeZone            *time.Location
 	ScopeSecret         string
@@ -149,6 +150,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	dur(&c.UpstreamConnect, "UPSTREAM_CONNECT_TIMEOUT", 2*time.Second, "time limit of connecting to the upstream")
 	num(&c.UpstreamMaxBytes, "UPSTREAM_MAX_BYTES", 64<<20, "largest upstream response body accepted")
 	num(&concurrency, "UPSTREAM_CONCURRENCY", 16, "upstream calls one batch makes at once")
+	var retries, inFlight, breakerFailures int64
+	num(&retries, "UPSTREAM_RETRIES", 2, "retries of an upstream call after a connection error, 502, 503, 504 or 429; 0: none")
+	num(&inFlight, "UPSTREAM_MAX_IN_FLIGHT", 64, "upstream calls in flight in the process, across batches")
+	num(&breakerFailures, "UPSTREAM_BREAKER_FAILURES", 5, "consecutive failed upstream calls (5xx, timeouts, connection errors) that open the circuit breaker")
+	dur(&c.Resilience.BreakerCooldown, "UPSTREAM_BREAKER_COOLDOWN", 5*time.Second, "how long the open breaker waits before a probe may pass")
 	dur(&c.OperationTimeout, "OPERATION_TIMEOUT", 10*time.Second, "time limit of one GraphQL operation")
 	str(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
 	secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
@@ -212,6 +218,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		{"UPSTREAM_TIMEOUT", c.UpstreamTimeout}, {"UPSTREAM_CONNECT_TIMEOUT", c.UpstreamConnect},
 		{"OPERATION_TIMEOUT", c.OperationTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
 		{"REDIS_DIAL_TIMEOUT", c.RedisDialTimeout}, {"REDIS_TIMEOUT", c.RedisTimeout}, {"CACHE_STALE_TTL", c.CacheStaleTTL},
+		{"UPSTREAM_BREAKER_COOLDOWN", c.Resilience.BreakerCooldown},
 	} {
 		if d.v <= 0 {
 			bad = append(bad, fmt.Errorf("%s: must be positive", d.env))
@@ -219,6 +226,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.CacheTTL < 0 {
 		bad = append(bad, errors.New("CACHE_TTL: must be 0 (off) or positive"))
+	}
+	c.Resilience.Retries, c.Resilience.MaxInFlight, c.Resilience.BreakerFailures = int(retries), int(inFlight), int(breakerFailures)
+	if retries == 0 {
+		c.Resilience.Retries = -1 // none, where the zero value means the default
+	}
+	if retries < 0 {
+		bad = append(bad, errors.New("UPSTREAM_RETRIES: must be 0 or more"))
 	}
 	c.Limits.Tokens, c.Limits.Depth, c.Limits.Aliases = int(tokens), int(depth), int(aliases)
 	c.Limits.RootFields, c.Limits.Directives, c.Limits.Contracts = int(rootFields), int(directives), int(contracts)
@@ -229,6 +243,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		{"MAX_TOKENS", tokens}, {"MAX_DEPTH", depth}, {"MAX_ALIASES", aliases}, {"MAX_ROOT_FIELDS", rootFields},
 		{"MAX_DIRECTIVES", directives}, {"MAX_COST", c.Limits.Cost}, {"MAX_CONTRACTS", contracts},
 		{"MAX_FIELDS", c.Limits.Fields}, {"MAX_RESPONSE_BYTES", c.Limits.Bytes},
+		{"UPSTREAM_MAX_IN_FLIGHT", inFlight}, {"UPSTREAM_BREAKER_FAILURES", breakerFailures},
 		{"UPSTREAM_MAX_BYTES", c.UpstreamMaxBytes}, {"UPSTREAM_CONCURRENCY", concurrency}, {"MAX_REQUEST_BYTES", c.MaxRequestBytes},
 		{"CACHE_HOT_BYTES", c.CacheHotBytes}, {"CACHE_MEMORY_BYTES", c.CacheMemoryBytes}, {"CACHE_RESPONSE_BYTES", c.CacheResponseBytes},
 	} {
@@ -434,6 +449,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxBodyBytes:   cfg.UpstreamMaxBytes,
 		Zone:           cfg.TimeZone,
 		Concurrency:    cfg.UpstreamConcurrency,
+		Resilience:     cfg.Resilience,
+		BreakerChanged: func(from, to string) {
+			if to == "open" && from == "closed" {
+				log.Warn("upstream circuit breaker open: calls paused, stale histories served", "retry_in", cfg.Resilience.BreakerCooldown)
+			} else if to == "closed" {
+				log.Info("upstream circuit breaker closed: the upstream answers again")
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("UPSTREAM_URL: %w", err)
@@ -761,7 +784,7 @@ func readiness(client *upstream.Client, status map[string]func() string) http.Ha
 			cancel()
 			checked = time.Now()
 		}
-		report := map[string]string{"status": "ready", "upstream": state}
+		report := map[string]string{"status": "ready", "upstream": state, "breaker": client.BreakerState()}
 		for name, f := range status {
 			report[name] = f()
 		}

@@ -114,7 +114,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 			return CodeForbidden, "the token may not read this contract", ext
 		case status.Status == http.StatusNotFound:
 			return CodeNotFound, "contract not found", ext
-		case status.Status == http.StatusTooManyRequests:
+		case status.Status == http.StatusTooManyRequests, status.Status == http.StatusServiceUnavailable && status.RetryAfter > 0:
+			// A 503 with a Retry-After is the upstream asking for a pause, as a 429 does.
 			msg := "the upstream's rate limit was reached"
 			if status.RetryAfter > 0 {
 				secs := int(math.Ceil(status.RetryAfter.Seconds()))
@@ -130,6 +131,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		// The caller went away (or the server is stopping) before the answer: nobody reads
 		// it, and it is no fault of ours or the upstream's.
 		return CodeCancelled, "the request was cancelled", nil
+	case errors.Is(err, upstream.ErrBreakerOpen):
+		return CodeUpstreamUnavailable, "the upstream is failing: calls to it are paused for a few seconds", nil
 	case errors.Is(err, upstream.ErrUnavailable):
 		return CodeUpstreamUnavailable, "the upstream cannot be reached", nil
 	case errors.Is(err, upstream.ErrBadResponse):

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -244,8 +246,9 @@ func TestOperationTimeoutHoldsForFanOut(t *testing.T) {
 // TestOperationErrorsAreOneLogLine: many failing fields of one operation log one line with
 // their counts, not one each.
 func TestOperationErrorsAreOneLogLine(t *testing.T) {
+	// 403s: a 5xx would open the circuit breaker after a few.
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
-		w.WriteHeader(http.StatusInternalServerError)
+		w.WriteHeader(http.StatusForbidden)
 	})
 	api, logs := newTestAPI(t, up, 0)
 	ids := make([]string, 80)
@@ -257,8 +260,8 @@ func TestOperationErrorsAreOneLogLine(t *testing.T) {
 		t.Fatalf("%d errors, want 80", len(resp.Errors))
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	if len(lines) != 1 || !strings.Contains(lines[0], "operation errors") || !strings.Contains(lines[0], "UPSTREAM_ERROR:80") {
-		t.Errorf("log:\n%s\nwant one line counting 80 UPSTREAM_ERRORs", logs)
+	if len(lines) != 1 || !strings.Contains(lines[0], "operation errors") || !strings.Contains(lines[0], "FORBIDDEN:80") {
+		t.Errorf("log:\n%s\nwant one line counting 80 FORBIDDENs", logs)
 	}
 }
 
@@ -306,4 +309,31 @@ func newConcurrencyAPI(t *testing.T, up *testUpstream, concurrency int, timeout 
 	api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("k")), o, slog.New(slog.DiscardHandler)))
 	t.Cleanup(api.Close)
 	return api
+}
+
+// TestDisconnectCancelsTheUpstreamCall: a client that hangs up cancels the upstream call made
+// for it alone, with the cache in front (which shares calls) and without.
+func TestDisconnectCancelsTheUpstreamCall(t *testing.T) {
+	for name, cached := range map[string]bool{"client": false, "cache": true} {
+		started, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
+		up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+			started <- struct{}{}
+			<-r.Context().Done()
+			cancelled <- struct{}{}
+		})
+		api := newConcurrencyAPI(t, up, 4, time.Minute, cached)
+		ctx, hangUp := context.WithCancel(context.Background())
+		body, _ := json.Marshal(map[string]any{"query": `{ contract(id: "1") { id } }`})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, api.URL, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer token")
+		go http.DefaultClient.Do(req)
+		<-started
+		hangUp()
+		select {
+		case <-cancelled:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: the upstream call went on for 10 s after the client hung up", name)
+		}
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
+	"resenje.org/singleflight"
 
 	"github.com/enneo-facade/facade/upstream/lru"
 )
@@ -45,7 +45,7 @@ type Cache struct {
 	codec  *codec
 	o      CacheOptions
 	hot    *lru.Map[EntryKey, *hotEntry]
-	flight singleflight.Group
+	flight singleflight.Group[string, *fetched]
 	log    *slog.Logger
 
 	mu          sync.Mutex
@@ -341,16 +341,23 @@ func (c *Cache) historyOf(f *fetched, id string, p *Projection) (*History, error
 	return c.client.decodeSelected(f.body, id, p) // a concurrent caller's fetch, another query
 }
 
-// fetch calls the upstream once for all concurrent callers of the same scope and contract. The
-// call runs detached from any one caller, so a caller that gives up does not cancel it for the
-// others; each caller still stops waiting when its own context ends.
+// fetch calls the upstream once for all concurrent callers of the same scope and contract. A
+// caller that gives up stops waiting but does not cancel the call for the others; once every
+// caller has given up, the call is cancelled (resenje.org/singleflight: x/sync's ran on for
+// nobody). It runs within the first caller's deadline.
 func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
 	if err := ctx.Err(); err != nil {
 		// A caller out of time starts nothing: the fetch would run on, detached, for nobody,
 		// once for each contract of a batch that fans out.
 		return nil, err
 	}
-	ch := c.flight.DoChan(cred.Scope+"\x00"+id, func() (any, error) {
+	deadline, hasDeadline := ctx.Deadline()
+	f, _, err := c.flight.Do(ctx, cred.Scope+"\x00"+id, func(ctx context.Context) (*fetched, error) {
+		if hasDeadline {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
 		started := time.Now()
 		key := EntryKey{id, cred.Scope}
 		// A caller that missed while the previous fetch of this key was finishing arrives just
@@ -358,7 +365,7 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projec
 		if e, ok := c.hot.Get(key, started); ok && started.Before(e.freshUntil) {
 			return &fetched{entry: e, hit: true}, nil
 		}
-		body, err := c.client.historyBody(context.WithoutCancel(ctx), cred.Token, id)
+		body, err := c.client.historyBody(ctx, cred.Token, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// Remembered briefly, for this scope only: a 404 may mean "not yours".
@@ -382,15 +389,7 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projec
 		f.selected, f.selectedFor, f.body = h, p, body
 		return f, nil
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*fetched), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return f, err
 }
 
 // remember keeps a fetched entry hot and prepares it for the store, unless the contract was

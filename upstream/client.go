@@ -10,11 +10,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // the default zone must load on distroless images without zoneinfo
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/semaphore"
 )
 
 // Options configures a Client. Zero values take the defaults noted beside each field.
@@ -36,6 +41,11 @@ type Options struct {
 	Concurrency int
 	// Transport replaces the default keep-alive transport (tests use it to count connections).
 	Transport http.RoundTripper
+	// Resilience sets retries, the bound on calls in flight and the circuit breaker.
+	Resilience Resilience
+	// BreakerChanged, if set, is told of every change of the breaker's state ("closed",
+	// "half-open", "open").
+	BreakerChanged func(from, to string)
 }
 
 // Client calls the upstream. It is safe for concurrent use and reuses connections.
@@ -47,6 +57,9 @@ type Client struct {
 	zone        *time.Location
 	concurrency int
 	http        *http.Client
+	res         Resilience
+	inFlight    *semaphore.Weighted
+	breaker     *gobreaker.CircuitBreaker[*http.Response]
 }
 
 // New returns a Client for o, or an error naming the option that is wrong.
@@ -88,6 +101,12 @@ func New(o Options) (*Client, error) {
 			IdleConnTimeout:     90 * time.Second,
 		}
 	}
+	c.res = o.Resilience
+	c.res.setDefaults()
+	c.inFlight = semaphore.NewWeighted(int64(c.res.MaxInFlight))
+	u, _ := url.Parse(base)
+	c.breaker = newBreaker(u.Host, c.res, o.BreakerChanged)
+	tr = breakerTransport{next: tr, cb: c.breaker}
 	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		// A redirect would carry the token to wherever it points: refuse it.
 		return http.ErrUseLastResponse
@@ -115,8 +134,12 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
+// BreakerState is the upstream circuit breaker's state: "closed", "half-open" or "open".
+func (c *Client) BreakerState() string { return c.breaker.State().String() }
+
 // get GETs base+path with the bearer token and hands a 2xx body to use, which must not keep
-// it: the buffer is reused for later calls.
+// it: the buffer is reused for later calls. It waits for one of the process's slots for calls
+// in flight, and retries what Resilience says, all within ctx's deadline.
 func (c *Client) get(ctx context.Context, token, path string, use func(body []byte) error) error {
 	if c.token != "" {
 		token = c.token
@@ -124,6 +147,27 @@ func (c *Client) get(ctx context.Context, token, path string, use func(body []by
 	if token == "" {
 		return ErrNoCredential
 	}
+	if err := c.inFlight.Acquire(ctx, 1); err != nil {
+		return classify(ctx, err)
+	}
+	defer c.inFlight.Release(1)
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		if err := c.attempt(ctx, token, path, use); err != nil {
+			return struct{}{}, retryable(ctx, err, c.timeout)
+		}
+		return struct{}{}, nil
+	}, backoff.WithBackOff(newBackOff(ctx, c.res.RetryWait)), backoff.WithMaxTries(uint(c.res.Retries)+1), backoff.WithMaxElapsedTime(0))
+	if ae, ok := err.(*attemptError); ok {
+		err = ae.err // the last attempt's own error, retries spent
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = ErrTimeout // the caller's deadline ended a wait between attempts
+	}
+	return err
+}
+
+// attempt is one GET, bounded by the client's timeout and by ctx.
+func (c *Client) attempt(ctx context.Context, token, path string, use func(body []byte) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
@@ -178,6 +222,8 @@ func classify(ctx context.Context, err error) error {
 		return ErrTimeout
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.Is(err, ErrBreakerOpen):
+		return ErrBreakerOpen
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }

@@ -58,6 +58,8 @@ func Kind(err error) string {
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
+	case errors.Is(err, ErrBreakerOpen):
+		return "breaker open"
 	case errors.Is(err, ErrUnavailable):
 		return "unreachable"
 	case errors.Is(err, ErrBadResponse):
