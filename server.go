@@ -70,6 +70,7 @@ type config struct {
 	RedisTimeout        time.Duration
 	CacheTTL            time.Duration
 	CacheStaleTTL       time.Duration
+	CacheRevalidate     time.Duration
 	CacheEncryptionKey  []byte
 	CacheHotBytes       int64
 	CacheMemoryBytes    int64
@@ -164,6 +165,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	dur(&c.RedisDialTimeout, "REDIS_DIAL_TIMEOUT", 250*time.Millisecond, "time limit of connecting to Redis")
 	dur(&c.RedisTimeout, "REDIS_TIMEOUT", 150*time.Millisecond, "time limit of one Redis read or write")
 	dur(&c.CacheTTL, "CACHE_TTL", 60*time.Second, "how long a contract's history is fresh; 0 turns caching off")
+	dur(&c.CacheRevalidate, "CACHE_REVALIDATE", 0, "a window after CACHE_TTL in which an expired history is served at once while it is refreshed; 0: off")
 	dur(&c.CacheStaleTTL, "CACHE_STALE_TTL", 10*time.Minute, "how long an expired history is kept for when the upstream fails")
 	secret(&encryptionKey, "CACHE_ENCRYPTION_KEY", "32-byte key (base64 or 64 hex digits) sealing cached values with AES-256-GCM; unset: plain")
 	num(&c.CacheHotBytes, "CACHE_HOT_BYTES", 16<<20, "bound of decoded histories kept in process")
@@ -226,6 +228,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.CacheTTL < 0 {
 		bad = append(bad, errors.New("CACHE_TTL: must be 0 (off) or positive"))
+	}
+	if c.CacheRevalidate < 0 || c.CacheRevalidate > c.CacheStaleTTL {
+		bad = append(bad, errors.New("CACHE_REVALIDATE: must be 0 (off) up to CACHE_STALE_TTL, as long as expired histories are kept"))
 	}
 	c.Resilience.Retries, c.Resilience.MaxInFlight, c.Resilience.BreakerFailures = int(retries), int(inFlight), int(breakerFailures)
 	if retries == 0 {
@@ -485,7 +490,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			store = redisStore
 		}
 		cache, err = upstream.NewCache(client, store, upstream.CacheOptions{
-			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, HotBytes: cfg.CacheHotBytes,
+			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, Revalidate: cfg.CacheRevalidate, HotBytes: cfg.CacheHotBytes,
 			EncryptionKey: cfg.CacheEncryptionKey, Logger: log,
 		})
 		if err != nil {

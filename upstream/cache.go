@@ -23,6 +23,10 @@ type CacheOptions struct {
 	// StaleTTL is how long an entry is kept after it is no longer fresh, to be served only when
 	// the upstream fails (default 10m).
 	StaleTTL time.Duration
+	// Revalidate is a window after TTL (at most StaleTTL; default 0, off) in which an expired
+	// history is served at once, marked CacheRevalidating, while one refresh per contract and
+	// scope runs in the background (RFC 5861's stale-while-revalidate).
+	Revalidate time.Duration
 	// NotFoundTTL is how long a 404 is remembered for its scope (default, and at most, 30s).
 	NotFoundTTL time.Duration
 	// HotBytes bounds the decoded histories kept in process in front of the store, so that a hit
@@ -50,6 +54,8 @@ type Cache struct {
 
 	mu          sync.Mutex
 	invalidated map[string]time.Time // contract -> when it was last invalidated, for a minute
+
+	refreshing sync.Map // EntryKey -> struct{}: a background refresh is under way
 
 	// Writes to the store happen after a batch has answered (see writeBehind). Each holds
 	// writing for reading; Invalidate takes it for writing, so that no write started before an
@@ -104,6 +110,7 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 	if o.StaleTTL <= 0 {
 		o.StaleTTL = 10 * time.Minute
 	}
+	o.Revalidate = min(max(o.Revalidate, 0), o.StaleTTL) // an entry is kept no longer
 	if o.NotFoundTTL <= 0 || o.NotFoundTTL > 30*time.Second {
 		o.NotFoundTTL = 30 * time.Second
 	}
@@ -207,6 +214,12 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 				stale[i] = e
 			}
 		}
+		if e := stale[i]; e != nil && c.revalidates(e, ids[i], now) {
+			// Neither this process nor the store has it fresh: serve what there is at once.
+			res[i] = e.result(c.client, ids[i], CacheRevalidating, now)
+			c.refresh(cred, ids[i])
+			continue
+		}
 		missing = append(missing, i)
 	}
 
@@ -252,6 +265,41 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 	}
 	return res
 }
+
+// revalidates reports whether e, expired, may still be served while it is refreshed: within the
+// revalidation window, and not invalidated since it was fetched (an invalidation means it is
+// wrong, not old).
+func (c *Cache) revalidates(e *hotEntry, id string, now time.Time) bool {
+	return c.o.Revalidate > 0 && !e.notFound && now.Before(e.freshUntil.Add(c.o.Revalidate)) && !c.invalidatedSince(id, e.fetched)
+}
+
+// refresh fetches id's history for cred in the background, unless a refresh of it is under
+// way, and writes it to the store: the next caller finds it fresh.
+func (c *Cache) refresh(cred Credential, id string) {
+	key := EntryKey{id, cred.Scope}
+	if _, busy := c.refreshing.LoadOrStore(key, struct{}{}); busy {
+		return
+	}
+	go func() {
+		defer c.refreshing.Delete(key)
+		// Nobody waits for it, so nobody's deadline bounds it: the client's retries and
+		// timeouts do, and this.
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		started := time.Now()
+		f, err := c.fetch(ctx, cred, id, nil)
+		if err != nil {
+			c.log.Debug("background refresh failed", "err", Kind(err))
+			return
+		}
+		if f.stored != nil && f.queued.CompareAndSwap(false, true) {
+			c.writeBehind(ctx, cred.Scope, []pendingWrite{{key: id, s: f.stored}}, started)
+		}
+	}()
+}
+
+// refreshTimeout bounds a background refresh.
+const refreshTimeout = 30 * time.Second
 
 // pendingWrite is a fetched entry on its way to the store.
 type pendingWrite struct {

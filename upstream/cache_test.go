@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -662,6 +663,74 @@ func TestCacheStartsNoFetchAfterTheCallerGaveUp(t *testing.T) {
 		synctest.Wait()
 		if n := tr.calls.Load(); n != 0 {
 			t.Errorf("%d upstream calls started for a caller that had given up, want 0", n)
+		}
+	})
+}
+
+// TestStaleWhileRevalidate: within CACHE_REVALIDATE after its TTL, an expired history is served
+// at once, marked revalidating, while one refresh runs in the background, however many callers
+// ask; once it is done, callers get the fresh history. An invalidated one is never served so.
+func TestStaleWhileRevalidate(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		gate := make(chan struct{})
+		var calls, refreshes atomic.Int64
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) > 1 {
+				refreshes.Add(1)
+				<-gate // the refresh takes as long as the test says
+			}
+			fmt.Fprintf(w, `{"tickets":[{"id":%d,"subject":"s"}]}`, calls.Load())
+		}))
+		t.Cleanup(up.Close)
+		client, err := New(Options{BaseURL: up.URL, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const ttl = 100 * time.Millisecond
+		c, err := NewCache(client, newStore(t), CacheOptions{TTL: ttl, Revalidate: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if r := c.Histories(ctx, alice, []string{"1"})[0]; r.Err != nil || r.Cache != CacheMiss {
+			t.Fatalf("first load: %+v", r)
+		}
+		c.Flush()
+		time.Sleep(ttl + ttl/10 + 20*time.Millisecond) // the TTL and its jitter: no event tells
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if r := c.Histories(ctx, alice, []string{"1"})[0]; r.Err != nil || r.Cache != CacheRevalidating || string(*r.History.Tickets[0].ID) != "1" {
+					t.Errorf("within the window: %+v, want the expired history at once, revalidating", r)
+				}
+			})
+		}
+		wg.Wait() // all 20 answered while the refresh is held at the gate
+		close(gate)
+		for i := 0; ; i++ {
+			r := c.Histories(ctx, alice, []string{"1"})[0]
+			if r.Cache == CacheHit {
+				if string(*r.History.Tickets[0].ID) != "2" {
+					t.Errorf("after the refresh: %+v, want the refreshed history", r)
+				}
+				break
+			}
+			if i == 200 {
+				t.Fatalf("the refresh never landed: %+v", r)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := refreshes.Load(); n != 1 {
+			t.Errorf("%d background refreshes for 20 callers, want 1", n)
+		}
+		// Invalidated: wrong, not merely old, so never served while revalidating.
+		c.Flush()
+		time.Sleep(ttl + ttl/10 + 20*time.Millisecond)
+		if err := c.Invalidate(ctx, "1"); err != nil {
+			t.Fatal(err)
+		}
+		if r := c.Histories(ctx, alice, []string{"1"})[0]; r.Cache != CacheMiss {
+			t.Errorf("after an invalidation: %+v, want a fresh fetch", r)
 		}
 	})
 }

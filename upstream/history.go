@@ -371,6 +371,8 @@ const (
 	CacheHit   = "hit"   // a fresh cache entry
 	CacheMiss  = "miss"  // the upstream, just now
 	CacheStale = "stale" // an expired entry, served because the upstream failed
+	// CacheRevalidating is an expired entry served while it is refreshed (Cache.Revalidate).
+	CacheRevalidating = "revalidating"
 )
 
 // History fetches one contract's ticket history with the given bearer token (or the client's
