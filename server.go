@@ -455,13 +455,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Zone:           cfg.TimeZone,
 		Concurrency:    cfg.UpstreamConcurrency,
 		Resilience:     cfg.Resilience,
-		BreakerChanged: func(from, to string) {
-			if to == "open" && from == "closed" {
-				log.Warn("upstream circuit breaker open: calls paused, stale histories served", "retry_in", cfg.Resilience.BreakerCooldown)
-			} else if to == "closed" {
-				log.Info("upstream circuit breaker closed: the upstream answers again")
-			}
-		},
+		Logger:         log,
 	})
 	if err != nil {
 		return fmt.Errorf("UPSTREAM_URL: %w", err)

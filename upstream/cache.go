@@ -36,6 +36,8 @@ type CacheOptions struct {
 	EncryptionKey []byte
 	// Logger receives warnings about the store; nil discards them.
 	Logger *slog.Logger
+	// Observer is told of every lookup, by layer and result (nil: none).
+	Observer Observer
 }
 
 // Cache is the client's Histories with a cache in front: fresh entries are served without an
@@ -120,6 +122,9 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Observer == nil {
+		o.Observer = nop{}
+	}
 	codec, err := newCodec(o.EncryptionKey, client.maxBytes)
 	if err != nil {
 		return nil, err
@@ -161,6 +166,8 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 	now := time.Now()
 	res := make([]Result, len(ids))
 	stale := make([]*hotEntry, len(ids)) // the newest expired entry of each id, for a failing upstream
+	staleLayer := make([]string, len(ids))
+	obs := c.o.Observer
 	var cold []int
 	for i, id := range ids {
 		switch {
@@ -173,11 +180,13 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 		}
 		if e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now); ok {
 			if now.Before(e.freshUntil) {
+				obs.CacheLookup("hot", "hit")
 				res[i] = e.result(c.client, id, CacheHit, now)
 				continue
 			}
-			stale[i] = e
+			stale[i], staleLayer[i] = e, "hot"
 		}
+		obs.CacheLookup("hot", "miss")
 		cold = append(cold, i)
 	}
 	if len(cold) == 0 {
@@ -206,16 +215,23 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 	for j, i := range cold {
 		if e := found[j]; e != nil {
 			if now.Before(e.freshUntil) {
+				obs.CacheLookup("store", "hit")
 				c.keepHot(keys[j], e)
 				res[i] = e.result(c.client, ids[i], CacheHit, now)
 				continue
 			}
 			if now.Before(e.staleUntil) && (stale[i] == nil || e.fetched.After(stale[i].fetched)) {
-				stale[i] = e
+				stale[i], staleLayer[i] = e, "store"
 			}
+		}
+		if readErr != nil {
+			obs.CacheLookup("store", "error")
+		} else {
+			obs.CacheLookup("store", "miss")
 		}
 		if e := stale[i]; e != nil && c.revalidates(e, ids[i], now) {
 			// Neither this process nor the store has it fresh: serve what there is at once.
+			obs.CacheLookup(staleLayer[i], CacheRevalidating)
 			res[i] = e.result(c.client, ids[i], CacheRevalidating, now)
 			c.refresh(cred, ids[i])
 			continue
@@ -241,6 +257,7 @@ func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []stri
 			res[i] = Result{Cache: CacheMiss, FreshUntil: f.entry.freshUntil}
 			res[i].History, res[i].Err = c.historyOf(f, ids[i], p)
 		case stale[i] != nil && servesStale(err):
+			obs.CacheLookup(staleLayer[i], CacheStale)
 			res[i] = stale[i].result(c.client, ids[i], CacheStale, time.Now())
 			mu.Lock()
 			stales, staleBy = stales+1, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -43,9 +44,10 @@ type Options struct {
 	Transport http.RoundTripper
 	// Resilience sets retries, the bound on calls in flight and the circuit breaker.
 	Resilience Resilience
-	// BreakerChanged, if set, is told of every change of the breaker's state ("closed",
-	// "half-open", "open").
-	BreakerChanged func(from, to string)
+	// Observer is told of every attempt, retry and change of the breaker's state (nil: none).
+	Observer Observer
+	// Logger gets a line when the breaker opens and one when it closes again (nil: none).
+	Logger *slog.Logger
 }
 
 // Client calls the upstream. It is safe for concurrent use and reuses connections.
@@ -58,6 +60,7 @@ type Client struct {
 	concurrency int
 	http        *http.Client
 	res         Resilience
+	obs         Observer
 	inFlight    *semaphore.Weighted
 	breaker     *gobreaker.CircuitBreaker[*http.Response]
 }
@@ -103,9 +106,25 @@ func New(o Options) (*Client, error) {
 	}
 	c.res = o.Resilience
 	c.res.setDefaults()
+	c.obs = o.Observer
+	if c.obs == nil {
+		c.obs = nop{}
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c.inFlight = semaphore.NewWeighted(int64(c.res.MaxInFlight))
 	u, _ := url.Parse(base)
-	c.breaker = newBreaker(u.Host, c.res, o.BreakerChanged)
+	c.breaker = newBreaker(u.Host, c.res, func(from, to string) {
+		c.obs.BreakerChanged(from, to)
+		switch {
+		case from == "closed" && to == "open":
+			log.Warn("upstream circuit breaker open: calls paused, stale histories served", "retry_in", c.res.BreakerCooldown)
+		case to == "closed":
+			log.Info("upstream circuit breaker closed: the upstream answers again")
+		}
+	})
 	tr = breakerTransport{next: tr, cb: c.breaker}
 	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		// A redirect would carry the token to wherever it points: refuse it.
@@ -156,7 +175,8 @@ func (c *Client) get(ctx context.Context, token, path string, use func(body []by
 			return struct{}{}, retryable(ctx, err, c.timeout)
 		}
 		return struct{}{}, nil
-	}, backoff.WithBackOff(newBackOff(ctx, c.res.RetryWait)), backoff.WithMaxTries(uint(c.res.Retries)+1), backoff.WithMaxElapsedTime(0))
+	}, backoff.WithBackOff(newBackOff(ctx, c.res.RetryWait)), backoff.WithMaxTries(uint(c.res.Retries)+1), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(error, time.Duration) { c.obs.UpstreamRetry() }))
 	if ae, ok := err.(*attemptError); ok {
 		err = ae.err // the last attempt's own error, retries spent
 	}
@@ -176,11 +196,17 @@ func (c *Client) attempt(ctx context.Context, token, path string, use func(body 
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
+	start, status := time.Now(), 0
+	defer func() { c.obs.UpstreamCall(status, time.Since(start)) }()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if errors.Is(err, ErrBreakerOpen) {
+			status = -1
+		}
 		return classify(ctx, err)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Error bodies may be JSON, text or HTML and may echo personal data: read a little so
 		// the connection can be reused, and forget it.

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -45,6 +46,8 @@ type RedisOptions struct {
 	// Logger gets one warning when Redis becomes unusable and one note when it recovers, never
 	// per call, and never values or scopes. Nil discards.
 	Logger *slog.Logger
+	// Observer is told of every failed call (nil: none).
+	Observer Observer
 }
 
 // redisConfig holds what production leaves at its defaults and tests change.
@@ -92,6 +95,9 @@ type RedisStore struct {
 	dialTimeout time.Duration
 	ioTimeout   time.Duration
 	log         *slog.Logger
+	obs         Observer
+	closed      chan struct{} // closed by Close, which ends Invalidations
+	closeOnce   sync.Once
 	br          *redisBreaker
 	maxScopes   int
 }
@@ -132,6 +138,8 @@ func newRedisStore(o RedisOptions, c redisConfig) (*RedisStore, error) {
 		dialTimeout: o.DialTimeout,
 		ioTimeout:   o.IOTimeout,
 		log:         log,
+		obs:         cmp.Or[Observer](o.Observer, nop{}),
+		closed:      make(chan struct{}),
 		br:          &redisBreaker{threshold: c.failThreshold, coolDown: c.coolDown, now: c.now},
 		maxScopes:   c.maxScopes,
 	}, nil
@@ -372,6 +380,9 @@ func (s *RedisStore) Invalidations(ctx context.Context, fn func(contractID strin
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.closed:
+			// go-redis does not always close a subscription's channel when its client closes.
+			return
 		case m, ok := <-ch:
 			if !ok {
 				return // the store was closed
@@ -403,7 +414,10 @@ func (s *RedisStore) Status() string {
 func (s *RedisStore) Client() redis.UniversalClient { return s.rdb }
 
 // Close closes the connections; an Invalidations still running returns.
-func (s *RedisStore) Close() error { return s.rdb.Close() }
+func (s *RedisStore) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	return s.rdb.Close()
+}
 
 // call runs f against Redis through the breaker and bounds it with callTimeout.
 func (s *RedisStore) call(ctx context.Context, op string, f func(context.Context) error) error {
@@ -424,6 +438,7 @@ func (s *RedisStore) call(ctx context.Context, op string, f func(context.Context
 		// The caller cancelled, or its own deadline cut the call short: says nothing of Redis.
 		s.br.abandoned(probe)
 	default:
+		s.obs.RedisError(op)
 		if first, open := s.br.failed(probe); first {
 			// Once per outage: the error and op say what broke; keys and values never appear.
 			s.log.Warn("redis cache degraded; queries go to the upstream", "op", op, "err", err, "breaker_open", open)

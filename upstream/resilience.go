@@ -66,9 +66,7 @@ func newBreaker(host string, r Resilience, changed func(from, to string)) *gobre
 		// A caller that gave up says nothing about the upstream.
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
-			if changed != nil {
-				changed(from.String(), to.String())
-			}
+			changed(from.String(), to.String())
 		},
 	})
 }

@@ -31,10 +31,10 @@ func TestBreakerOpensServesStaleAndRecovers(t *testing.T) {
 		w.Write([]byte(`{"tickets":[{"id":1,"subject":"s"}]}`))
 	}))
 	t.Cleanup(up.Close)
-	changes := make(chan string, 16)
+	changes := &breakerChanges{to: make(chan string, 16)}
 	const cooldown = 300 * time.Millisecond
 	client, err := New(Options{BaseURL: up.URL, Resilience: Resilience{BreakerFailures: 3, BreakerCooldown: cooldown, Retries: -1},
-		BreakerChanged: func(_, to string) { changes <- to }})
+		Observer: changes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestBreakerOpensServesStaleAndRecovers(t *testing.T) {
 		}
 		client.History(ctx, "t", fmt.Sprint("sick-", i))
 	}
-	if to := <-changes; to != "open" {
+	if to := <-changes.to; to != "open" {
 		t.Fatalf("the breaker went %v, want open", to)
 	}
 	// Calls made well within the cool-down, however slow the machine.
@@ -261,3 +261,11 @@ func TestCallsInFlightAreBounded(t *testing.T) {
 	}
 	t.Logf("%d calls, at most %d in flight", calls.Load(), peak.Load())
 }
+
+// breakerChanges is an Observer that passes on the breaker's new states.
+type breakerChanges struct {
+	nop
+	to chan string
+}
+
+func (b *breakerChanges) BreakerChanged(_, to string) { b.to <- to }
