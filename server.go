@@ -32,6 +32,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/graph/persisted"
 	"github.com/enneo-facade/facade/graph/playground"
 	"github.com/enneo-facade/facade/graph/ratelimit"
@@ -79,6 +80,8 @@ type config struct {
 	WebhookSecret       string
 	AdminToken          string
 	PprofAddr           string
+	MetricsAddr         string
+	OperationNames      []string // the operation names metrics report as they are
 	LogLevel            slog.Level
 	Limits              graph.Limits
 	RateLimit           ratelimit.Limit // zero: off
@@ -197,6 +200,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	str(&origins, "CORS_ORIGINS", "", "comma-separated origins that browsers may call /graphql from, e.g. https://desk.example.com, or *; unset: any in demo mode, none with UPSTREAM_URL")
 	num(&c.RateLimit.Burst, "RATE_LIMIT_BURST", 0, "cost points a caller's bucket holds, at least MAX_COST; 0: no rate limit")
 	num(&c.RateLimit.PerSecond, "RATE_LIMIT_PER_SECOND", 0, "cost points a caller's bucket regains each second; 0: no rate limit")
+	str(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
+	var operationNames string
+	str(&operationNames, "METRICS_OPERATION_NAMES", "", "comma-separated operation names metrics report by name (besides the persisted operations'); others are \"other\"")
 	str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -286,6 +292,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.CORSOrigins, err = parseOrigins(origins, demo); err != nil {
 		bad = append(bad, fmt.Errorf("CORS_ORIGINS: %w", err))
 	}
+	for n := range strings.SplitSeq(operationNames, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			c.OperationNames = append(c.OperationNames, n)
+		}
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		bad = append(bad, errors.New("LOG_LEVEL: must be debug, info, warn or error"))
 	}
@@ -293,6 +304,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	case manifest != "":
 		if c.Manifest, err = persisted.ReadManifest(manifest); err != nil {
 			bad = append(bad, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err))
+		} else {
+			c.OperationNames = append(c.OperationNames, c.Manifest.Names()...)
 		}
 	case c.Safelist:
 		bad = append(bad, errors.New("SAFELIST: needs PERSISTED_OPERATIONS_FILE, the operations it lets run"))
@@ -446,6 +459,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.UpstreamURL = url
 		log.Info("no UPSTREAM_URL: serving the built-in demo upstream", "url", url)
 	}
+	metrics := metrics.New()
 	client, err := upstream.New(upstream.Options{
 		BaseURL:        cfg.UpstreamURL,
 		ServiceToken:   cfg.UpstreamToken,
@@ -456,6 +470,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Concurrency:    cfg.UpstreamConcurrency,
 		Resilience:     cfg.Resilience,
 		Logger:         log,
+		Observer:       metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("UPSTREAM_URL: %w", err)
@@ -471,6 +486,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.RedisURL != "" {
 		redisStore, err = upstream.NewRedisStore(upstream.RedisOptions{
 			URL: cfg.RedisURL, Prefix: cfg.CachePrefix, DialTimeout: cfg.RedisDialTimeout, IOTimeout: cfg.RedisTimeout, Logger: log,
+			Observer: metrics,
 		})
 		if err != nil {
 			return fmt.Errorf("REDIS_URL: %w", err)
@@ -485,7 +501,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		cache, err = upstream.NewCache(client, store, upstream.CacheOptions{
 			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, Revalidate: cfg.CacheRevalidate, HotBytes: cfg.CacheHotBytes,
-			EncryptionKey: cfg.CacheEncryptionKey, Logger: log,
+			EncryptionKey: cfg.CacheEncryptionKey, Logger: log, Observer: metrics,
 		})
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
@@ -496,6 +512,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		go cache.Watch(watchCtx)
 	}
 
+	if redisStore != nil {
+		metrics.RedisPool(redisStore.Client())
+	}
+	if cfg.MetricsAddr != "" {
+		stop, err := serveAside(cfg.MetricsAddr, "/metrics", metrics.Handler(), log)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer stop()
+	}
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
@@ -511,7 +537,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
 			client: client, cache: cache, auth: newAuthenticator(cfg, secret),
-			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, demo: demoMode,
+			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, demo: demoMode,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -535,6 +561,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveAside serves h at path on a listener of its own, away from the public port.
+func serveAside(addr, path string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+path, h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	log.Info("listening aside", "path", path, "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // servePprof serves Go's profiles on their own listener, so that they are never reachable
@@ -609,7 +649,8 @@ type parts struct {
 	auth    *graph.Authenticator
 	limiter *ratelimit.Limiter   // nil: no rate limit
 	redis   *upstream.RedisStore // nil: no REDIS_URL
-	demo    bool                 // the built-in demo upstream serves
+	metrics *metrics.Metrics
+	demo    bool // the built-in demo upstream serves
 }
 
 // newHandler holds the one route list.
@@ -622,6 +663,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		o           = graph.Options{
 			AdminToken: cfg.AdminToken, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout, Limits: cfg.Limits,
 			Introspection: cfg.Introspection, Suggestions: cfg.Suggestions, Manifest: cfg.Manifest, Safelist: cfg.Safelist,
+			Observer: p.metrics, OperationNames: cfg.OperationNames,
 		}
 	)
 	if p.cache != nil {
@@ -654,6 +696,9 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /readyz", readiness(p.client, status))
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", p.metrics.Handler())
+	}
 	if cfg.WebhookSecret != "" {
 		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
 	}

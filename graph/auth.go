@@ -102,10 +102,11 @@ func (a *Authenticator) Caller(r *http.Request) string {
 
 // refused answers a request without one of the keys that are required, and reports whether it
 // did: nothing else runs for it, and no upstream call is made.
-func (a *Authenticator) refused(w http.ResponseWriter, c Credential) bool {
+func (a *Authenticator) refused(w http.ResponseWriter, c Credential, obs Observer) bool {
 	if a.keys == nil || c.Err == nil {
 		return false
 	}
+	obs.Refused(CodeUnauthenticated)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="graphql"`)
 	w.WriteHeader(http.StatusUnauthorized)

@@ -52,6 +52,10 @@ type Options struct {
 	// Persisted keeps the queries clients register by automatic persisted queries (APQ);
 	// nil keeps them in process. Unused with Safelist.
 	Persisted graphql.Cache[string]
+	// Observer is told of every operation, refusal, batch and response-cache lookup (nil:
+	// none). OperationNames are the names it is told as they are; any other is "other".
+	Observer       Observer
+	OperationNames []string
 	// RateLimiter, when set, takes each operation's estimated cost from its caller's budget
 	// before it runs, and refuses it with RATE_LIMITED (HTTP 429) when the budget cannot pay.
 	RateLimiter RateLimiter
@@ -63,6 +67,10 @@ type Options struct {
 // o.Changes a response cache in front of it all.
 func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.Logger) http.Handler {
 	o.Limits = o.Limits.withDefaults()
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	names := newOperationNames(o.OperationNames)
 	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(get{})
@@ -90,13 +98,14 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 			return resp
 		}
 		l.op.logErrors(ctx, log, l.cred.Key)
+		name := observeOperation(ctx, o.Observer, names, l, resp)
 		trimErrors(resp)
 		if !o.Suggestions {
 			withoutSuggestions(resp)
 		}
 		l.op.reportCost(resp, o.RateLimiter)
 		if rc != nil {
-			rc.store(ctx, resp, l)
+			rc.store(ctx, resp, l, name)
 		}
 		reportProvenance(resp, l)
 		return resp

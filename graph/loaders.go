@@ -23,6 +23,7 @@ type historyKey struct {
 type loaders struct {
 	cred  Credential
 	fetch HistoryFetcher
+	obs   Observer
 	wait  time.Duration
 	peek  func(upstream.Credential, string) (upstream.Result, bool) // nil: nothing to peek at
 	// history is made on first use: answers from the response cache and hot histories
@@ -73,7 +74,7 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 		m, ok := r.Context().Value(missedCtx{}).(missed)
 		if !ok {
 			m.cred = auth.Credential(r) // no response cache in front to have read it
-			if auth.refused(w, m.cred) {
+			if auth.refused(w, m.cred, o.Observer) {
 				return
 			}
 		}
@@ -90,8 +91,11 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 }
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options, ps *projections) *loaders {
-	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, ps: ps}
-	l.op.limits = o.Limits
+	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, ps: ps, obs: o.Observer}
+	if l.obs == nil {
+		l.obs = nopObserver{} // tests build loaders without NewHandler
+	}
+	l.op.start, l.op.limits = time.Now(), o.Limits
 	if p, ok := fetch.(interface {
 		Peek(upstream.Credential, string) (upstream.Result, bool)
 	}); ok {
@@ -113,6 +117,7 @@ func (l *loaders) historyLoader() *dataloader.Loader[historyKey, *upstream.Histo
 // batch loads one batch of histories. The loader's cache keeps a key out of later batches and
 // out of a second place in this one; results come back in the order of keys, never by arrival.
 func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.History] {
+	l.obs.LoaderBatch(len(keys))
 	results := make([]*dataloader.Result[*upstream.History], len(keys))
 	if l.cred.Err != nil {
 		for i := range results {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -21,6 +22,7 @@ import (
 // run-time bound is passed, or its deadline, it stops: every field still to come resolves to
 // null without any work, so the answer stops growing, and one error says why.
 type operation struct {
+	start    time.Time // when the request reached the GraphQL layer
 	limits   Limits
 	cost     int64               // estimated before execution (see costOf)
 	costed   bool                // cost is known: the operation got past validation
@@ -185,6 +187,19 @@ func severity(code string) (slog.Level, bool) {
 		return slog.LevelInfo, true
 	}
 	return slog.LevelWarn, true
+}
+
+// limitCodes are the codes of the limits the operation met, each once.
+func (op *operation) limitCodes() []string {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	var codes []string
+	for code := range op.errors {
+		if level, ok := severity(code); ok && level == slog.LevelInfo {
+			codes = append(codes, code)
+		}
+	}
+	return codes
 }
 
 // note counts an error the operation met; the most severe one is logged with the counts.

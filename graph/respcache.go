@@ -32,10 +32,12 @@ type responseCache struct {
 	entries *lru.Map[[32]byte, *cachedResponse]
 	changes ChangeTracker
 	rates   RateLimiter // nil: no rate limit
+	obs     Observer
 }
 
 type cachedResponse struct {
 	data     []byte       // the response's data member
+	name     string       // the operation's name, as Observer is told it
 	cost     int64        // the operation's estimated cost, paid again by every answer
 	deps     []historyDep // sorted by contract id
 	rendered atomic.Pointer[rendering]
@@ -61,7 +63,7 @@ func newResponseCache(o Options) *responseCache {
 	if size <= 0 {
 		size = 8 << 20
 	}
-	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes, rates: o.RateLimiter}
+	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes, rates: o.RateLimiter, obs: o.Observer}
 }
 
 // missed is what serve found out about a request it could not answer, for what follows:
@@ -77,8 +79,9 @@ type missedCtx struct{}
 // what it found out in its context.
 func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		cred := auth.Credential(r)
-		if auth.refused(w, cred) {
+		if auth.refused(w, cred, rc.obs) {
 			return
 		}
 		key, ok := [32]byte{}, false
@@ -91,6 +94,7 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 		}
 		now := time.Now()
 		if e, ok := rc.entries.Get(key, now); ok && rc.valid(e) {
+			rc.obs.CacheLookup("response", "hit")
 			h := w.Header()
 			h.Set("Content-Type", answerType(r.Header.Get("Accept")))
 			var body []byte
@@ -102,14 +106,18 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 				d := rc.rates.Take(r.Context(), cred.rateKey(), e.cost)
 				if !d.Allowed {
 					writeRateLimited(w, rateLimited(e.cost, d), newCostReport(e.cost, rc.rates, &d))
+					rc.obs.Refused(CodeRateLimited)
+					rc.obs.Operation(e.name, "refused", time.Since(start))
 					return
 				}
 				body = e.render(now, newCostReport(e.cost, rc.rates, &d))
 			}
 			h.Set("Content-Length", strconv.Itoa(len(body)))
 			w.Write(body)
+			rc.obs.Operation(e.name, "ok", time.Since(start))
 			return
 		}
+		rc.obs.CacheLookup("response", "miss")
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), missedCtx{}, missed{key: key, cred: cred})))
 	})
 }
@@ -126,8 +134,9 @@ func (rc *responseCache) valid(e *cachedResponse) bool {
 	return true
 }
 
-// store keeps resp if the operation was a query that succeeded on fresh histories only.
-func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *loaders) {
+// store keeps resp, the answer to the operation called name, if it was a query that succeeded
+// on fresh histories only.
+func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *loaders, name string) {
 	m, ok := ctx.Value(missedCtx{}).(missed)
 	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || !graphql.HasOperationContext(ctx) {
 		return
@@ -136,7 +145,7 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *l
 		return
 	}
 	now := time.Now()
-	e := &cachedResponse{data: bytes.Clone(resp.Data), cost: l.op.cost}
+	e := &cachedResponse{data: bytes.Clone(resp.Data), name: name, cost: l.op.cost}
 	expires := now.Add(time.Hour) // or when its first history stops being fresh
 	l.mu.Lock()
 	for id, u := range l.used {

@@ -259,5 +259,16 @@ func (m *Manifest) Allows(query string) bool {
 	return ok
 }
 
+// Names returns the names of the manifest's operations that have one (Apollo's manifests do).
+func (m *Manifest) Names() []string {
+	var names []string
+	for _, op := range m.ops {
+		if op.name != "" {
+			names = append(names, op.name)
+		}
+	}
+	return names
+}
+
 // Len returns the number of operations in the manifest, counting an id given twice once.
 func (m *Manifest) Len() int { return len(m.ops) }

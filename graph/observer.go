@@ -1,0 +1,79 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// Observer is told what the GraphQL layer does, for metrics. Its methods run on the paths they
+// describe: they must be cheap and safe for concurrent use.
+type Observer interface {
+	// Operation is an answered operation: its name (one of Options.OperationNames,
+	// "anonymous" or "other"), its outcome ("ok", "errors" with data, "refused" before
+	// execution) and how long it took.
+	Operation(name, outcome string, took time.Duration)
+	// Refused is an operation held to a limit or a rate limit (by its code), or a request
+	// without the API key it needs (UNAUTHENTICATED).
+	Refused(code string)
+	// LoaderBatch is a batch of history loads and how many contracts it held.
+	LoaderBatch(size int)
+	// CacheLookup is a lookup of the response cache ("response"): "hit" or "miss".
+	CacheLookup(layer, result string)
+}
+
+// nopObserver is the Observer of those who set none.
+type nopObserver struct{}
+
+func (nopObserver) Operation(string, string, time.Duration) {}
+func (nopObserver) Refused(string)                          {}
+func (nopObserver) LoaderBatch(int)                         {}
+func (nopObserver) CacheLookup(string, string)              {}
+
+// operationNames bounds the label set of operation names: those named in configuration (and
+// the persisted operations), "anonymous", and "other" for every name a client may choose.
+type operationNames map[string]bool
+
+func newOperationNames(names []string) operationNames {
+	m := operationNames{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+func (m operationNames) of(name string) string {
+	switch {
+	case name == "":
+		return "anonymous"
+	case m[name]:
+		return name
+	}
+	return "other"
+}
+
+// observeOperation reports an operation answered after it reached gqlgen: its name, outcome
+// and time, and the limits that refused or stopped it. It returns the name as reported.
+func observeOperation(ctx context.Context, obs Observer, names operationNames, l *loaders, resp *graphql.Response) string {
+	name := ""
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		if name = oc.OperationName; name == "" && oc.Operation != nil {
+			name = oc.Operation.Name
+		}
+	}
+	outcome := "ok"
+	switch {
+	case resp.Data == nil && len(resp.Errors) > 0:
+		outcome = "refused"
+	case len(resp.Errors) > 0:
+		outcome = "errors"
+	}
+	name = names.of(name)
+	obs.Operation(name, outcome, time.Since(l.op.start))
+	for _, code := range l.op.limitCodes() {
+		obs.Refused(code)
+	}
+	return name
+}
