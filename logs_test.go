@@ -84,3 +84,54 @@ func TestNoPersonalDataOrTokensInLogsOrErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestLog: one line per request, with its id (kept when the client sent a well-formed
+// one, else made, and echoed either way), operation, status, duration, upstream calls and where
+// its histories came from.
+func TestRequestLog(t *testing.T) {
+	p := startProcess(t, map[string]string{"METRICS_OPERATION_NAMES": "ContractTickets"})
+	named := `{"query":"query ContractTickets { contract(id: \"746839\") { history { tickets { id } } } }"}`
+	var echoed []string
+	for _, id := range []string{"req-1f3a", "req-1f3b", "bad id\"}"} {
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/graphql", strings.NewReader(named))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer log-token")
+		req.Header.Set("X-Request-Id", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		echoed = append(echoed, resp.Header.Get("X-Request-Id"))
+	}
+	if echoed[0] != "req-1f3a" || echoed[1] != "req-1f3b" || len(echoed[2]) != 32 || strings.Contains(echoed[2], " ") {
+		t.Errorf("X-Request-Id echoed %q, want the first two kept and a new one for the malformed third", echoed)
+	}
+	type line struct {
+		Msg, RequestID, Operation, Path string
+		Status, UpstreamCalls           int
+		Duration                        int64
+		Cache                           json.RawMessage
+	}
+	var lines []line
+	for _, raw := range strings.Split(p.Logs(), "\n") {
+		var l line
+		if json.Unmarshal([]byte(raw), &l) == nil && l.Msg == "request" && l.Path == "/graphql" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("%d request lines for 3 requests: %+v", len(lines), lines)
+	}
+	for i, want := range []struct {
+		cache string
+		calls int
+	}{{`{"hit":0,"miss":1,"stale":0,"revalidating":0}`, 1}, {`"response"`, 0}, {`"response"`, 0}} {
+		l := lines[i]
+		if l.RequestID != echoed[i] || l.Operation != "ContractTickets" || l.Status != 200 || l.Duration <= 0 ||
+			l.UpstreamCalls != want.calls || string(l.Cache) != want.cache {
+			t.Errorf("request %d logged %+v (cache %s), want id %s, calls %d, cache %s", i+1, l, l.Cache, echoed[i], want.calls, want.cache)
+		}
+	}
+}

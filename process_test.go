@@ -15,9 +15,9 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
+	buildOnce    sync.Once
+	serverBinary string
+	buildErr     error
 )
 
 // builtServer builds the facade once per test run, as CI's release build does.
@@ -29,28 +29,37 @@ func builtServer(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		binary = filepath.Join(dir, "facade")
-		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		serverBinary = filepath.Join(dir, "facade")
+		out, err := exec.Command("go", "build", "-o", serverBinary, ".").CombinedOutput()
 		if err != nil {
 			buildErr = err
-			binary = string(out)
+			serverBinary = string(out)
 		}
 	})
 	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, binary)
+		t.Fatalf("go build: %v\n%s", buildErr, serverBinary)
 	}
-	return binary
+	return serverBinary
 }
 
 // serverProcess is the facade running as a process of its own.
 type serverProcess struct {
 	base string
 	cmd  *exec.Cmd
+	stop func()
 	mu   sync.Mutex
 	logs strings.Builder // what it wrote to stderr
 }
 
+// Logs stops the server, which writes out its buffered log lines, and returns all it logged.
 func (p *serverProcess) Logs() string {
+	p.stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+func (p *serverProcess) logsSoFar() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.logs.String()
@@ -88,14 +97,18 @@ func startProcess(t *testing.T, env map[string]string) *serverProcess {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		p.cmd.Wait()
-	})
+	var once sync.Once
+	p.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			p.cmd.Wait()
+		})
+	}
+	t.Cleanup(p.stop)
 	lines := bufio.NewScanner(stdout)
 	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "listening on ") {
-		t.Fatalf("the server printed %q, want its address; its log:\n%s", lines.Text(), p.Logs())
+		t.Fatalf("the server printed %q, want its address; its log:\n%s", lines.Text(), p.logsSoFar())
 	}
 	go io.Copy(io.Discard, stdout)
 	p.base = strings.Replace(strings.TrimPrefix(lines.Text(), "listening on "), "[::]", "127.0.0.1", 1)

@@ -3,11 +3,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,12 +17,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -426,7 +430,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logs := newBufferedLog(stderr)
+	defer logs.Close()
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if getenv("GOMEMLIMIT") == "" {
 		// A soft memory limit just above what the caches may hold, and collections only every
 		// four times the live heap below it (GOGC=400): with GOGC=100 a small live heap was
@@ -855,28 +861,92 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// accessLog logs method, path, status and duration, and the name of the caller's API key where
-// keys are required: never query strings, headers, keys or bodies, which may carry tokens and
-// personal data. Failed and slow (over a second) requests are logged
-// at info, the others at debug: a log line per request costs a write each, which at tens of
-// thousands of requests a second is a good part of the time a cached answer takes.
+// accessLog writes one line per request, at info: its id (a well-formed X-Request-Id it came
+// with, else a new one, echoed in the answer), method, path, status and duration, and what the
+// GraphQL layer learnt of it (operation name, upstream calls, where its histories came from),
+// and the name of the caller's API key where keys are required. Never query strings, headers,
+// keys or bodies, which may carry tokens and personal data.
 func accessLog(log *slog.Logger, auth *graph.Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		level, took := slog.LevelDebug, time.Since(start)
-		if rec.status >= 400 || took > time.Second {
-			level = slog.LevelInfo
+		id := r.Header.Get("X-Request-Id")
+		if !requestID.MatchString(id) {
+			id = newRequestID()
 		}
-		if !log.Enabled(r.Context(), level) {
+		w.Header().Set("X-Request-Id", id)
+		ctx, info := graph.WithRequestInfo(r.Context())
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		if !log.Enabled(ctx, slog.LevelInfo) {
 			return
 		}
-		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", took)}
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs, slog.String("requestId", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+		attrs = append(attrs, info.Attrs()...)
 		if caller := auth.Caller(r); caller != "" {
 			attrs = append(attrs, slog.String("caller", caller))
 		}
-		log.LogAttrs(r.Context(), level, "request", attrs...)
+		log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// requestID is what an incoming X-Request-Id must look like to be kept: a UUID, a trace id or
+// the like, nothing that could forge a log line.
+var requestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// newRequestID is 128 random bits in hex; they need to be unique, not secret.
+func newRequestID() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], mrand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], mrand.Uint64())
+	return hex.EncodeToString(b[:])
+}
+
+// bufferedLog is where log lines go: a buffer, written out when it is full and at least every
+// logFlushInterval, so that a line per request does not cost a write each (one per request
+// halved the throughput of cached answers). Close writes out the rest.
+type bufferedLog struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+const logFlushInterval = 200 * time.Millisecond
+
+func newBufferedLog(w io.Writer) *bufferedLog {
+	b := &bufferedLog{w: bufio.NewWriterSize(w, 64<<10), done: make(chan struct{})}
+	b.wg.Go(func() {
+		tick := time.NewTicker(logFlushInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				b.flush()
+			case <-b.done:
+				b.flush()
+				return
+			}
+		}
+	})
+	return b
+}
+
+func (b *bufferedLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Write(p)
+}
+
+func (b *bufferedLog) flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.w.Flush()
+}
+
+// Close writes out what is buffered and stops the flushing.
+func (b *bufferedLog) Close() {
+	close(b.done)
+	b.wg.Wait()
 }
