@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"time"
 
+	gqlgraphql "github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/cors"
 
@@ -40,6 +42,7 @@ import (
 	"github.com/enneo-facade/facade/graph/persisted"
 	"github.com/enneo-facade/facade/graph/playground"
 	"github.com/enneo-facade/facade/graph/ratelimit"
+	"github.com/enneo-facade/facade/graph/tracing"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
@@ -85,10 +88,13 @@ type config struct {
 	AdminToken          string
 	PprofAddr           string
 	MetricsAddr         string
-	OperationNames      []string // the operation names metrics report as they are
-	LogLevel            slog.Level
-	Limits              graph.Limits
-	RateLimit           ratelimit.Limit // zero: off
+	// Tracing is on when the standard OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant) is
+	// set, and the SDK is not disabled; TraceContractIDs puts contract ids in spans.
+	Tracing, TraceContractIDs bool
+	OperationNames            []string // the operation names metrics report as they are
+	LogLevel                  slog.Level
+	Limits                    graph.Limits
+	RateLimit                 ratelimit.Limit // zero: off
 	// Introspection, Playground and Suggestions are on in demo mode and off in production
 	// (UPSTREAM_URL set) unless configured.
 	Introspection, Playground, Suggestions bool
@@ -205,7 +211,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	num(&c.RateLimit.Burst, "RATE_LIMIT_BURST", 0, "cost points a caller's bucket holds, at least MAX_COST; 0: no rate limit")
 	num(&c.RateLimit.PerSecond, "RATE_LIMIT_PER_SECOND", 0, "cost points a caller's bucket regains each second; 0: no rate limit")
 	str(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
-	var operationNames string
+	var operationNames, traceIDs string
+	str(&traceIDs, "TRACE_CONTRACT_IDS", "", "true: spans name the contracts a batch loads and the upstream paths; unset: they do not")
 	str(&operationNames, "METRICS_OPERATION_NAMES", "", "comma-separated operation names metrics report by name (besides the persisted operations'); others are \"other\"")
 	str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
 	if err := fs.Parse(args); err != nil {
@@ -281,7 +288,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}{
 		{"INTROSPECTION", introspection, &c.Introspection, demo}, {"PLAYGROUND", playground, &c.Playground, demo},
 		{"FIELD_SUGGESTIONS", suggestions, &c.Suggestions, demo}, {"OPEN_ACCESS", open, &c.OpenAccess, false},
-		{"SAFELIST", safelist, &c.Safelist, false},
+		{"SAFELIST", safelist, &c.Safelist, false}, {"TRACE_CONTRACT_IDS", traceIDs, &c.TraceContractIDs, false},
 	} {
 		*b.p = b.unset
 		if b.v != "" {
@@ -296,6 +303,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.CORSOrigins, err = parseOrigins(origins, demo); err != nil {
 		bad = append(bad, fmt.Errorf("CORS_ORIGINS: %w", err))
 	}
+	c.Tracing = (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
+		getenv("OTEL_SDK_DISABLED") != "true" && getenv("OTEL_TRACES_EXPORTER") != "none"
 	for n := range strings.SplitSeq(operationNames, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			c.OperationNames = append(c.OperationNames, n)
@@ -466,6 +475,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("no UPSTREAM_URL: serving the built-in demo upstream", "url", url)
 	}
 	metrics := metrics.New()
+	var tracer *tracing.Tracing
+	if cfg.Tracing {
+		t, shutdown, err := tracing.NewOTLP(ctx, cfg.TraceContractIDs)
+		if err != nil {
+			return fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
+		}
+		tracer = t
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := shutdown(ctx); err != nil {
+				log.Warn("traces could not all be exported", "err", err)
+			}
+		}()
+		log.Info("tracing: spans exported over OTLP")
+	}
 	client, err := upstream.New(upstream.Options{
 		BaseURL:        cfg.UpstreamURL,
 		ServiceToken:   cfg.UpstreamToken,
@@ -477,6 +502,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Resilience:     cfg.Resilience,
 		Logger:         log,
 		Observer:       metrics,
+		WrapTransport:  tracer.WrapTransport(),
 	})
 	if err != nil {
 		return fmt.Errorf("UPSTREAM_URL: %w", err)
@@ -520,6 +546,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	if redisStore != nil {
 		metrics.RedisPool(redisStore.Client())
+		if tracer != nil {
+			// go-redis' own hooks; the commands' arguments (keys, values) stay out of spans.
+			if err := redisotel.InstrumentTracing(redisStore.Client(), redisotel.WithTracerProvider(tracer.Provider()),
+				redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true)); err != nil {
+				return fmt.Errorf("redis tracing: %w", err)
+			}
+		}
 	}
 	if cfg.MetricsAddr != "" {
 		stop, err := serveAside(cfg.MetricsAddr, "/metrics", metrics.Handler(), log)
@@ -543,7 +576,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
 			client: client, cache: cache, auth: newAuthenticator(cfg, secret),
-			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, demo: demoMode,
+			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, demo: demoMode,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -656,7 +689,8 @@ type parts struct {
 	limiter *ratelimit.Limiter   // nil: no rate limit
 	redis   *upstream.RedisStore // nil: no REDIS_URL
 	metrics *metrics.Metrics
-	demo    bool // the built-in demo upstream serves
+	tracer  *tracing.Tracing // nil: tracing is off
+	demo    bool             // the built-in demo upstream serves
 }
 
 // newHandler holds the one route list.
@@ -671,6 +705,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 			Introspection: cfg.Introspection, Suggestions: cfg.Suggestions, Manifest: cfg.Manifest, Safelist: cfg.Safelist,
 			Observer: p.metrics, OperationNames: cfg.OperationNames,
 		}
+		names = graph.OperationNamer(cfg.OperationNames)
 	)
 	if p.cache != nil {
 		fetch, invalidator, changes, status["cache"] = p.cache, p.cache, p.cache, p.cache.Status
@@ -684,6 +719,9 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		o.Persisted = persisted.NewRedisCache(p.redis.Client(), cfg.CachePrefix, 24*time.Hour, int(cfg.MaxRequestBytes))
 	}
 	o.Invalidator, o.Changes = invalidator, changes
+	if p.tracer != nil {
+		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
+	}
 	api := withCORS(cfg.CORSOrigins, limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, p.auth, o, log)))
 
 	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}
@@ -708,7 +746,11 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if cfg.WebhookSecret != "" {
 		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
 	}
-	return accessLog(log, p.auth, mux)
+	h := accessLog(log, p.auth, mux)
+	if p.tracer != nil {
+		h = p.tracer.Handler(h) // outside the access log, which logs the trace id
+	}
+	return h
 }
 
 // withCORS lets browsers on origins call next: preflights are answered, Authorization and
@@ -883,6 +925,9 @@ func accessLog(log *slog.Logger, auth *graph.Authenticator, next http.Handler) h
 		attrs := make([]slog.Attr, 0, 10)
 		attrs = append(attrs, slog.String("requestId", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+		if trace := tracing.TraceID(ctx); trace != "" {
+			attrs = append(attrs, slog.String("traceId", trace))
+		}
 		attrs = append(attrs, info.Attrs()...)
 		if caller := auth.Caller(r); caller != "" {
 			attrs = append(attrs, slog.String("caller", caller))

@@ -52,6 +52,10 @@ type Options struct {
 	// Persisted keeps the queries clients register by automatic persisted queries (APQ);
 	// nil keeps them in process. Unused with Safelist.
 	Persisted graphql.Cache[string]
+	// Spans, when set, makes a span of each batch of history loads, and Extensions are added
+	// to gqlgen's executor (the tracing of operations).
+	Spans      Spans
+	Extensions []graphql.HandlerExtension
 	// Observer is told of every operation, refusal, batch and response-cache lookup (nil:
 	// none). OperationNames are the names it is told as they are; any other is "other".
 	Observer       Observer
@@ -87,6 +91,9 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	gql.SetQueryCache(parsed)
 	gql.SetParserTokenLimit(o.Limits.Tokens)
 	gql.Use(&operationLimits{limits: o.Limits, parsed: parsed, rates: o.RateLimiter, introspection: o.Introspection})
+	for _, ext := range o.Extensions {
+		gql.Use(ext)
+	}
 	gql.SetErrorPresenter(ErrorPresenter(log))
 	gql.SetRecoverFunc(Recover(log))
 	gql.AroundFields(fieldMiddleware)

@@ -24,6 +24,7 @@ type loaders struct {
 	cred  Credential
 	fetch HistoryFetcher
 	obs   Observer
+	spans Spans // nil: no tracing
 	wait  time.Duration
 	peek  func(upstream.Credential, string) (upstream.Result, bool) // nil: nothing to peek at
 	// history is made on first use: answers from the response cache and hot histories
@@ -91,7 +92,7 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 }
 
 func newLoaders(fetch HistoryFetcher, cred Credential, o Options, ps *projections) *loaders {
-	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, ps: ps, obs: o.Observer}
+	l := &loaders{cred: cred, fetch: fetch, wait: o.Wait, ps: ps, obs: o.Observer, spans: o.Spans}
 	if l.obs == nil {
 		l.obs = nopObserver{} // tests build loaders without NewHandler
 	}
@@ -128,6 +129,11 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = k.contractID
+	}
+	if l.spans != nil {
+		var end func()
+		ctx, end = l.spans.Batch(ctx, ids)
+		defer end()
 	}
 	// A request's batches run one at a time: its calls in flight stay within the client's
 	// bound even when a starved CPU splits one resolver's loads into two batches.

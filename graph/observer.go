@@ -23,6 +23,12 @@ type Observer interface {
 	CacheLookup(layer, result string)
 }
 
+// Spans starts the spans of what the GraphQL layer does (graph/tracing provides it).
+type Spans interface {
+	// Batch starts the span of a batch of history loads; the function ends it.
+	Batch(ctx context.Context, contracts []string) (context.Context, func())
+}
+
 // nopObserver is the Observer of those who set none.
 type nopObserver struct{}
 
@@ -42,6 +48,10 @@ func newOperationNames(names []string) operationNames {
 	}
 	return m
 }
+
+// OperationNamer returns how metrics, logs and spans name an operation: as it is when it is one
+// of names, else "other", or "anonymous" without one.
+func OperationNamer(names []string) func(string) string { return newOperationNames(names).of }
 
 func (m operationNames) of(name string) string {
 	switch {

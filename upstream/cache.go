@@ -345,7 +345,8 @@ func (c *Cache) writeBehind(ctx context.Context, scope string, writes []pendingW
 		if len(kept) == 0 {
 			return
 		}
-		if err := c.store.SetMany(context.Background(), kept); err != nil {
+		// Not bound to the caller, who is gone by now, but in its trace.
+		if err := c.store.SetMany(context.WithoutCancel(ctx), kept); err != nil {
 			c.log.Debug("cache write failed", "err", err)
 		}
 	}

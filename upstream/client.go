@@ -42,6 +42,8 @@ type Options struct {
 	Concurrency int
 	// Transport replaces the default keep-alive transport (tests use it to count connections).
 	Transport http.RoundTripper
+	// WrapTransport, if set, wraps the transport each attempt goes through (tracing).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Resilience sets retries, the bound on calls in flight and the circuit breaker.
 	Resilience Resilience
 	// Observer is told of every attempt, retry and change of the breaker's state (nil: none).
@@ -125,6 +127,9 @@ func New(o Options) (*Client, error) {
 			log.Info("upstream circuit breaker closed: the upstream answers again")
 		}
 	})
+	if o.WrapTransport != nil {
+		tr = o.WrapTransport(tr)
+	}
 	tr = breakerTransport{next: tr, cb: c.breaker}
 	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		// A redirect would carry the token to wherever it points: refuse it.
