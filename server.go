@@ -31,6 +31,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	gqlgraphql "github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -576,7 +577,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
 			client: client, cache: cache, auth: newAuthenticator(cfg, secret),
-			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, demo: demoMode,
+			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs, demo: demoMode,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -690,6 +691,7 @@ type parts struct {
 	redis   *upstream.RedisStore // nil: no REDIS_URL
 	metrics *metrics.Metrics
 	tracer  *tracing.Tracing // nil: tracing is off
+	logs    io.Writer        // where the access log writes its lines
 	demo    bool             // the built-in demo upstream serves
 }
 
@@ -746,7 +748,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if cfg.WebhookSecret != "" {
 		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
 	}
-	h := accessLog(log, p.auth, mux)
+	h := accessLog(log, p.logs, p.auth, mux)
 	if p.tracer != nil {
 		h = p.tracer.Handler(h) // outside the access log, which logs the trace id
 	}
@@ -908,7 +910,11 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // GraphQL layer learnt of it (operation name, upstream calls, where its histories came from),
 // and the name of the caller's API key where keys are required. Never query strings, headers,
 // keys or bodies, which may carry tokens and personal data.
-func accessLog(log *slog.Logger, auth *graph.Authenticator, next http.Handler) http.Handler {
+//
+// The line is written by hand into the buffered log, not through slog: slog's record, attributes
+// and group cost 2.2 µs and 5 allocations a request (BenchmarkWarmQ1), 40% of a cached answer's
+// time in the handler; this costs a fifth of it. It is the same JSON slog would write.
+func accessLog(log *slog.Logger, logs io.Writer, auth *graph.Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -922,18 +928,75 @@ func accessLog(log *slog.Logger, auth *graph.Authenticator, next http.Handler) h
 		if !log.Enabled(ctx, slog.LevelInfo) {
 			return
 		}
-		attrs := make([]slog.Attr, 0, 10)
-		attrs = append(attrs, slog.String("requestId", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("duration", time.Since(start)))
+		took := time.Since(start)
+		buf := lineBuffers.Get().(*[]byte)
+		b := append((*buf)[:0], `{"time":"`...)
+		b = start.Add(took).AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `","level":"INFO","msg":"request","requestId":`...)
+		b = appendJSONString(b, id)
+		b = append(b, `,"method":`...)
+		b = appendJSONString(b, r.Method)
+		b = append(b, `,"path":`...)
+		b = appendJSONString(b, r.URL.Path)
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(rec.status), 10)
+		b = append(b, `,"duration":`...)
+		b = strconv.AppendInt(b, int64(took), 10)
 		if trace := tracing.TraceID(ctx); trace != "" {
-			attrs = append(attrs, slog.String("traceId", trace))
+			b = append(b, `,"traceId":`...)
+			b = appendJSONString(b, trace)
 		}
-		attrs = append(attrs, info.Attrs()...)
+		if info.Operation != "" {
+			b = append(b, `,"operation":`...)
+			b = appendJSONString(b, info.Operation)
+			b = append(b, `,"upstreamCalls":`...)
+			b = strconv.AppendInt(b, int64(info.UpstreamCalls), 10)
+			if info.Response {
+				b = append(b, `,"cache":"response"`...)
+			} else {
+				b = append(b, `,"cache":{"hit":`...)
+				b = strconv.AppendInt(b, int64(info.Hits), 10)
+				b = append(b, `,"miss":`...)
+				b = strconv.AppendInt(b, int64(info.Misses), 10)
+				b = append(b, `,"stale":`...)
+				b = strconv.AppendInt(b, int64(info.Stale), 10)
+				b = append(b, `,"revalidating":`...)
+				b = strconv.AppendInt(b, int64(info.Revalidating), 10)
+				b = append(b, '}')
+			}
+		}
 		if caller := auth.Caller(r); caller != "" {
-			attrs = append(attrs, slog.String("caller", caller))
+			b = append(b, `,"caller":`...)
+			b = appendJSONString(b, caller)
 		}
-		log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+		b = append(b, "}\n"...)
+		logs.Write(b)
+		*buf = b
+		lineBuffers.Put(buf)
 	})
+}
+
+var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendJSONString appends s as a JSON string, as encoding/json would but for HTML, which a log
+// line need not escape.
+func appendJSONString(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\ufffd")
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // requestID is what an incoming X-Request-Id must look like to be kept: a UUID, a trace id or

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/enneo-facade/facade/upstream"
 )
@@ -30,18 +29,6 @@ func WithRequestInfo(ctx context.Context) (context.Context, *RequestInfo) {
 func requestInfoFrom(ctx context.Context) *RequestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(*RequestInfo)
 	return info
-}
-
-// Attrs are the request's attributes for its log line.
-func (r *RequestInfo) Attrs() []slog.Attr {
-	if r.Operation == "" {
-		return nil
-	}
-	cache := slog.Group("cache", "hit", r.Hits, "miss", r.Misses, "stale", r.Stale, "revalidating", r.Revalidating)
-	if r.Response {
-		cache = slog.String("cache", "response")
-	}
-	return []slog.Attr{slog.String("operation", r.Operation), slog.Int("upstreamCalls", r.UpstreamCalls), cache}
 }
 
 // recordRequest fills in the request's info from what its operation used.
