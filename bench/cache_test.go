@@ -127,7 +127,7 @@ func BenchmarkStoredSize(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if r := cache.Histories(context.Background(), upstream.Credential{Token: "t", Scope: "s"}, []string{id}); r[0].Err != nil {
+				if r := cache.Histories(context.Background(), upstream.Credential{Token: "t", Scope: "s"}, []string{id}, nil); r[0].Err != nil {
 					b.Fatal(r[0].Err)
 				}
 			}

@@ -18,7 +18,7 @@ import (
 // staticFetcher answers every id with one decoded history, as a warm hot layer would.
 type staticFetcher struct{ h *upstream.History }
 
-func (f staticFetcher) Histories(_ context.Context, _ upstream.Credential, ids []string) []upstream.Result {
+func (f staticFetcher) Histories(_ context.Context, _ upstream.Credential, ids []string, _ *upstream.Projection) []upstream.Result {
 	res := make([]upstream.Result, len(ids))
 	for i := range res {
 		res[i] = upstream.Result{History: f.h, Cache: upstream.CacheHit, FreshUntil: time.Now().Add(time.Hour)}

@@ -57,17 +57,16 @@ type countingFetcher struct {
 	batches atomic.Int64
 }
 
-func (f *countingFetcher) Histories(ctx context.Context, cred upstream.Credential, ids []string) []upstream.Result {
+func (f *countingFetcher) Histories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result {
 	f.batches.Add(1)
-	return f.next.Histories(ctx, cred, ids)
+	return f.next.Histories(ctx, cred, ids, p)
 }
 
 // flush waits for the cache's writes behind its answers.
 func (f *countingFetcher) flush() { f.next.(*upstream.Cache).Flush() }
 
-// Peek passes on to the cache's hot layer, as the loaders see it in production.
 func (f *countingFetcher) Peek(cred upstream.Credential, id string) (upstream.Result, bool) {
-	return f.next.(*upstream.Cache).Peek(cred, id)
+	return f.next.Peek(cred, id)
 }
 
 // personalUpstream answers each token with data only that token may see.

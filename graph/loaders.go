@@ -26,14 +26,12 @@ type loaders struct {
 	obs   Observer
 	spans Spans // nil: no tracing
 	wait  time.Duration
-	peek  func(upstream.Credential, string) (upstream.Result, bool) // nil: nothing to peek at
 	// history is made on first use: answers from the response cache and hot histories
 	// never need it.
 	historyOnce sync.Once
 	history     *dataloader.Loader[historyKey, *upstream.History]
-	// selector is set when the fetcher can decode fetched histories for this operation
-	// alone; projection is then the operation's, from the first load on.
-	selector   selector
+	// projection is the operation's, from the first load on: the fetcher decodes what it
+	// fetches for this operation alone.
 	projection *upstream.Projection
 	projectOne sync.Once
 	ps         *projections
@@ -53,12 +51,6 @@ type historyUse struct {
 	cache      string
 	fetched    time.Time
 	freshUntil time.Time
-}
-
-// selector is a fetcher that can decode only part of what it fetches from the upstream for
-// one operation: the client, and the cache (whose cached entries stay whole).
-type selector interface {
-	SelectHistories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result
 }
 
 type loadersKey struct{}
@@ -97,12 +89,6 @@ func newLoaders(fetch HistoryFetcher, cred Credential, o Options, ps *projection
 		l.obs = nopObserver{} // tests build loaders without NewHandler
 	}
 	l.op.start, l.op.limits = time.Now(), o.Limits
-	if p, ok := fetch.(interface {
-		Peek(upstream.Credential, string) (upstream.Result, bool)
-	}); ok {
-		l.peek = p.Peek
-	}
-	l.selector, _ = fetch.(selector)
 	return l
 }
 
@@ -139,13 +125,7 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 	// bound even when a starved CPU splits one resolver's loads into two batches.
 	l.batching.Lock()
 	defer l.batching.Unlock()
-	var got []upstream.Result
-	if l.selector != nil {
-		got = l.selector.SelectHistories(ctx, l.cred.Upstream, ids, l.projection)
-	} else {
-		got = l.fetch.Histories(ctx, l.cred.Upstream, ids)
-	}
-	for i, r := range got {
+	for i, r := range l.fetch.Histories(ctx, l.cred.Upstream, ids, l.projection) {
 		results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
 		l.record(ids[i], r)
 	}
@@ -224,16 +204,14 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 		if errs[i] != nil {
 			continue
 		}
-		if l.peek != nil && l.cred.Err == nil && !l.loaded(id) {
-			if r, ok := l.peek(l.cred.Upstream, id); ok {
+		if l.cred.Err == nil && !l.loaded(id) {
+			if r, ok := l.fetch.Peek(l.cred.Upstream, id); ok {
 				hs[i], errs[i] = r.History, r.Err
 				l.record(id, r)
 			}
 		}
 	}
-	if l.selector != nil {
-		l.projectOne.Do(func() { l.projection = l.ps.of(ctx) })
-	}
+	l.projectOne.Do(func() { l.projection = l.ps.of(ctx) })
 	l.markLoaded(ids, hs, errs)
 	loader := l.historyLoader()
 	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))

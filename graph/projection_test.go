@@ -17,11 +17,11 @@ import (
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
-// wholeFetcher hides the client's SelectHistories, so that every history is decoded whole.
-type wholeFetcher struct{ c *upstream.Client }
+// wholeFetcher drops the operation's projection, so that every history is decoded whole.
+type wholeFetcher struct{ *upstream.Client }
 
-func (f wholeFetcher) Histories(ctx context.Context, cred upstream.Credential, ids []string) []upstream.Result {
-	return f.c.Histories(ctx, cred, ids)
+func (f wholeFetcher) Histories(ctx context.Context, cred upstream.Credential, ids []string, _ *upstream.Projection) []upstream.Result {
+	return f.Client.Histories(ctx, cred, ids, nil)
 }
 
 // leafPaths lists a selection for every leaf field reachable from typeName, each as the

@@ -13,7 +13,12 @@ import (
 // HistoryFetcher is what the GraphQL layer needs from the upstream: many contracts' histories
 // at once, in order, each with where it came from. The client and its cache both provide it.
 type HistoryFetcher interface {
-	Histories(ctx context.Context, cred upstream.Credential, ids []string) []upstream.Result
+	// Histories fetches the histories of ids; those it decodes from an upstream body it may
+	// decode only as far as p keeps (whole for a nil p).
+	Histories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result
+	// Peek returns id's history if a fresh one is at hand without waiting for anything, so
+	// that hot contracts need not wait for a batch to be collected.
+	Peek(cred upstream.Credential, id string) (upstream.Result, bool)
 }
 
 // Invalidator drops one contract's cached history for every credential scope.

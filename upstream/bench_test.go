@@ -95,11 +95,11 @@ func BenchmarkCacheRead(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c.Histories(context.Background(), cred, []string{"100035"})
+			c.Histories(context.Background(), cred, []string{"100035"}, nil)
 			c.Flush() // the write behind
 			b.ReportAllocs()
 			for b.Loop() {
-				if r := c.Histories(context.Background(), cred, []string{"100035"}); r[0].Cache != CacheHit {
+				if r := c.Histories(context.Background(), cred, []string{"100035"}, nil); r[0].Cache != CacheHit {
 					b.Fatalf("got %s, want a hit", r[0].Cache)
 				}
 			}

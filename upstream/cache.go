@@ -155,14 +155,11 @@ func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
 // Histories returns the histories of ids for cred, in order: from the process's hot layer,
 // then from the store in one round trip, then from the upstream for the rest, whose new entries
 // are written back in one more round trip, behind the answer (see writeBehind).
-func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string) []Result {
-	return c.SelectHistories(ctx, cred, ids, nil)
-}
-
-// SelectHistories is Histories for a caller that reads only what p keeps: histories it fetches
-// from the upstream are decoded for it through p (the entries it caches are whole), so the
-// results of those may lack what p leaves out. Hits are whole.
-func (c *Cache) SelectHistories(ctx context.Context, cred Credential, ids []string, p *Projection) []Result {
+//
+// Histories fetched from the upstream are decoded for the caller through p (everything for a
+// nil p; the entries cached stay whole), so those results may lack what p leaves out. Hits are
+// whole.
+func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p *Projection) []Result {
 	now := time.Now()
 	res := make([]Result, len(ids))
 	stale := make([]*hotEntry, len(ids)) // the newest expired entry of each id, for a failing upstream

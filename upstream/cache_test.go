@@ -95,7 +95,7 @@ func mustCache(t *testing.T, u *stubUpstream, store Store, o CacheOptions) *Cach
 // one loads id and waits for the cache's write behind, so that what it stored is visible.
 func one(t *testing.T, c *Cache, cred Credential, id string) Result {
 	t.Helper()
-	r := c.Histories(context.Background(), cred, []string{id})[0]
+	r := c.Histories(context.Background(), cred, []string{id}, nil)[0]
 	c.Flush()
 	return r
 }
@@ -345,9 +345,9 @@ func TestCacheCancelledCallerDoesNotCancelOthers(t *testing.T) {
 		c, tr := newGatedCache(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		first, second := make(chan Result, 1), make(chan Result, 1)
-		go func() { first <- c.Histories(ctx, alice, []string{"1"})[0] }()
+		go func() { first <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
 		synctest.Wait() // the call is under way
-		go func() { second <- c.Histories(context.Background(), alice, []string{"1"})[0] }()
+		go func() { second <- c.Histories(context.Background(), alice, []string{"1"}, nil)[0] }()
 		synctest.Wait() // the second caller waits on it too
 		cancel()
 		if r := <-first; !errors.Is(r.Err, context.Canceled) {
@@ -371,7 +371,7 @@ func TestCacheLastCallerGoneCancelsTheCall(t *testing.T) {
 		c, tr := newGatedCache(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan Result, 1)
-		go func() { done <- c.Histories(ctx, alice, []string{"1"})[0] }()
+		go func() { done <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
 		synctest.Wait()
 		cancel()
 		<-done
@@ -385,11 +385,11 @@ func TestCacheLastCallerGoneCancelsTheCall(t *testing.T) {
 func TestCacheRefusesWithoutCalling(t *testing.T) {
 	u := newStubUpstream(t, 0)
 	c := mustCache(t, u, NewMemoryStore(1<<20), CacheOptions{})
-	res := c.Histories(context.Background(), Credential{}, []string{"1"})
+	res := c.Histories(context.Background(), Credential{}, []string{"1"}, nil)
 	if !errors.Is(res[0].Err, ErrNoCredential) {
 		t.Errorf("no token: %v, want ErrNoCredential", res[0].Err)
 	}
-	res = c.Histories(context.Background(), alice, []string{"../x"})
+	res = c.Histories(context.Background(), alice, []string{"../x"}, nil)
 	if !errors.Is(res[0].Err, ErrInvalidID) {
 		t.Errorf("bad id: %v, want ErrInvalidID", res[0].Err)
 	}
@@ -427,7 +427,7 @@ func TestCacheSurvivesRedisTrouble(t *testing.T) {
 	ids := []string{"a", "b"}
 	load := func() []Result {
 		start := time.Now()
-		res := c.Histories(context.Background(), alice, ids)
+		res := c.Histories(context.Background(), alice, ids, nil)
 		t.Logf("load: %v %s/%s", time.Since(start).Round(time.Millisecond), res[0].Cache, res[1].Cache)
 		c.Flush()
 		for _, r := range res {
@@ -503,7 +503,7 @@ func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
 	}
 	cold := mustCache(t, u, store, CacheOptions{})
 	rt := countRoundTrips(t, store)
-	cold.Histories(context.Background(), alice, ids)
+	cold.Histories(context.Background(), alice, ids, nil)
 	cold.Flush()
 	if n := rt.n.Load(); n != 2 {
 		t.Errorf("a cold batch of 50 made %d Redis round trips, want 2 (one read, one write)", n)
@@ -511,7 +511,7 @@ func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
 	// Another replica, nothing hot: all 50 from Redis in one round trip, none from upstream.
 	warm := mustCache(t, u, store, CacheOptions{})
 	before, calls := rt.n.Load(), u.calls.Load()
-	for i, r := range warm.Histories(context.Background(), alice, ids) {
+	for i, r := range warm.Histories(context.Background(), alice, ids, nil) {
 		if r.Cache != CacheHit || r.History == nil || *r.History.Tickets[0].ContractID != ID(ids[i]) {
 			t.Fatalf("warm %s = %+v, want its own hit", ids[i], r)
 		}
@@ -568,7 +568,7 @@ func TestSelectedFetchCachesTheWholeHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := mustCache(t, u, store, CacheOptions{})
-		r := c.SelectHistories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
+		r := c.Histories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
 		c.Flush()
 		if r.Err != nil || r.Cache != CacheMiss || len(r.History.Tickets) != 1 || r.History.Tickets[0].ID == nil {
 			t.Fatalf("selected fetch = %+v", r)
@@ -576,7 +576,7 @@ func TestSelectedFetchCachesTheWholeHistory(t *testing.T) {
 		if subject(r) != "" {
 			t.Errorf("the projection leaves the subject out, yet it came back: %q", subject(r))
 		}
-		hot := c.SelectHistories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
+		hot := c.Histories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
 		if hot.Cache != CacheHit || subject(hot) != "ticket of alice-token" {
 			t.Errorf("hot hit = %s %q, want a whole hit", hot.Cache, subject(hot))
 		}
@@ -591,7 +591,7 @@ func TestSelectedFetchCachesTheWholeHistory(t *testing.T) {
 			t.Errorf("upstream calls = %d, want 1", n)
 		}
 		u.mode.Store("garbage")
-		if r := c.SelectHistories(context.Background(), bob, []string{"8"}, onlyIDs)[0]; !errors.Is(r.Err, ErrBadResponse) {
+		if r := c.Histories(context.Background(), bob, []string{"8"}, onlyIDs)[0]; !errors.Is(r.Err, ErrBadResponse) {
 			t.Errorf("garbage through a projection = %v, want ErrBadResponse", r.Err)
 		}
 	})
@@ -617,7 +617,7 @@ func TestSharedFetchIsWrittenOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if r := c.Histories(context.Background(), alice, []string{"7"})[0]; r.Err != nil {
+			if r := c.Histories(context.Background(), alice, []string{"7"}, nil)[0]; r.Err != nil {
 				t.Error(r.Err)
 			}
 		})
@@ -655,7 +655,7 @@ func TestCacheStartsNoFetchAfterTheCallerGaveUp(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		for i, r := range cache.Histories(ctx, Credential{Token: "t", Scope: "s"}, []string{"1", "2", "3"}) {
+		for i, r := range cache.Histories(ctx, Credential{Token: "t", Scope: "s"}, []string{"1", "2", "3"}, nil) {
 			if !errors.Is(r.Err, context.Canceled) {
 				t.Errorf("history %d: %v, want the caller's cancellation", i, r.Err)
 			}
@@ -692,7 +692,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		if r := c.Histories(ctx, alice, []string{"1"})[0]; r.Err != nil || r.Cache != CacheMiss {
+		if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != CacheMiss {
 			t.Fatalf("first load: %+v", r)
 		}
 		c.Flush()
@@ -700,7 +700,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Go(func() {
-				if r := c.Histories(ctx, alice, []string{"1"})[0]; r.Err != nil || r.Cache != CacheRevalidating || string(*r.History.Tickets[0].ID) != "1" {
+				if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != CacheRevalidating || string(*r.History.Tickets[0].ID) != "1" {
 					t.Errorf("within the window: %+v, want the expired history at once, revalidating", r)
 				}
 			})
@@ -708,7 +708,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		wg.Wait() // all 20 answered while the refresh is held at the gate
 		close(gate)
 		for i := 0; ; i++ {
-			r := c.Histories(ctx, alice, []string{"1"})[0]
+			r := c.Histories(ctx, alice, []string{"1"}, nil)[0]
 			if r.Cache == CacheHit {
 				if string(*r.History.Tickets[0].ID) != "2" {
 					t.Errorf("after the refresh: %+v, want the refreshed history", r)
@@ -729,7 +729,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		if err := c.Invalidate(ctx, "1"); err != nil {
 			t.Fatal(err)
 		}
-		if r := c.Histories(ctx, alice, []string{"1"})[0]; r.Cache != CacheMiss {
+		if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Cache != CacheMiss {
 			t.Errorf("after an invalidation: %+v, want a fresh fetch", r)
 		}
 	})

@@ -308,3 +308,44 @@ func jsonNames(t reflect.Type) []string {
 	fieldNames.Store(t, names)
 	return names
 }
+
+// inZone places every zoneless timestamp of the history in loc (see Time).
+func (h *History) inZone(loc *time.Location) {
+	for _, t := range h.Tickets {
+		if t == nil {
+			continue
+		}
+		for _, ts := range []*Time{t.AutoExecuteAt, t.CreatedAt, t.ModifiedAt, t.FirstResponseDueBy, t.DueBy, t.ClosedAt} {
+			ts.place(loc)
+		}
+		if c := t.Customer; c != nil {
+			placeTags(c.Tags, loc)
+			for _, k := range c.Contracts {
+				if k != nil {
+					k.SignupDate.place(loc)
+					k.StartDate.place(loc)
+					k.EndDate.place(loc)
+				}
+			}
+		}
+		for _, a := range append(append([]*Agent{t.Agent}, t.AssignedAgents...), t.WorkedOnBy...) {
+			if a != nil {
+				a.LastSeen.place(loc)
+			}
+		}
+		placeTags(t.Tags, loc)
+		for _, in := range t.Intents {
+			if in != nil && in.Outcome != nil {
+				in.Outcome.ExecutedAt.place(loc)
+			}
+		}
+	}
+}
+
+func placeTags(tags []*Tag, loc *time.Location) {
+	for _, tag := range tags {
+		if tag != nil {
+			tag.ModifiedAt.place(loc)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func TestBreakerOpensServesStaleAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if r := cache.Histories(ctx, alice, []string{"1"})[0]; r.Err != nil {
+	if r := cache.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	cache.Flush()
@@ -64,7 +64,7 @@ func TestBreakerOpensServesStaleAndRecovers(t *testing.T) {
 			t.Fatalf("call %d while open: %v, want ErrBreakerOpen", made, err)
 		}
 	}
-	if r := cache.Histories(ctx, alice, []string{"1"})[0]; r.Err != nil || r.Cache != CacheStale {
+	if r := cache.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != CacheStale {
 		t.Errorf("with the breaker open: %+v, want the stale history", r)
 	}
 	if n := calls.Load() - before; n != 0 && time.Since(opened) < cooldown {
@@ -89,7 +89,7 @@ func TestBreakerOpensServesStaleAndRecovers(t *testing.T) {
 	if s := client.BreakerState(); s != "closed" {
 		t.Errorf("after a good probe the breaker is %s, want closed", s)
 	}
-	if r := cache.Histories(ctx, alice, []string{"1"})[0]; r.Err != nil || r.Cache != CacheMiss {
+	if r := cache.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != CacheMiss {
 		t.Errorf("after recovery: %+v, want a fresh history", r)
 	}
 	t.Logf("fresh again %v after the upstream recovered (cool-down %v)", time.Since(recovered).Round(time.Millisecond), cooldown)
@@ -248,7 +248,7 @@ func TestCallsInFlightAreBounded(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 1000 {
 		wg.Go(func() {
-			for j, r := range c.Histories(context.Background(), Credential{Token: "t"}, []string{fmt.Sprint(i, "-a"), fmt.Sprint(i, "-b")}) {
+			for j, r := range c.Histories(context.Background(), Credential{Token: "t"}, []string{fmt.Sprint(i, "-a"), fmt.Sprint(i, "-b")}, nil) {
 				if r.Err != nil {
 					t.Errorf("caller %d, contract %d: %v", i, j, r.Err)
 				}
