@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 // TestRateLimitSharedByReplicas: two server processes on one Redis pay from one budget per

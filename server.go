@@ -46,6 +46,7 @@ import (
 	"github.com/enneo-facade/facade/graph/tracing"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/demo"
+	"github.com/enneo-facade/facade/upstream/redisstore"
 )
 
 //go:generate go tool gqlgen generate
@@ -500,9 +501,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	// One Redis client (and pool) serves the cache, the rate limiter and persisted queries.
-	var redisStore *upstream.RedisStore
+	var redisStore *redisstore.Store
 	if cfg.RedisURL != "" {
-		redisStore, err = upstream.NewRedisStore(upstream.RedisOptions{
+		redisStore, err = redisstore.New(redisstore.Options{
 			URL: cfg.RedisURL, Prefix: cfg.CachePrefix, DialTimeout: cfg.RedisDialTimeout, IOTimeout: cfg.RedisTimeout, Logger: log,
 			Observer: metrics,
 		})
@@ -661,7 +662,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 // newRateLimiter returns the rate limiter RATE_LIMIT_BURST and RATE_LIMIT_PER_SECOND ask for:
 // its buckets in Redis when there is one, shared by every replica, else in process; nil when
 // rate limiting is off.
-func newRateLimiter(cfg config, redisStore *upstream.RedisStore, log *slog.Logger) *ratelimit.Limiter {
+func newRateLimiter(cfg config, redisStore *redisstore.Store, log *slog.Logger) *ratelimit.Limiter {
 	if cfg.RateLimit == (ratelimit.Limit{}) {
 		return nil
 	}
@@ -702,8 +703,8 @@ type parts struct {
 	client  *upstream.Client
 	cache   *upstream.Cache // nil: caching is off
 	auth    *graph.Authenticator
-	limiter *ratelimit.Limiter   // nil: no rate limit
-	redis   *upstream.RedisStore // nil: no REDIS_URL
+	limiter *ratelimit.Limiter // nil: no rate limit
+	redis   *redisstore.Store  // nil: no REDIS_URL
 	metrics *metrics.Metrics
 	tracer  *tracing.Tracing // nil: tracing is off
 	logs    io.Writer        // where the access log writes its lines

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 func TestWebhookInvalidatesEveryScope(t *testing.T) {

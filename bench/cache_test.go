@@ -20,7 +20,8 @@ import (
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/demo"
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream/redisstore"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 // demoIDs returns n demo contract ids, the first of which has 40 tickets.
@@ -45,7 +46,7 @@ func newCachedHandler(tb testing.TB, redisURL, prefix string, hotBytes int64) (h
 	if err != nil {
 		tb.Fatal(err)
 	}
-	store, err := upstream.NewRedisStore(upstream.RedisOptions{URL: redisURL, Prefix: prefix})
+	store, err := redisstore.New(redisstore.Options{URL: redisURL, Prefix: prefix})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func BenchmarkStoredSize(b *testing.B) {
 	}{{"plain", nil}, {"sealed", bytes.Repeat([]byte{1}, 32)}} {
 		b.Run(enc.name, func(b *testing.B) {
 			prefix := redistest.Prefix(b)
-			store, err := upstream.NewRedisStore(upstream.RedisOptions{URL: url, Prefix: prefix})
+			store, err := redisstore.New(redisstore.Options{URL: url, Prefix: prefix})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -17,7 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/enneo-facade/facade/upstream"
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream/redisstore"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 // newCachedAPI serves the /graphql handler with a cache on a real Redis in front of up.
@@ -35,7 +36,7 @@ func newCachedAPIWith(t *testing.T, up *testUpstream, redisURL, prefix string, o
 		t.Fatal(err)
 	}
 	// Generous timeouts: on a loaded CI machine the default 150 ms would turn hits into misses.
-	store, err := upstream.NewRedisStore(upstream.RedisOptions{URL: redisURL, Prefix: prefix, IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second})
+	store, err := redisstore.New(redisstore.Options{URL: redisURL, Prefix: prefix, IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

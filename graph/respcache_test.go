@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/enneo-facade/facade/upstream"
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 func TestResponseCache(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/enneo-facade/facade/graph/persisted"
 	"github.com/enneo-facade/facade/upstream"
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 const listed = `query ContractIDs($id: ID!) { contract(id: $id) { id } }`

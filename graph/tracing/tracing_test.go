@@ -17,7 +17,8 @@ import (
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/tracing"
 	"github.com/enneo-facade/facade/upstream"
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream/redisstore"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 // TestSpanTree sends one operation through the whole traced stack, with a cache on a real Redis
@@ -42,7 +43,7 @@ func TestSpanTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := upstream.NewRedisStore(upstream.RedisOptions{URL: redistest.Start(t), Prefix: redistest.Prefix(t), IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second})
+	store, err := redisstore.New(redisstore.Options{URL: redistest.Start(t), Prefix: redistest.Prefix(t), IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

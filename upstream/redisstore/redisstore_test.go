@@ -1,4 +1,4 @@
-package upstream
+package redisstore
 
 import (
 	"bytes"
@@ -16,29 +16,39 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/enneo-facade/facade/upstream/redistest"
+	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
-// newTestRedisStore returns a RedisStore on a real Redis (see redistest.Start) under a prefix
+// newTestStore returns a Store on a real Redis (see redistest.Start) under a prefix
 // of t's own, closed when t ends: the cache's tests run against it as against the memory store.
-func newTestRedisStore(t *testing.T) Store {
+func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	return mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
+	return mustStore(t, patient(redistest.Start(t), redistest.Prefix(t)), config{})
+}
+
+// k and entry spell the store's key and entry types briefly.
+func k(contractID, scope string) upstream.EntryKey {
+	return upstream.EntryKey{ContractID: contractID, Scope: scope}
+}
+
+func entry(key upstream.EntryKey, value []byte, ttl time.Duration) upstream.Entry {
+	return upstream.Entry{Key: key, Value: value, TTL: ttl}
 }
 
 // patient returns options with generous timeouts, for tests of what the store does rather than
 // of how it copes with a slow Redis: a 150ms read timing out on a loaded CI machine (go test
 // -race ./... on 2 cores) would turn a hit into a miss and fail a test that counts calls.
-func patient(url, prefix string) RedisOptions {
-	return RedisOptions{URL: url, Prefix: prefix, DialTimeout: 5 * time.Second, IOTimeout: 5 * time.Second}
+func patient(url, prefix string) Options {
+	return Options{URL: url, Prefix: prefix, DialTimeout: 5 * time.Second, IOTimeout: 5 * time.Second}
 }
 
-// mustRedisStore returns a store for o and c, closed when t ends.
-func mustRedisStore(t *testing.T, o RedisOptions, c redisConfig) *RedisStore {
+// mustStore returns a store for o and c, closed when t ends.
+func mustStore(t *testing.T, o Options, c config) *Store {
 	t.Helper()
-	s, err := newRedisStore(o, c)
+	s, err := newStore(o, c)
 	if err != nil {
-		t.Fatalf("newRedisStore(%q): %v", o.URL, err)
+		t.Fatalf("newStore(%q): %v", o.URL, err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
@@ -88,37 +98,17 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // countRoundTrips installs a roundTrips hook on s after a PING and a pipeline, so that both of
 // go-redis's pools (commands, pipelines) hold a connection whose handshake is done: a new
 // connection's HELLO passes the hooks too.
-func countRoundTrips(t *testing.T, s *RedisStore) *roundTrips {
+func countRoundTrips(t *testing.T, s *Store) *roundTrips {
 	t.Helper()
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	if _, err := s.GetMany(t.Context(), []EntryKey{{"warm-up", "warm-up"}}); err != nil {
+	if _, err := s.GetMany(t.Context(), []upstream.EntryKey{k("warm-up", "warm-up")}); err != nil {
 		t.Fatalf("GetMany: %v", err)
 	}
 	r := &roundTrips{}
 	s.rdb.AddHook(r)
 	return r
-}
-
-// manualClock is a breaker clock that moves only when told.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newManualClock() *manualClock { return &manualClock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // countingDialer dials like go-redis's default dialer and counts the dials.
@@ -132,7 +122,7 @@ func countingDialer(n *atomic.Int64) func(context.Context, string, string) (net.
 
 // waitSubscribed waits until channel has a subscriber on s's Redis, since PUBLISH reaches only
 // the subscribers it finds.
-func waitSubscribed(t *testing.T, s *RedisStore) {
+func waitSubscribed(t *testing.T, s *Store) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		n, err := s.rdb.PubSubNumSub(t.Context(), s.channel).Result()
@@ -159,9 +149,9 @@ func checkNoGoroutineLeak(t *testing.T, before int) {
 	t.Fatalf("goroutines: %d before, %d after; stacks:\n%s", before, now, buf[:runtime.Stack(buf, true)])
 }
 
-func TestRedisStoreGetManyAbsent(t *testing.T) {
-	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
-	keys := []EntryKey{{"1", "a"}, {"2", "b"}, {"1", "b"}}
+func TestStoreGetManyAbsent(t *testing.T) {
+	s := mustStore(t, patient(redistest.Start(t), redistest.Prefix(t)), config{})
+	keys := []upstream.EntryKey{k("1", "a"), k("2", "b"), k("1", "b")}
 	got, err := s.GetMany(t.Context(), keys)
 	if err != nil {
 		t.Fatalf("GetMany: %v", err)
@@ -185,14 +175,14 @@ func TestRedisStoreGetManyAbsent(t *testing.T) {
 	}
 }
 
-func TestRedisStoreRoundTrip(t *testing.T) {
-	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
+func TestStoreRoundTrip(t *testing.T) {
+	s := mustStore(t, patient(redistest.Start(t), redistest.Prefix(t)), config{})
 	ctx := t.Context()
-	entries := []Entry{
-		{EntryKey{"100", "scope-a"}, []byte("a100"), time.Minute},
-		{EntryKey{"100", "scope-b"}, []byte("b100"), time.Minute},
-		{EntryKey{"200", "scope-a"}, []byte{0, 1, 0xfe, 0xff, '\r', '\n'}, time.Minute}, // binary-safe
-		{EntryKey{"300", "scope-b"}, bytes.Repeat([]byte("x"), 256<<10), time.Minute},   // larger than a buffer
+	entries := []upstream.Entry{
+		entry(k("100", "scope-a"), []byte("a100"), time.Minute),
+		entry(k("100", "scope-b"), []byte("b100"), time.Minute),
+		entry(k("200", "scope-a"), []byte{0, 1, 0xfe, 0xff, '\r', '\n'}, time.Minute), // binary-safe
+		entry(k("300", "scope-b"), bytes.Repeat([]byte("x"), 256<<10), time.Minute),   // larger than a buffer
 	}
 	if err := s.SetMany(ctx, entries); err != nil {
 		t.Fatalf("SetMany: %v", err)
@@ -208,9 +198,9 @@ func TestRedisStoreRoundTrip(t *testing.T) {
 		t.Errorf("SetMany of %d entries made %d round trips, want 1", len(entries), n)
 	}
 
-	keys := []EntryKey{
-		{"300", "scope-b"}, {"100", "scope-a"}, {"100", "scope-c"}, {"200", "scope-a"},
-		{"200", "scope-b"}, {"100", "scope-b"}, {"400", "scope-a"},
+	keys := []upstream.EntryKey{
+		k("300", "scope-b"), k("100", "scope-a"), k("100", "scope-c"), k("200", "scope-a"),
+		k("200", "scope-b"), k("100", "scope-b"), k("400", "scope-a"),
 	}
 	want := [][]byte{entries[3].Value, entries[0].Value, nil, entries[2].Value, nil, entries[1].Value, nil}
 	got, err := s.GetMany(ctx, keys)
@@ -228,27 +218,27 @@ func TestRedisStoreRoundTrip(t *testing.T) {
 	}
 
 	// An entry too short-lived to store is skipped, not an error.
-	if err := s.SetMany(ctx, []Entry{{EntryKey{"500", "scope-a"}, []byte("v"), 0}}); err != nil {
+	if err := s.SetMany(ctx, []upstream.Entry{entry(k("500", "scope-a"), []byte("v"), 0)}); err != nil {
 		t.Errorf("SetMany with TTL 0: %v", err)
 	}
-	if got, _ := s.GetMany(ctx, []EntryKey{{"500", "scope-a"}}); got[0] != nil {
+	if got, _ := s.GetMany(ctx, []upstream.EntryKey{k("500", "scope-a")}); got[0] != nil {
 		t.Errorf("entry with TTL 0 was stored: %q", got[0])
 	}
 }
 
-func TestRedisStoreTTL(t *testing.T) {
-	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{})
+func TestStoreTTL(t *testing.T) {
+	s := mustStore(t, patient(redistest.Start(t), redistest.Prefix(t)), config{})
 	ctx := t.Context()
 
-	short := EntryKey{"1", "scope-a"}
-	if err := s.SetMany(ctx, []Entry{{short, []byte("v"), 200 * time.Millisecond}}); err != nil {
+	short := k("1", "scope-a")
+	if err := s.SetMany(ctx, []upstream.Entry{entry(short, []byte("v"), 200*time.Millisecond)}); err != nil {
 		t.Fatalf("SetMany: %v", err)
 	}
-	if got, err := s.GetMany(ctx, []EntryKey{short}); err != nil || got[0] == nil {
+	if got, err := s.GetMany(ctx, []upstream.EntryKey{short}); err != nil || got[0] == nil {
 		t.Fatalf("GetMany right after SetMany = %q, %v; want the value", got, err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		got, err := s.GetMany(ctx, []EntryKey{short})
+		got, err := s.GetMany(ctx, []upstream.EntryKey{short})
 		if err != nil {
 			t.Fatalf("GetMany: %v", err)
 		}
@@ -280,7 +270,7 @@ func TestRedisStoreTTL(t *testing.T) {
 		{"scope-c", 2 * time.Hour, 119 * time.Minute},         // extended
 	}
 	for _, st := range steps {
-		if err := s.SetMany(ctx, []Entry{{EntryKey{"2", st.scope}, []byte(st.scope), st.ttl}}); err != nil {
+		if err := s.SetMany(ctx, []upstream.Entry{entry(k("2", st.scope), []byte(st.scope), st.ttl)}); err != nil {
 			t.Fatalf("SetMany: %v", err)
 		}
 		if got := ttl(); got <= st.atLeast {
@@ -289,12 +279,12 @@ func TestRedisStoreTTL(t *testing.T) {
 	}
 }
 
-func TestRedisStoreBoundsScopesPerContract(t *testing.T) {
-	s := mustRedisStore(t, patient(redistest.Start(t), redistest.Prefix(t)), redisConfig{maxScopes: 3})
+func TestStoreBoundsScopesPerContract(t *testing.T) {
+	s := mustStore(t, patient(redistest.Start(t), redistest.Prefix(t)), config{maxScopes: 3})
 	ctx := t.Context()
 	for i := range 5 {
-		e := Entry{EntryKey{"1", fmt.Sprintf("scope-%d", i)}, []byte{byte(i)}, time.Minute}
-		if err := s.SetMany(ctx, []Entry{e}); err != nil {
+		e := entry(k("1", fmt.Sprintf("scope-%d", i)), []byte{byte(i)}, time.Minute)
+		if err := s.SetMany(ctx, []upstream.Entry{e}); err != nil {
 			t.Fatalf("SetMany: %v", err)
 		}
 	}
@@ -306,7 +296,7 @@ func TestRedisStoreBoundsScopesPerContract(t *testing.T) {
 		t.Fatalf("after 5 scopes with a cap of 3: fields %v, want 3 including the newest", fields)
 	}
 	// Rewriting a scope that is there evicts nothing.
-	if err := s.SetMany(ctx, []Entry{{EntryKey{"1", "scope-4"}, []byte("new"), time.Minute}}); err != nil {
+	if err := s.SetMany(ctx, []upstream.Entry{entry(k("1", "scope-4"), []byte("new"), time.Minute)}); err != nil {
 		t.Fatalf("SetMany: %v", err)
 	}
 	if after, _ := s.rdb.HKeys(ctx, s.hashKey("1")).Result(); len(after) != 3 {
@@ -314,9 +304,9 @@ func TestRedisStoreBoundsScopesPerContract(t *testing.T) {
 	}
 }
 
-func TestRedisStoreReloadsScriptAfterFlush(t *testing.T) {
+func TestStoreReloadsScriptAfterFlush(t *testing.T) {
 	url, _, _ := redistest.StartServer(t) // SCRIPT FLUSH must not touch a shared Redis
-	s := mustRedisStore(t, patient(url, redistest.Prefix(t)), redisConfig{})
+	s := mustStore(t, patient(url, redistest.Prefix(t)), config{})
 	ctx := t.Context()
 	rt := countRoundTrips(t, s)
 	for i, wantTrips := range []int64{2, 1, 2} { // new server: NOSCRIPT; loaded; flushed: NOSCRIPT
@@ -327,23 +317,23 @@ func TestRedisStoreReloadsScriptAfterFlush(t *testing.T) {
 		}
 		rt.n.Store(0)
 		v := []byte(fmt.Sprint("value ", i))
-		if err := s.SetMany(ctx, []Entry{{EntryKey{"1", "a"}, v, time.Minute}, {EntryKey{"2", "a"}, v, time.Minute}}); err != nil {
+		if err := s.SetMany(ctx, []upstream.Entry{entry(k("1", "a"), v, time.Minute), entry(k("2", "a"), v, time.Minute)}); err != nil {
 			t.Fatalf("SetMany #%d: %v", i, err)
 		}
 		if n := rt.n.Load(); n != wantTrips {
 			t.Errorf("SetMany #%d made %d round trips, want %d", i, n, wantTrips)
 		}
-		got, err := s.GetMany(ctx, []EntryKey{{"1", "a"}, {"2", "a"}})
+		got, err := s.GetMany(ctx, []upstream.EntryKey{k("1", "a"), k("2", "a")})
 		if err != nil || !bytes.Equal(got[0], v) || !bytes.Equal(got[1], v) {
 			t.Errorf("GetMany after SetMany #%d = %q, %v; want %q twice", i, got, err, v)
 		}
 	}
 }
 
-func TestRedisStoreDropContract(t *testing.T) {
+func TestStoreDropContract(t *testing.T) {
 	url, prefix := redistest.Start(t), redistest.Prefix(t)
-	s := mustRedisStore(t, patient(url, prefix), redisConfig{})
-	replica := mustRedisStore(t, patient(url, prefix), redisConfig{}) // another facade process
+	s := mustStore(t, patient(url, prefix), config{})
+	replica := mustStore(t, patient(url, prefix), config{}) // another facade process
 	ctx := t.Context()
 
 	got := make(chan string, 10)
@@ -356,11 +346,11 @@ func TestRedisStoreDropContract(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitSubscribed(t, s)
 
-	entries := []Entry{
-		{EntryKey{"1", "a"}, []byte("1a"), time.Minute},
-		{EntryKey{"1", "b"}, []byte("1b"), time.Minute},
-		{EntryKey{"2", "a"}, []byte("2a"), time.Minute},
-		{EntryKey{"10", "a"}, []byte("10a"), time.Minute}, // a prefix of another id must not matter
+	entries := []upstream.Entry{
+		entry(k("1", "a"), []byte("1a"), time.Minute),
+		entry(k("1", "b"), []byte("1b"), time.Minute),
+		entry(k("2", "a"), []byte("2a"), time.Minute),
+		entry(k("10", "a"), []byte("10a"), time.Minute), // a prefix of another id must not matter
 	}
 	if err := s.SetMany(ctx, entries); err != nil {
 		t.Fatalf("SetMany: %v", err)
@@ -368,7 +358,7 @@ func TestRedisStoreDropContract(t *testing.T) {
 	if err := s.DropContract(ctx, "1"); err != nil {
 		t.Fatalf("DropContract: %v", err)
 	}
-	vals, err := s.GetMany(ctx, []EntryKey{{"1", "a"}, {"1", "b"}, {"2", "a"}, {"10", "a"}})
+	vals, err := s.GetMany(ctx, []upstream.EntryKey{k("1", "a"), k("1", "b"), k("2", "a"), k("10", "a")})
 	if err != nil {
 		t.Fatalf("GetMany: %v", err)
 	}
@@ -388,10 +378,10 @@ func TestRedisStoreDropContract(t *testing.T) {
 	}
 }
 
-func TestRedisStoreInvalidationsEndWithoutLeaks(t *testing.T) {
+func TestStoreInvalidationsEndWithoutLeaks(t *testing.T) {
 	url, prefix := redistest.Start(t), redistest.Prefix(t)
 	before := runtime.NumGoroutine()
-	s, err := newRedisStore(RedisOptions{URL: url, Prefix: prefix}, redisConfig{})
+	s, err := newStore(Options{URL: url, Prefix: prefix}, config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,30 +409,30 @@ func TestRedisStoreInvalidationsEndWithoutLeaks(t *testing.T) {
 	checkNoGoroutineLeak(t, before)
 }
 
-func TestRedisStoreHungRedis(t *testing.T) {
+func TestStoreHungRedis(t *testing.T) {
 	var dials atomic.Int64
 	logs := &syncBuffer{}
 	url := redistest.Blackhole(t)
 	before := runtime.NumGoroutine()
 	// The store's own short timeouts: they are what this test is about.
-	s := mustRedisStore(t, RedisOptions{URL: url, Prefix: "efctest:hung:", Logger: logTo(logs)},
-		redisConfig{coolDown: time.Hour, dialer: countingDialer(&dials)})
+	s := mustStore(t, Options{URL: url, Prefix: "efctest:hung:", Logger: logTo(logs)},
+		config{coolDown: time.Hour, dialer: countingDialer(&dials)})
 	ctx := t.Context()
-	keys := []EntryKey{{"1", "secret-scope"}}
-	entries := []Entry{{keys[0], []byte("secret-value"), time.Minute}}
+	keys := []upstream.EntryKey{k("1", "secret-scope")}
+	entries := []upstream.Entry{entry(keys[0], []byte("secret-value"), time.Minute)}
 
 	// Each call gives up by itself (its timeouts) and fails; three open the breaker.
 	vals, err := s.GetMany(ctx, keys)
-	if err == nil || errors.Is(err, ErrRedisUnavailable) || len(vals) != 1 || vals[0] != nil {
+	if err == nil || errors.Is(err, ErrUnavailable) || len(vals) != 1 || vals[0] != nil {
 		t.Fatalf("GetMany on a hung Redis = %q, %v; want [nil] and a Redis error", vals, err)
 	}
 	if got := s.Status(); got != "degraded" {
 		t.Errorf("Status() after a failure = %q, want degraded", got)
 	}
-	if err := s.SetMany(ctx, entries); err == nil || errors.Is(err, ErrRedisUnavailable) {
+	if err := s.SetMany(ctx, entries); err == nil || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("SetMany on a hung Redis = %v, want a Redis error", err)
 	}
-	if err := s.DropContract(ctx, "1"); err == nil || errors.Is(err, ErrRedisUnavailable) {
+	if err := s.DropContract(ctx, "1"); err == nil || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("DropContract on a hung Redis = %v, want a Redis error", err)
 	}
 	dialed := dials.Load()
@@ -453,17 +443,17 @@ func TestRedisStoreHungRedis(t *testing.T) {
 	// Open: every call fails at once without touching the network.
 	for range 5 {
 		vals, err := s.GetMany(ctx, keys)
-		if !errors.Is(err, ErrRedisUnavailable) || len(vals) != 1 || vals[0] != nil {
-			t.Errorf("GetMany with the breaker open = %q, %v; want [nil], ErrRedisUnavailable", vals, err)
+		if !errors.Is(err, ErrUnavailable) || len(vals) != 1 || vals[0] != nil {
+			t.Errorf("GetMany with the breaker open = %q, %v; want [nil], ErrUnavailable", vals, err)
 		}
-		if err := s.SetMany(ctx, entries); !errors.Is(err, ErrRedisUnavailable) {
-			t.Errorf("SetMany with the breaker open = %v, want ErrRedisUnavailable", err)
+		if err := s.SetMany(ctx, entries); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("SetMany with the breaker open = %v, want ErrUnavailable", err)
 		}
-		if err := s.DropContract(ctx, "1"); !errors.Is(err, ErrRedisUnavailable) {
-			t.Errorf("DropContract with the breaker open = %v, want ErrRedisUnavailable", err)
+		if err := s.DropContract(ctx, "1"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("DropContract with the breaker open = %v, want ErrUnavailable", err)
 		}
-		if err := s.Ping(ctx); !errors.Is(err, ErrRedisUnavailable) {
-			t.Errorf("Ping with the breaker open = %v, want ErrRedisUnavailable", err)
+		if err := s.Ping(ctx); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("Ping with the breaker open = %v, want ErrUnavailable", err)
 		}
 	}
 	if n := dials.Load(); n != dialed {
@@ -487,9 +477,9 @@ func TestRedisStoreHungRedis(t *testing.T) {
 	checkNoGoroutineLeak(t, before)
 }
 
-func TestRedisStoreCallerCancelIsNoFailure(t *testing.T) {
-	s := mustRedisStore(t, RedisOptions{URL: redistest.Blackhole(t), Prefix: "efctest:cancel:"}, redisConfig{coolDown: time.Hour})
-	keys := []EntryKey{{"1", "a"}}
+func TestStoreCallerCancelIsNoFailure(t *testing.T) {
+	s := mustStore(t, Options{URL: redistest.Blackhole(t), Prefix: "efctest:cancel:"}, config{coolDown: time.Hour})
+	keys := []upstream.EntryKey{k("1", "a")}
 
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -512,17 +502,16 @@ func TestRedisStoreCallerCancelIsNoFailure(t *testing.T) {
 	}
 }
 
-func TestRedisStoreRecoversAfterOutage(t *testing.T) {
+func TestStoreRecoversAfterOutage(t *testing.T) {
 	url, stop, restart := redistest.StartServer(t)
 	prefix := redistest.Prefix(t)
-	clock := newManualClock()
 	logs := &syncBuffer{}
 	o := patient(url, prefix)
 	o.Logger = logTo(logs)
-	s := mustRedisStore(t, o, redisConfig{now: clock.Now})
-	replica := mustRedisStore(t, patient(url, prefix), redisConfig{})
+	s := mustStore(t, o, config{coolDown: 200 * time.Millisecond})
+	replica := mustStore(t, patient(url, prefix), config{})
 	ctx := t.Context()
-	key := EntryKey{"1", "a"}
+	key := k("1", "a")
 
 	got := make(chan string, 100)
 	subCtx, cancel := context.WithCancel(ctx)
@@ -534,33 +523,45 @@ func TestRedisStoreRecoversAfterOutage(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitSubscribed(t, s)
 
-	if err := s.SetMany(ctx, []Entry{{key, []byte("v"), time.Minute}}); err != nil {
+	if err := s.SetMany(ctx, []upstream.Entry{entry(key, []byte("v"), time.Minute)}); err != nil {
 		t.Fatalf("SetMany: %v", err)
 	}
 
 	stop()
 	for i := range 3 {
-		if _, err := s.GetMany(ctx, []EntryKey{key}); err == nil || errors.Is(err, ErrRedisUnavailable) {
+		if _, err := s.GetMany(ctx, []upstream.EntryKey{key}); err == nil || errors.Is(err, ErrUnavailable) {
 			t.Fatalf("GetMany #%d with Redis stopped = %v, want a Redis error", i, err)
 		}
 	}
-	if _, err := s.GetMany(ctx, []EntryKey{key}); !errors.Is(err, ErrRedisUnavailable) {
-		t.Fatalf("GetMany after 3 failures = %v, want ErrRedisUnavailable", err)
+	if _, err := s.GetMany(ctx, []upstream.EntryKey{key}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("GetMany after 3 failures = %v, want ErrUnavailable", err)
 	}
 	if got := s.Status(); got != "degraded" {
 		t.Errorf("Status() with Redis stopped = %q, want degraded", got)
 	}
 
 	restart()
-	// Past the cool-down one probe goes through. The first may still meet a connection of the
-	// old server; the breaker then waits another cool-down, so try a few.
-	var err error
-	for range 20 {
-		clock.Advance(5 * time.Second)
-		if _, err = s.GetMany(ctx, []EntryKey{key}); err == nil {
+	// Past the cool-down one call probes. A probe whose caller gave up is no verdict: the
+	// call after it probes again.
+	cancelled, cancelNow := context.WithCancel(ctx)
+	cancelNow()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := s.GetMany(cancelled, []upstream.EntryKey{key}); !errors.Is(err, ErrUnavailable) {
 			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("the breaker did not half-open within 10s of a 200ms cool-down")
+		}
+	}
+	_, err := s.GetMany(ctx, []upstream.EntryKey{key})
+	if errors.Is(err, ErrUnavailable) {
+		t.Fatal("the call after an abandoned probe was refused: the probe's turn did not pass on")
+	}
+	// The first probe may still meet a connection of the old server; the breaker then
+	// waits another cool-down, so try a few.
+	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
+		_, err = s.GetMany(ctx, []upstream.EntryKey{key})
 	}
 	if err != nil {
 		t.Fatalf("GetMany after Redis came back: %v", err)
@@ -568,10 +569,10 @@ func TestRedisStoreRecoversAfterOutage(t *testing.T) {
 	if got := s.Status(); got != "ok" {
 		t.Errorf("Status() after recovery = %q, want ok", got)
 	}
-	if err := s.SetMany(ctx, []Entry{{key, []byte("after"), time.Minute}}); err != nil {
+	if err := s.SetMany(ctx, []upstream.Entry{entry(key, []byte("after"), time.Minute)}); err != nil {
 		t.Fatalf("SetMany after recovery: %v", err)
 	}
-	if vals, err := s.GetMany(ctx, []EntryKey{key}); err != nil || string(vals[0]) != "after" {
+	if vals, err := s.GetMany(ctx, []upstream.EntryKey{key}); err != nil || string(vals[0]) != "after" {
 		t.Errorf("GetMany after recovery = %q, %v; want after", vals, err)
 	}
 
@@ -597,59 +598,7 @@ func TestRedisStoreRecoversAfterOutage(t *testing.T) {
 	}
 }
 
-func TestRedisBreaker(t *testing.T) {
-	clock := newManualClock()
-	b := &redisBreaker{threshold: 3, coolDown: 5 * time.Second, now: clock.Now}
-	mustAllow := func(step string, wantProbe bool) bool {
-		t.Helper()
-		probe, ok := b.allow()
-		if !ok || probe != wantProbe {
-			t.Fatalf("%s: allow() = probe %v, ok %v; want probe %v, ok true", step, probe, ok, wantProbe)
-		}
-		return probe
-	}
-	mustRefuse := func(step string) {
-		t.Helper()
-		if _, ok := b.allow(); ok {
-			t.Fatalf("%s: allow() = ok, want refused", step)
-		}
-	}
-
-	b.failed(mustAllow("1st failure", false))
-	b.failed(mustAllow("2nd failure", false))
-	if !b.degraded() {
-		t.Error("not degraded after 2 failures")
-	}
-	b.succeeded(mustAllow("success", false))
-	if b.degraded() {
-		t.Error("degraded after a success")
-	}
-
-	for i := range 3 {
-		b.failed(mustAllow(fmt.Sprint("failure ", i), false))
-	}
-	mustRefuse("open")
-	clock.Advance(4 * time.Second)
-	mustRefuse("open, 4s later")
-	clock.Advance(time.Second)
-	probe := mustAllow("half-open", true)
-	mustRefuse("half-open, probe in flight")
-	b.failed(probe)
-	mustRefuse("probe failed")
-
-	clock.Advance(5 * time.Second)
-	b.abandoned(mustAllow("half-open again", true)) // the caller gave up: no verdict
-	if !b.degraded() {
-		t.Error("an abandoned probe closed the breaker")
-	}
-	b.succeeded(mustAllow("next call probes", true))
-	if b.degraded() {
-		t.Error("degraded after a successful probe")
-	}
-	mustAllow("closed", false)
-}
-
-func TestNewRedisStoreURL(t *testing.T) {
+func TestNewURL(t *testing.T) {
 	bad := []struct{ url, want string }{
 		{"", "empty"},
 		{"  ", "empty"},
@@ -661,14 +610,14 @@ func TestNewRedisStoreURL(t *testing.T) {
 		{"redis://127.0.0.1:6379?cluster=maybe", "cluster"},
 	}
 	for _, tt := range bad {
-		s, err := NewRedisStore(RedisOptions{URL: tt.url})
+		s, err := New(Options{URL: tt.url})
 		if err == nil {
 			s.Close()
-			t.Errorf("NewRedisStore(%q) = nil error, want one about %s", tt.url, tt.want)
+			t.Errorf("New(%q) = nil error, want one about %s", tt.url, tt.want)
 			continue
 		}
 		if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("NewRedisStore(%q) error = %q, want it to name %q and not show the password", tt.url, err, tt.want)
+			t.Errorf("New(%q) error = %q, want it to name %q and not show the password", tt.url, err, tt.want)
 		}
 	}
 
@@ -686,16 +635,16 @@ func TestNewRedisStoreURL(t *testing.T) {
 		{"redis://127.0.0.1:1?cluster=false", false},
 	}
 	for _, tt := range good {
-		s, err := NewRedisStore(RedisOptions{URL: tt.url})
+		s, err := New(Options{URL: tt.url})
 		if err != nil {
-			t.Errorf("NewRedisStore(%q): %v", tt.url, err)
+			t.Errorf("New(%q): %v", tt.url, err)
 			continue
 		}
 		if _, isCluster := s.rdb.(*redis.ClusterClient); isCluster != tt.cluster {
-			t.Errorf("NewRedisStore(%q) made a %T, want cluster %v", tt.url, s.rdb, tt.cluster)
+			t.Errorf("New(%q) made a %T, want cluster %v", tt.url, s.rdb, tt.cluster)
 		}
 		if got := s.Status(); got != "ok" {
-			t.Errorf("NewRedisStore(%q).Status() = %q before any call, want ok", tt.url, got)
+			t.Errorf("New(%q).Status() = %q before any call, want ok", tt.url, got)
 		}
 		s.Close()
 	}

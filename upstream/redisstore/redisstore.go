@@ -1,7 +1,8 @@
-package upstream
+// Package redisstore is the cache's Store on Redis (or Redis Cluster), shared by the
+// facade's replicas: the one package that speaks to Redis for the cache.
+package redisstore
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,19 +18,22 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/enneo-facade/facade/upstream"
 )
 
-// ErrRedisUnavailable is returned, without calling Redis, while a RedisStore's breaker is open
-// after repeated failures. Callers treat it like any store error (a miss, a skipped write); it
+// ErrUnavailable is returned, without calling Redis, while a Store's breaker is open after
+// repeated failures. Callers treat it like any store error (a miss, a skipped write); it
 // exists so they can tell "skipped" from "tried and failed" in metrics.
-var ErrRedisUnavailable = errors.New("redis unavailable: breaker open")
+var ErrUnavailable = errors.New("redis unavailable: breaker open")
 
-// RedisOptions configures a RedisStore. Zero values take the defaults noted beside each field.
+// Options configures a Store. Zero values take the defaults noted beside each field.
 //
 // The URL chooses the server, credentials, database, TLS and pool size. Timeouts and retries
 // always come from these options, even if the URL has dial_timeout and the like, because the
 // store's promise that a hung Redis costs each call a fraction of a second rests on them.
-type RedisOptions struct {
+type Options struct {
 	// URL is redis://[user:password@]host[:port][/db] or rediss:// for TLS (go-redis ParseURL).
 	// For Redis Cluster, add the other seed nodes as addr=host:port query parameters, or
 	// cluster=true when one seed is enough; the same layout works there, since every command
@@ -47,20 +51,19 @@ type RedisOptions struct {
 	// per call, and never values or scopes. Nil discards.
 	Logger *slog.Logger
 	// Observer is told of every failed call (nil: none).
-	Observer Observer
+	Observer upstream.Observer
 }
 
-// redisConfig holds what production leaves at its defaults and tests change.
-type redisConfig struct {
+// config holds what production leaves at its defaults and tests change.
+type config struct {
 	failThreshold int           // consecutive failures that open the breaker (default 3)
 	coolDown      time.Duration // how long an open breaker skips Redis (default 5s)
 	maxScopes     int           // entries per contract hash before one is evicted (default 64)
 	// dialer replaces go-redis's dialer; tests count dials with it. It must do TLS itself.
 	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
-	now    func() time.Time
 }
 
-func (c *redisConfig) setDefaults() {
+func (c *config) setDefaults() {
 	if c.failThreshold <= 0 {
 		c.failThreshold = 3
 	}
@@ -70,12 +73,9 @@ func (c *redisConfig) setDefaults() {
 	if c.maxScopes <= 0 {
 		c.maxScopes = 64
 	}
-	if c.now == nil {
-		c.now = time.Now
-	}
 }
 
-// RedisStore is a Store on Redis, shared by the facade's replicas.
+// Store is an upstream.Store on Redis, shared by the facade's replicas.
 //
 // Layout: one hash per contract, key Prefix+"c:"+digest(contractID), one field per credential scope
 // holding that scope's encoded entry. A contract's entries of every scope are thus dropped with
@@ -84,10 +84,10 @@ func (c *redisConfig) setDefaults() {
 //
 // Redis trouble never fails or slows every query: each call is bounded by the timeouts, nothing
 // is retried, and after a few consecutive failures a breaker skips Redis for a cool-down,
-// returning ErrRedisUnavailable at once, until one trial call finds it working again.
+// returning ErrUnavailable at once, until one trial call finds it working again.
 //
 // It is safe for concurrent use.
-type RedisStore struct {
+type Store struct {
 	rdb         redis.UniversalClient
 	prefix      string
 	channel     string
@@ -95,23 +95,26 @@ type RedisStore struct {
 	dialTimeout time.Duration
 	ioTimeout   time.Duration
 	log         *slog.Logger
-	obs         Observer
+	obs         upstream.Observer
 	closed      chan struct{} // closed by Close, which ends Invalidations
 	closeOnce   sync.Once
-	br          *redisBreaker
+	br          *gobreaker.CircuitBreaker[struct{}]
 	maxScopes   int
+
+	mu        sync.Mutex
+	downSince time.Time // the first failure of the current run of failures; zero: none
 }
 
-var _ Store = (*RedisStore)(nil)
+var _ upstream.Store = (*Store)(nil)
 
-// NewRedisStore returns a RedisStore for o. It does not connect, so the facade starts while
+// New returns a Store for o. It does not connect, so the facade starts while
 // Redis is down (it then runs degraded and recovers by itself); its error names what is wrong
 // with the URL, and never repeats the URL, which may hold a password.
-func NewRedisStore(o RedisOptions) (*RedisStore, error) {
-	return newRedisStore(o, redisConfig{})
+func New(o Options) (*Store, error) {
+	return newStore(o, config{})
 }
 
-func newRedisStore(o RedisOptions, c redisConfig) (*RedisStore, error) {
+func newStore(o Options, c config) (*Store, error) {
 	c.setDefaults()
 	if o.Prefix == "" {
 		o.Prefix = "efc:v1:"
@@ -126,11 +129,11 @@ func newRedisStore(o RedisOptions, c redisConfig) (*RedisStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rdb, err := newRedisClient(o, c)
+	rdb, err := newClient(o, c)
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{
+	return &Store{
 		rdb:         rdb,
 		prefix:      o.Prefix,
 		channel:     o.Prefix + "invalidate",
@@ -138,17 +141,33 @@ func newRedisStore(o RedisOptions, c redisConfig) (*RedisStore, error) {
 		dialTimeout: o.DialTimeout,
 		ioTimeout:   o.IOTimeout,
 		log:         log,
-		obs:         cmp.Or[Observer](o.Observer, nop{}),
+		obs:         o.Observer,
 		closed:      make(chan struct{}),
-		br:          &redisBreaker{threshold: c.failThreshold, coolDown: c.coolDown, now: c.now},
+		br:          newBreaker(c),
 		maxScopes:   c.maxScopes,
 	}, nil
 }
 
-// newRedisClient parses o.URL and applies the store's client settings: a single-node client,
+// newBreaker opens after c.failThreshold consecutive failures and stays open for c.coolDown;
+// then exactly one trial call goes through, whose success closes it and whose failure opens it
+// for another cool-down. A call its caller gave up on counts neither way.
+func newBreaker(c config) *gobreaker.CircuitBreaker[struct{}] {
+	return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "redis",
+		MaxRequests: 1,
+		Timeout:     c.coolDown,
+		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= uint32(c.failThreshold) },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errGaveUp) },
+	})
+}
+
+// errGaveUp marks a call cut short by its caller, which says nothing of Redis.
+var errGaveUp = errors.New("caller gave up")
+
+// newClient parses o.URL and applies the store's client settings: a single-node client,
 // or a cluster client when the URL names several seeds (addr=) or says cluster=true. The
 // cluster path is a small switch of constructor; CI exercises the single-node one.
-func newRedisClient(o RedisOptions, c redisConfig) (redis.UniversalClient, error) {
+func newClient(o Options, c config) (redis.UniversalClient, error) {
 	if strings.TrimSpace(o.URL) == "" {
 		return nil, errors.New("redis URL is empty")
 	}
@@ -225,7 +244,7 @@ func urlError(err error) error {
 
 // The contract id enters the key only as a SHA-256 digest: it comes from the client, and no
 // client input, however well validated, forms part of a key.
-func (s *RedisStore) hashKey(contractID string) string {
+func (s *Store) hashKey(contractID string) string {
 	sum := sha256.Sum256([]byte(contractID))
 	return s.prefix + "c:" + hex.EncodeToString(sum[:16])
 }
@@ -234,7 +253,7 @@ func (s *RedisStore) hashKey(contractID string) string {
 // an error (Redis down, slow, or skipped by the breaker) it returns a slice of nils of the
 // same length along with the error, so a caller can treat it as "all missing" without a
 // special case.
-func (s *RedisStore) GetMany(ctx context.Context, keys []EntryKey) ([][]byte, error) {
+func (s *Store) GetMany(ctx context.Context, keys []upstream.EntryKey) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -293,8 +312,8 @@ return 1
 // works). Entries with a TTL under a millisecond are skipped: they would expire at once. After
 // Redis lost its script cache (a restart, SCRIPT FLUSH) the entries that met NOSCRIPT are sent
 // again with EVAL, which loads the script: a second round trip, once.
-func (s *RedisStore) SetMany(ctx context.Context, entries []Entry) error {
-	live := make([]Entry, 0, len(entries))
+func (s *Store) SetMany(ctx context.Context, entries []upstream.Entry) error {
+	live := make([]upstream.Entry, 0, len(entries))
 	for _, e := range entries {
 		if e.TTL >= time.Millisecond {
 			live = append(live, e)
@@ -314,8 +333,8 @@ func (s *RedisStore) SetMany(ctx context.Context, entries []Entry) error {
 }
 
 // set sends one pipeline of script calls, and returns the entries Redis had no script for.
-func (s *RedisStore) set(ctx context.Context, entries []Entry,
-	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) (noScript []Entry, err error) {
+func (s *Store) set(ctx context.Context, entries []upstream.Entry,
+	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) (noScript []upstream.Entry, err error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(entries))
 	for i, e := range entries {
@@ -338,7 +357,7 @@ func (s *RedisStore) set(ctx context.Context, entries []Entry,
 // DropContract deletes contractID's hash, and so its entries of every scope, and publishes the
 // contract id on the invalidation channel, so that every replica's Invalidations (this one's
 // too) can drop what it holds in memory: one pipeline, one round trip.
-func (s *RedisStore) DropContract(ctx context.Context, contractID string) error {
+func (s *Store) DropContract(ctx context.Context, contractID string) error {
 	err := s.call(ctx, "drop", func(ctx context.Context) error {
 		pipe := s.rdb.Pipeline()
 		pipe.Del(ctx, s.hashKey(contractID))
@@ -363,7 +382,7 @@ func (s *RedisStore) DropContract(ctx context.Context, contractID string) error 
 // It leaves no goroutine behind: on return it closes the subscription, which stops go-redis's
 // health check, and drains the message channel until go-redis's reader closes it, so a reader
 // blocked on a full channel cannot linger.
-func (s *RedisStore) Invalidations(ctx context.Context, fn func(contractID string)) {
+func (s *Store) Invalidations(ctx context.Context, fn func(contractID string)) {
 	ps := s.rdb.Subscribe(ctx, s.channel)
 	ch := ps.Channel(
 		// Bound go-redis's health check like any call: its defaults (5s ping, 10s reconnect)
@@ -395,15 +414,18 @@ func (s *RedisStore) Invalidations(ctx context.Context, fn func(contractID strin
 // Ping checks Redis, bounded by the timeouts. It passes the breaker like any call, so it
 // neither waits on a Redis that is known to be down nor hammers it. (/readyz reports Status,
 // which needs no round trip.)
-func (s *RedisStore) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) error {
 	return s.call(ctx, "ping", func(ctx context.Context) error {
 		return s.rdb.Ping(ctx).Err()
 	})
 }
 
-// Status is "ok", or "degraded" while the breaker is open or the last call failed.
-func (s *RedisStore) Status() string {
-	if s.br.degraded() {
+// Status is "ok", or "degraded" from a failed call until one succeeds (so also while the
+// breaker is open).
+func (s *Store) Status() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.downSince.IsZero() {
 		return "degraded"
 	}
 	return "ok"
@@ -411,43 +433,70 @@ func (s *RedisStore) Status() string {
 
 // Client returns the store's Redis client, for other users of the same Redis (the rate limiter,
 // persisted queries) to share its pool and its short timeouts.
-func (s *RedisStore) Client() redis.UniversalClient { return s.rdb }
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // Close closes the connections; an Invalidations still running returns.
-func (s *RedisStore) Close() error {
+func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	return s.rdb.Close()
 }
 
 // call runs f against Redis through the breaker and bounds it with callTimeout.
-func (s *RedisStore) call(ctx context.Context, op string, f func(context.Context) error) error {
-	probe, ok := s.br.allow()
-	if !ok {
-		return fmt.Errorf("redis %s: %w", op, ErrRedisUnavailable)
-	}
-	cctx, cancel := context.WithTimeout(ctx, s.callTimeout)
-	err := f(cctx)
-	cancel()
-
+func (s *Store) call(ctx context.Context, op string, f func(context.Context) error) error {
+	var err error
+	_, brErr := s.br.Execute(func() (struct{}, error) {
+		cctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+		defer cancel()
+		if err = f(cctx); err != nil && callerGaveUp(ctx) {
+			// The caller cancelled, or its own deadline cut the call short.
+			return struct{}{}, errGaveUp
+		}
+		return struct{}{}, err
+	})
 	switch {
+	case errors.Is(brErr, gobreaker.ErrOpenState), errors.Is(brErr, gobreaker.ErrTooManyRequests):
+		return fmt.Errorf("redis %s: %w", op, ErrUnavailable)
 	case err == nil:
-		if down, since := s.br.succeeded(probe); down {
+		if down, since := s.recovered(); down {
 			s.log.Info("redis cache recovered", "down_for", since.Round(time.Millisecond))
 		}
-	case callerGaveUp(ctx):
-		// The caller cancelled, or its own deadline cut the call short: says nothing of Redis.
-		s.br.abandoned(probe)
+	case errors.Is(brErr, errGaveUp):
 	default:
-		s.obs.RedisError(op)
-		if first, open := s.br.failed(probe); first {
+		if s.obs != nil {
+			s.obs.RedisError(op)
+		}
+		if s.failed() {
 			// Once per outage: the error and op say what broke; keys and values never appear.
-			s.log.Warn("redis cache degraded; queries go to the upstream", "op", op, "err", err, "breaker_open", open)
+			s.log.Warn("redis cache degraded; queries go to the upstream", "op", op, "err", err,
+				"breaker_open", s.br.State() == gobreaker.StateOpen)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("redis %s: %w", op, err)
 	}
 	return nil
+}
+
+// failed notes a failure and reports whether it began a run of failures.
+func (s *Store) failed() (first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.downSince.IsZero() {
+		return false
+	}
+	s.downSince = time.Now()
+	return true
+}
+
+// recovered ends a run of failures, and reports whether there was one and how long it lasted.
+func (s *Store) recovered() (wasDown bool, downFor time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.downSince.IsZero() {
+		return false, 0
+	}
+	downFor, s.downSince = time.Since(s.downSince), time.Time{}
+	return true, downFor
 }
 
 // callerGaveUp reports whether ctx is done. It also looks at the deadline itself, because a
@@ -458,81 +507,4 @@ func callerGaveUp(ctx context.Context) bool {
 	}
 	deadline, ok := ctx.Deadline()
 	return ok && !time.Now().Before(deadline)
-}
-
-// redisBreaker counts consecutive failures. At threshold it opens: calls are refused until
-// coolDown has passed, then exactly one trial call (the probe) goes through; its success closes
-// the breaker, its failure opens it for another coolDown.
-type redisBreaker struct {
-	threshold int
-	coolDown  time.Duration
-	now       func() time.Time
-
-	mu        sync.Mutex
-	failures  int       // consecutive, reset by a success
-	openUntil time.Time // while failures >= threshold: when the next probe may go
-	probing   bool      // a probe is in flight
-	downSince time.Time // the first failure of the current run
-}
-
-// allow says whether a call may go to Redis, and whether it is the half-open probe.
-func (b *redisBreaker) allow() (probe, ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.failures < b.threshold {
-		return false, true
-	}
-	if b.probing || b.now().Before(b.openUntil) {
-		return false, false
-	}
-	b.probing = true
-	return true, true
-}
-
-// succeeded closes the breaker, and reports whether it was degraded and for how long.
-func (b *redisBreaker) succeeded(probe bool) (wasDown bool, downFor time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if probe {
-		b.probing = false
-	}
-	if b.failures == 0 {
-		return false, 0
-	}
-	b.failures = 0
-	return true, b.now().Sub(b.downSince)
-}
-
-// failed counts a failure, and reports whether it began a run of failures and whether the
-// breaker is now open.
-func (b *redisBreaker) failed(probe bool) (first, open bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if probe {
-		b.probing = false
-	}
-	b.failures++
-	if b.failures == 1 {
-		b.downSince = b.now()
-	}
-	if b.failures >= b.threshold {
-		b.openUntil = b.now().Add(b.coolDown)
-	}
-	return b.failures == 1, b.failures >= b.threshold
-}
-
-// abandoned ends a call that tells nothing about Redis; a probe's turn passes to the next call.
-func (b *redisBreaker) abandoned(probe bool) {
-	if !probe {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.probing = false
-}
-
-func (b *redisBreaker) degraded() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.failures > 0
 }
