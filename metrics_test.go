@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -77,12 +76,7 @@ func TestMetricsCountKnownTraffic(t *testing.T) {
 
 // TestMetricsAside: with METRICS_ADDR, /metrics is served there and not on the public port.
 func TestMetricsAside(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	base, _ := startTestServer(t, map[string]string{"METRICS_ADDR": addr})
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {

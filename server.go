@@ -448,12 +448,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logs := newBufferedLog(stderr)
 	defer logs.Close()
+	// Every goroutine run starts ends before it returns (the deferred stops below run first).
+	var bg sync.WaitGroup
+	defer bg.Wait()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	log.Debug("memory", "soft_limit_mib", debug.SetMemoryLimit(-1)>>20)
 
 	demoMode := cfg.UpstreamURL == ""
 	if demoMode {
-		stopDemo, url, err := startDemoUpstream()
+		stopDemo, url, err := startDemoUpstream(&bg)
 		if err != nil {
 			return err
 		}
@@ -525,10 +528,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
-		defer cache.Flush() // before the store closes
+		defer cache.Close() // before the store closes
 		watchCtx, stopWatch := context.WithCancel(context.Background())
 		defer stopWatch()
-		go cache.Watch(watchCtx)
+		bg.Go(func() { cache.Watch(watchCtx) })
 	}
 
 	if redisStore != nil {
@@ -542,14 +545,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if cfg.MetricsAddr != "" {
-		stop, err := serveAside(cfg.MetricsAddr, "/metrics", metrics.Handler(), log)
+		stop, err := serveAside(&bg, cfg.MetricsAddr, "/metrics", metrics.Handler(), log)
 		if err != nil {
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
 		defer stop()
 	}
 	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		stopPprof, err := servePprof(&bg, cfg.PprofAddr, log)
 		if err != nil {
 			return fmt.Errorf("PPROF_ADDR: %w", err)
 		}
@@ -574,7 +577,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	bg.Go(func() { serveErr <- srv.Serve(ln) })
 	select {
 	case err := <-serveErr:
 		return err
@@ -584,13 +587,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close() // the requests still running lose their connections
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
 }
 
-// serveAside serves h at path on a listener of its own, away from the public port.
-func serveAside(addr, path string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+// serveAside serves h at path on a listener of its own, away from the public port, until stop;
+// its goroutine is bg's.
+func serveAside(bg *sync.WaitGroup, addr, path string, h http.Handler, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -598,14 +603,14 @@ func serveAside(addr, path string, h http.Handler, log *slog.Logger) (stop func(
 	mux := http.NewServeMux()
 	mux.Handle("GET "+path, h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	bg.Go(func() { srv.Serve(ln) })
 	log.Info("listening aside", "path", path, "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
 }
 
 // servePprof serves Go's profiles on their own listener, so that they are never reachable
-// through the public port.
-func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+// through the public port, until stop; its goroutine is bg's.
+func servePprof(bg *sync.WaitGroup, addr string, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -617,7 +622,7 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	bg.Go(func() { srv.Serve(ln) })
 	log.Info("pprof listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
 }
@@ -677,14 +682,14 @@ func newRateLimiter(cfg config, redisStore *redisstore.Store, log *slog.Logger) 
 const maxRateBuckets = 10_000
 
 // startDemoUpstream serves the demo upstream on a loopback port, so that demo mode exercises the
-// same real HTTP client as production.
-func startDemoUpstream() (stop func(), url string, err error) {
+// same real HTTP client as production, until stop; its goroutine is bg's.
+func startDemoUpstream(bg *sync.WaitGroup) (stop func(), url string, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("demo upstream: %w", err)
 	}
 	srv := &http.Server{Handler: demo.NewHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	bg.Go(func() { srv.Serve(ln) })
 	return func() { srv.Close() }, "http://" + ln.Addr().String(), nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/enneo-facade/facade/graph/playground/playgroundtest"
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 // startTestServer runs the whole service on a free port with the environment env (nil: the
@@ -217,4 +221,37 @@ func TestShutdownFinishesInFlightQueries(t *testing.T) {
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Errorf("the server still answers after shutdown")
 	}
+}
+
+// freeAddr returns a loopback address no one listens on, for a listener of run's own.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestRunJoinsItsGoroutines: once run returns, nothing it started runs on: not the servers (the
+// public one, the demo upstream, metrics and pprof aside), the invalidation watcher on Redis,
+// background refreshes nor the log writer. goleak waits for goroutines still winding down, and
+// fails on any left.
+func TestRunJoinsItsGoroutines(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	base, stop := startTestServer(t, map[string]string{
+		"REDIS_URL": redistest.Start(t), "CACHE_PREFIX": redistest.Prefix(t), "CACHE_REVALIDATE": "1m",
+		"METRICS_ADDR": freeAddr(t), "PPROF_ADDR": freeAddr(t), "RATE_LIMIT_BURST": "200000", "RATE_LIMIT_PER_SECOND": "1000",
+	})
+	resp, err := postQuery(t, base, listQuery, map[string]any{"id": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := decodeBody(t, resp); out["errors"] != nil {
+		t.Fatalf("query: %v", out["errors"])
+	}
+	stop()
+	http.DefaultClient.CloseIdleConnections()
+	goleak.VerifyNone(t, before)
 }

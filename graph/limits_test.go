@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,17 +180,27 @@ func TestRunTimeBoundsCutTheAnswer(t *testing.T) {
 
 // TestOperationTimeoutCutsExecution: an operation still executing at its deadline stops there,
 // however much is left to resolve, and answers what it has. The hung contract holds its batch,
-// and so every field of the big one, until the deadline has passed.
+// and so every field of the big one, until the deadline has passed. (The big one answers only
+// once the hung one is asked for, so that, were the two ever in batches of their own, the big
+// one's would not answer before the deadline either.)
 func TestOperationTimeoutCutsExecution(t *testing.T) {
+	hangAsked := make(chan struct{})
+	var once sync.Once
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
 		if id == "hang" {
+			once.Do(func() { close(hangAsked) })
 			<-r.Context().Done()
+			return
+		}
+		select {
+		case <-hangAsked:
+		case <-r.Context().Done():
 			return
 		}
 		w.Write(bigHistory(2000, 10))
 	})
 	const timeout = time.Second
-	api, _ := newTestAPIWith(t, up, time.Minute, Options{Timeout: timeout, Limits: Limits{Fields: 1 << 40, Bytes: 1 << 40, Cost: 1 << 40, Aliases: 100, RootFields: 100}})
+	api, _ := newTestAPIWith(t, up, time.Minute, Options{Timeout: timeout, Wait: 50 * time.Millisecond, Limits: Limits{Fields: 1 << 40, Bytes: 1 << 40, Cost: 1 << 40, Aliases: 100, RootFields: 100}})
 	var q strings.Builder
 	q.WriteString(`{ hung: contract(id: "hang") { id }`)
 	for i := range 30 {

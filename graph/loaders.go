@@ -129,6 +129,7 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 		results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
 		l.record(ids[i], r)
 	}
+	l.op.stopIfEnded(ctx)
 	return results
 }
 

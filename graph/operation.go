@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -67,13 +68,20 @@ func (op *operation) stop(why *codedError) {
 // stopAtDeadline stops the operation when ctx ends, and returns the function that stops
 // watching it.
 func (op *operation) stopAtDeadline(ctx context.Context) func() bool {
-	return context.AfterFunc(ctx, func() {
-		if ctx.Err() == context.DeadlineExceeded {
-			op.stop(errOutOfTime)
-		} else {
-			op.stop(errGone)
-		}
-	})
+	return context.AfterFunc(ctx, func() { op.stopIfEnded(ctx) })
+}
+
+// stopIfEnded stops the operation if ctx has ended. A batch calls it too: the AfterFunc runs on
+// a goroutine of its own, and a batch that ended with the deadline must not hand its histories
+// to fields before the operation knows it is out of time.
+func (op *operation) stopIfEnded(ctx context.Context) {
+	switch err := ctx.Err(); {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		op.stop(errOutOfTime)
+	default:
+		op.stop(errGone)
+	}
 }
 
 // cut is what a field resolved after the stop returns: the one error that says why for the

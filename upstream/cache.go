@@ -56,8 +56,12 @@ type Cache struct {
 
 	mu          sync.Mutex
 	invalidated map[string]time.Time // contract -> when it was last invalidated, for a minute
+	closed      bool                 // no more background refreshes start
 
 	refreshing sync.Map // EntryKey -> struct{}: a background refresh is under way
+	background context.Context
+	stop       context.CancelFunc // ends background refreshes, at Close
+	refreshes  sync.WaitGroup
 
 	// Writes to the store happen after a batch has answered (see writeBehind). Each holds
 	// writing for reading; Invalidate takes it for writing, so that no write started before an
@@ -67,8 +71,7 @@ type Cache struct {
 	flushing   sync.Mutex
 }
 
-// hotEntry is a cache entry in process. An entry just fetched for a selecting caller (see
-// SelectHistories) keeps its body and is decoded whole on its first hit, so that a contract
+// hotEntry is a cache entry in process. An entry just fetched for a projecting caller keeps its body and is decoded whole on its first hit, so that a contract
 // asked for once, as in a cold batch, is never decoded whole.
 type hotEntry struct {
 	notFound   bool // the upstream answered 404
@@ -129,11 +132,13 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	background, stop := context.WithCancel(context.Background())
 	return &Cache{
 		client: client, store: store, codec: codec, o: o, log: o.Logger,
 		hot:         lru.New[EntryKey, *hotEntry](o.HotBytes),
 		invalidated: map[string]time.Time{},
 		writeSlots:  make(chan struct{}, 64),
+		background:  background, stop: stop,
 	}, nil
 }
 
@@ -294,11 +299,20 @@ func (c *Cache) refresh(cred Credential, id string) {
 	if _, busy := c.refreshing.LoadOrStore(key, struct{}{}); busy {
 		return
 	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.refreshing.Delete(key)
+		return
+	}
+	c.refreshes.Add(1) // under mu, so never after Close's Wait has begun
+	c.mu.Unlock()
 	go func() {
+		defer c.refreshes.Done()
 		defer c.refreshing.Delete(key)
 		// Nobody waits for it, so nobody's deadline bounds it: the client's retries and
-		// timeouts do, and this.
-		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		// timeouts do, this, and Close.
+		ctx, cancel := context.WithTimeout(c.background, refreshTimeout)
 		defer cancel()
 		started := time.Now()
 		f, err := c.fetch(ctx, cred, id, nil)
@@ -367,8 +381,20 @@ func (c *Cache) writeBehind(ctx context.Context, scope string, writes []pendingW
 // writeDelay is the longest a write waits for its caller to be done (see writeBehind).
 const writeDelay = 20 * time.Millisecond
 
-// Flush waits for the writes under way, by taking every write slot in turn (at shutdown, before
-// the store closes, and in tests).
+// Close ends the background refreshes under way and waits for them and for the writes under
+// way (at shutdown, before the store closes). The cache answers on after it, without
+// refreshing in the background.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.refreshes.Wait()
+	c.Flush()
+}
+
+// Flush waits for the writes under way, by taking every write slot in turn (at Close, and in
+// tests).
 func (c *Cache) Flush() {
 	c.flushing.Lock()
 	defer c.flushing.Unlock()
@@ -556,10 +582,4 @@ func (c *Cache) invalidatedSince(contractID string, t time.Time) bool {
 
 // Watch drops hot entries that other replicas invalidate, until ctx ends. It returns at once
 // for a store that has no other replicas.
-func (c *Cache) Watch(ctx context.Context) {
-	if w, ok := c.store.(interface {
-		Invalidations(context.Context, func(string))
-	}); ok {
-		w.Invalidations(ctx, c.dropHot)
-	}
-}
+func (c *Cache) Watch(ctx context.Context) { c.store.Invalidations(ctx, c.dropHot) }

@@ -621,3 +621,46 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseEndsBackgroundRefreshes: Close cancels a background refresh under way and returns
+// once it has ended (run's goroutines are all joined at shutdown), and none starts after it.
+func TestCloseEndsBackgroundRefreshes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &gatedTransport{release: make(chan struct{})}
+		client, err := New(Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const ttl = time.Second
+		c, err := NewCache(client, NewMemoryStore(1<<20), CacheOptions{TTL: ttl, Revalidate: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := make(chan Result, 1)
+		go func() { first <- c.Histories(context.Background(), alice, []string{"1"}, nil)[0] }()
+		synctest.Wait()
+		tr.release <- struct{}{} // the first call answers; the refresh will wait
+		if r := <-first; r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		c.Flush()
+		time.Sleep(2 * ttl) // the bubble's clock: past the TTL and its jitter
+		if r := c.Histories(context.Background(), alice, []string{"1"}, nil)[0]; r.Cache != CacheRevalidating {
+			t.Fatalf("after the TTL: %+v, want revalidating", r)
+		}
+		synctest.Wait() // the refresh is at the upstream
+		start := time.Now()
+		c.Close()
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("Close waited %v for the refresh, want it cancelled at once", waited)
+		}
+		if n, m := tr.calls.Load(), tr.cancelled.Load(); n != 2 || m != 1 {
+			t.Errorf("upstream calls = %d, %d of them cancelled; want 2, the refresh cancelled", n, m)
+		}
+		c.Histories(context.Background(), alice, []string{"1"}, nil)
+		synctest.Wait()
+		if n := tr.calls.Load(); n != 2 {
+			t.Errorf("upstream calls after Close = %d, want no refresh started", n)
+		}
+	})
+}

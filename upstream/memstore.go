@@ -46,5 +46,8 @@ func (s *MemoryStore) DropContract(_ context.Context, contractID string) error {
 	return nil
 }
 
+// Invalidations returns at once: no other replica shares this store.
+func (s *MemoryStore) Invalidations(context.Context, func(string)) {}
+
 // Status reports "memory": this store cannot be degraded.
 func (s *MemoryStore) Status() string { return "memory" }

@@ -16,6 +16,9 @@ type Store interface {
 	SetMany(ctx context.Context, entries []Entry) error
 	// DropContract deletes the entries of contractID for every scope.
 	DropContract(ctx context.Context, contractID string) error
+	// Invalidations calls drop with each contract id that any replica sharing the store
+	// drops, until ctx ends; it returns at once for a store no other replica shares.
+	Invalidations(ctx context.Context, drop func(contractID string))
 	// Status says how the store is doing, for /readyz: "memory", "ok" or "degraded".
 	Status() string
 }
