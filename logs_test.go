@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -133,5 +134,36 @@ func TestRequestLog(t *testing.T) {
 			l.UpstreamCalls != want.calls || string(l.Cache) != want.cache {
 			t.Errorf("request %d logged %+v (cache %s), want id %s, calls %d, cache %s", i+1, l, l.Cache, echoed[i], want.calls, want.cache)
 		}
+	}
+}
+
+// TestRequestLogCarriesTheTraceID: with tracing on, the request's line names the trace it is in,
+// here the one of the caller's traceparent.
+func TestRequestLogCarriesTheTraceID(t *testing.T) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // an OTLP collector that takes every export
+	}))
+	defer sink.Close()
+	p := startProcess(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": sink.URL})
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/graphql", strings.NewReader(`{"query":"{ contract(id: \"746839\") { id } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer trace-token")
+	req.Header.Set("Traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	var found []string
+	for _, raw := range strings.Split(p.Logs(), "\n") {
+		var l struct{ Msg, Path, TraceID string }
+		if json.Unmarshal([]byte(raw), &l) == nil && l.Msg == "request" && l.Path == "/graphql" {
+			found = append(found, l.TraceID)
+		}
+	}
+	if len(found) != 1 || found[0] != traceID {
+		t.Errorf("request lines' trace ids %q, want one line in trace %s", found, traceID)
 	}
 }

@@ -106,7 +106,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		}
 		l.op.logErrors(ctx, log, l.cred.Key)
 		name := observeOperation(ctx, o.Observer, names, l, resp)
-		recordRequest(ctx, name, l)
+		recordRequest(name, l)
 		trimErrors(resp)
 		if !o.Suggestions {
 			withoutSuggestions(resp)

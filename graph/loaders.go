@@ -21,6 +21,7 @@ type historyKey struct {
 
 // loaders are the request-scoped loaders; one set per HTTP request, never shared.
 type loaders struct {
+	info  *RequestInfo // the access log's, if it keeps one
 	cred  Credential
 	fetch HistoryFetcher
 	obs   Observer
@@ -72,6 +73,7 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 			}
 		}
 		l := newLoaders(fetch, m.cred, o, ps)
+		l.info = requestInfoOf(w)
 		ctx := r.Context()
 		if o.Timeout > 0 {
 			var cancel context.CancelFunc

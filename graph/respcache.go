@@ -115,7 +115,7 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 			h.Set("Content-Length", strconv.Itoa(len(body)))
 			w.Write(body)
 			rc.obs.Operation(e.name, "ok", time.Since(start))
-			if info := requestInfoFrom(r.Context()); info != nil {
+			if info := requestInfoOf(w); info != nil {
 				info.Operation, info.Response = e.name, true
 			}
 			return

@@ -153,6 +153,12 @@ func write(w io.Writer, rs runs, m map[string]string) {
 		m["wrk"], m["connections"], m["warmup"], m["duration"], inspected, m["cold_requests"])
 	p("- Upstream stub: %s tickets per contract (%s bytes of JSON), 0 ms or %s latency. Facade answers: q1 %s, q2 %s, q3 %s bytes.\n",
 		m["tickets"], m["history_bytes"], latText, m["facade_q1_bytes"], m["facade_q2_bytes"], m["facade_q3_bytes"])
+	if m["facade_binary"] != "" {
+		p("- Facade: the binary %s, not the checkout's build.\n", m["facade_binary"])
+	}
+	if env := m["facade_env"]; env != "" {
+		p("- Facade environment beyond the scenario's: `%s`%s.\n", env, orEmpty(m["otlp_exports"], "; the OTLP sink received %s"))
+	}
 	p("- Peers: Tailcall %s (%s); %s (%s). Built with %s.\n\n",
 		strings.TrimPrefix(m["tailcall_version"], "tailcall "), m["tailcall_status"], orDash(m["hive_version"]), m["hive_status"], m["go"])
 
@@ -460,4 +466,12 @@ func thousands(v float64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// orEmpty formats v into format, or is empty when v is.
+func orEmpty(v, format string) string {
+	if v == "" {
+		return ""
+	}
+	return fmt.Sprintf(format, v)
 }

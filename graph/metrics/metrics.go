@@ -7,8 +7,11 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +35,18 @@ type Metrics struct {
 	breaker     prometheus.Gauge
 	transitions *prometheus.CounterVec
 	redisErrors *prometheus.CounterVec
+
+	// The series of the warm path, resolved once: a vector's WithLabelValues hashes its
+	// labels and takes a lock at each call, and a cached answer makes three.
+	lookupSeries map[[2]string]prometheus.Counter // by layer and result, every one
+	mu           sync.Mutex
+	opSeries     atomic.Pointer[map[string]*operationSeries] // by name, copied on write
+}
+
+// operationSeries are one operation name's series.
+type operationSeries struct {
+	outcomes map[string]prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New returns the facade's metrics, with Go's runtime and process collectors.
@@ -90,6 +105,13 @@ func New() *Metrics {
 		m.calls, m.callTime, m.retries, m.breaker, m.transitions, m.redisErrors} {
 		reg.MustRegister(c)
 	}
+	m.lookupSeries = map[[2]string]prometheus.Counter{}
+	for _, layer := range []string{"response", "hot", "store"} {
+		for _, result := range []string{"hit", "miss", "stale", "revalidating", "error"} {
+			m.lookupSeries[[2]string{layer, result}] = m.lookups.WithLabelValues(layer, result)
+		}
+	}
+	m.opSeries.Store(&map[string]*operationSeries{})
 	return m
 }
 
@@ -119,8 +141,36 @@ func (m *Metrics) RedisPool(rdb redis.UniversalClient) {
 
 // Operation implements graph.Observer.
 func (m *Metrics) Operation(name, outcome string, took time.Duration) {
-	m.operations.WithLabelValues(name, outcome).Inc()
-	m.opDuration.WithLabelValues(name).Observe(took.Seconds())
+	op := m.operation(name)
+	if c, ok := op.outcomes[outcome]; ok {
+		c.Inc()
+	} else {
+		m.operations.WithLabelValues(name, outcome).Inc()
+	}
+	op.duration.Observe(took.Seconds())
+}
+
+// operation returns name's series, resolving them on first use. Names are few (the graph
+// layer bounds them), so the map is copied whenever one is added.
+func (m *Metrics) operation(name string) *operationSeries {
+	if op, ok := (*m.opSeries.Load())[name]; ok {
+		return op
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.opSeries.Load()
+	if op, ok := old[name]; ok {
+		return op
+	}
+	op := &operationSeries{outcomes: map[string]prometheus.Counter{}, duration: m.opDuration.WithLabelValues(name)}
+	for _, outcome := range []string{"ok", "errors", "refused"} {
+		op.outcomes[outcome] = m.operations.WithLabelValues(name, outcome)
+	}
+	next := make(map[string]*operationSeries, len(old)+1)
+	maps.Copy(next, old)
+	next[name] = op
+	m.opSeries.Store(&next)
+	return op
 }
 
 // Refused implements graph.Observer.
@@ -130,7 +180,13 @@ func (m *Metrics) Refused(code string) { m.refusals.WithLabelValues(code).Inc() 
 func (m *Metrics) LoaderBatch(size int) { m.batchSize.Observe(float64(size)) }
 
 // CacheLookup implements graph.Observer and upstream.Observer.
-func (m *Metrics) CacheLookup(layer, result string) { m.lookups.WithLabelValues(layer, result).Inc() }
+func (m *Metrics) CacheLookup(layer, result string) {
+	if c, ok := m.lookupSeries[[2]string{layer, result}]; ok {
+		c.Inc()
+		return
+	}
+	m.lookups.WithLabelValues(layer, result).Inc()
+}
 
 // UpstreamCall implements upstream.Observer.
 func (m *Metrics) UpstreamCall(status int, took time.Duration) {
