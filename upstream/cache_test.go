@@ -654,6 +654,9 @@ func TestCloseEndsBackgroundRefreshes(t *testing.T) {
 		if waited := time.Since(start); waited != 0 {
 			t.Errorf("Close waited %v for the refresh, want it cancelled at once", waited)
 		}
+		// The call itself runs on singleflight's goroutine, which the refresh has left by now;
+		// it ends as soon as it sees the cancellation.
+		synctest.Wait()
 		if n, m := tr.calls.Load(), tr.cancelled.Load(); n != 2 || m != 1 {
 			t.Errorf("upstream calls = %d, %d of them cancelled; want 2, the refresh cancelled", n, m)
 		}
