@@ -105,9 +105,14 @@ func New() *Metrics {
 		m.calls, m.callTime, m.retries, m.breaker, m.transitions, m.redisErrors} {
 		reg.MustRegister(c)
 	}
+	// Every lookup that can happen, so that each series is there from the start (at 0).
 	m.lookupSeries = map[[2]string]prometheus.Counter{}
-	for _, layer := range []string{"response", "hot", "store"} {
-		for _, result := range []string{"hit", "miss", "stale", "revalidating", "error"} {
+	for layer, results := range map[string][]string{
+		"response": {"hit", "miss"},
+		"hot":      {"hit", "miss", "stale", "revalidating"},
+		"store":    {"hit", "miss", "stale", "revalidating", "error"},
+	} {
+		for _, result := range results {
 			m.lookupSeries[[2]string{layer, result}] = m.lookups.WithLabelValues(layer, result)
 		}
 	}
