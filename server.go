@@ -457,13 +457,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	demoMode := cfg.UpstreamURL == ""
 	if demoMode {
-		stopDemo, url, err := startDemoUpstream(&bg)
+		// On a loopback port, so that demo mode exercises the same real HTTP client as
+		// production.
+		addr, stopDemo, err := serveAside(&bg, "127.0.0.1:0", demo.NewHandler())
 		if err != nil {
-			return err
+			return fmt.Errorf("demo upstream: %w", err)
 		}
 		defer stopDemo()
-		cfg.UpstreamURL = url
-		log.Info("no UPSTREAM_URL: serving the built-in demo upstream", "url", url)
+		cfg.UpstreamURL = "http://" + addr
+		log.Info("no UPSTREAM_URL: serving the built-in demo upstream", "url", cfg.UpstreamURL)
 	}
 	metrics := metrics.New()
 	var tracer *tracing.Tracing
@@ -546,18 +548,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if cfg.MetricsAddr != "" {
-		stop, err := serveAside(&bg, cfg.MetricsAddr, "/metrics", metrics.Handler(), log)
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		addr, stop, err := serveAside(&bg, cfg.MetricsAddr, mux)
 		if err != nil {
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
 		defer stop()
+		log.Info("listening aside", "path", "/metrics", "addr", addr)
 	}
 	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(&bg, cfg.PprofAddr, log)
+		// Go's profiles on their own listener, never reachable through the public port.
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		addr, stopPprof, err := serveAside(&bg, cfg.PprofAddr, mux)
 		if err != nil {
 			return fmt.Errorf("PPROF_ADDR: %w", err)
 		}
 		defer stopPprof()
+		log.Info("pprof listening", "addr", addr)
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -594,38 +607,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// serveAside serves h at path on a listener of its own, away from the public port, until stop;
-// its goroutine is bg's.
-func serveAside(bg *sync.WaitGroup, addr, path string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+// serveAside serves h on a listener of its own at addr, away from the public port, until stop,
+// and returns the address it listens on; its goroutine is bg's.
+func serveAside(bg *sync.WaitGroup, addr string, h http.Handler) (listening string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET "+path, h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	bg.Go(func() { srv.Serve(ln) })
-	log.Info("listening aside", "path", path, "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
-}
-
-// servePprof serves Go's profiles on their own listener, so that they are never reachable
-// through the public port, until stop; its goroutine is bg's.
-func servePprof(bg *sync.WaitGroup, addr string, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	bg.Go(func() { srv.Serve(ln) })
-	log.Info("pprof listening", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
+	return ln.Addr().String(), func() { srv.Close() }, nil
 }
 
 // tuneProcess sets what holds for the whole process: the garbage collector, and go-redis's
@@ -681,18 +672,6 @@ func newRateLimiter(cfg config, redisStore *redisstore.Store, log *slog.Logger) 
 // maxRateBuckets bounds the buckets kept in process (a few hundred bytes each): a caller whose
 // bucket is forgotten starts again with a full one.
 const maxRateBuckets = 10_000
-
-// startDemoUpstream serves the demo upstream on a loopback port, so that demo mode exercises the
-// same real HTTP client as production, until stop; its goroutine is bg's.
-func startDemoUpstream(bg *sync.WaitGroup) (stop func(), url string, err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", fmt.Errorf("demo upstream: %w", err)
-	}
-	srv := &http.Server{Handler: demo.NewHandler(), ReadHeaderTimeout: 5 * time.Second}
-	bg.Go(func() { srv.Serve(ln) })
-	return func() { srv.Close() }, "http://" + ln.Addr().String(), nil
-}
 
 // newAuthenticator derives callers' credentials; with a service token they must present one of
 // the API keys, unless the operator opened the facade.

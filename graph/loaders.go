@@ -31,7 +31,7 @@ type loaders struct {
 	// never need it.
 	historyOnce sync.Once
 	history     *dataloader.Loader[historyKey, *upstream.History]
-	// projection is the operation's, from the first load on: the fetcher decodes what it
+	// projection is the operation's, from the first batch on: the fetcher decodes what it
 	// fetches for this operation alone.
 	projection *upstream.Projection
 	projectOne sync.Once
@@ -127,6 +127,8 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 	// bound even when a starved CPU splits one resolver's loads into two batches.
 	l.batching.Lock()
 	defer l.batching.Unlock()
+	// The projection only matters to what the batch fetches: a hot contract never needs it.
+	l.projectOne.Do(func() { l.projection = l.ps.of(ctx) })
 	for i, r := range l.fetch.Histories(ctx, l.cred.Upstream, ids, l.projection) {
 		results[i] = &dataloader.Result[*upstream.History]{Data: r.History, Error: r.Err}
 		l.record(ids[i], r)
@@ -214,7 +216,6 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 			}
 		}
 	}
-	l.projectOne.Do(func() { l.projection = l.ps.of(ctx) })
 	l.markLoaded(ids, hs, errs)
 	loader := l.historyLoader()
 	thunks := make([]dataloader.Thunk[*upstream.History], len(ids))

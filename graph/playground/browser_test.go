@@ -6,11 +6,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/enneo-facade/facade/graph/playground"
 	"github.com/enneo-facade/facade/graph/playground/playgroundtest"
@@ -151,22 +152,24 @@ func newTestPlayground(t *testing.T, cfg playground.Config) (*stubGraphQL, *http
 	return stub, srv
 }
 
-// checkGoroutines fails the test if, once the test and its cleanups are done,
-// more goroutines run than before it: the harness's console reader and
-// chromedp's connection to the browser must end with the browser.
+// checkGoroutines fails the test if, once the test and its cleanups are done, a goroutine runs
+// that did not before it (go.uber.org/goleak names it): the harness's console reader and
+// chromedp's connection to the browser must end with the browser. They end a moment after the
+// contexts that stop them, so it waits up to 10 s.
 func checkGoroutines(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	current := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
-		// Goroutines end a moment after the contexts that stop them.
-		var now int
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if now = runtime.NumGoroutine(); now <= before {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			err := goleak.Find(current) // itself retries for a while
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Error(err)
 				return
 			}
 		}
-		buf := make([]byte, 1<<20)
-		t.Errorf("%d goroutines after the test, %d before; still running:\n%s", now, before, buf[:runtime.Stack(buf, true)])
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,24 +97,6 @@ func (c *commands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	}
 }
 
-// checkNoGoroutineLeak, called first in a test, fails it if the number of goroutines does not
-// come back, once everything the test set up is closed, to what it was. go-redis ends some of
-// its goroutines lazily, so it waits for a while.
-func checkNoGoroutineLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() { // runs last: clean-ups run in reverse order
-		now := runtime.NumGoroutine()
-		for deadline := time.Now().Add(5 * time.Second); now > before && time.Now().Before(deadline); now = runtime.NumGoroutine() {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if now > before {
-			buf := make([]byte, 1<<20)
-			t.Errorf("goroutines: %d before, %d after; stacks:\n%s", before, now, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
-
 func TestRedisShared(t *testing.T) {
 	url, prefix := redistest.Start(t), redistest.Prefix(t)
 	c1, c2 := newTestClient(t, url, patient), newTestClient(t, url, patient)
@@ -194,7 +175,7 @@ var troubles = []struct {
 func TestRedisTroubleFallsBackToLocalBuckets(t *testing.T) {
 	for _, tt := range troubles {
 		t.Run(tt.name, func(t *testing.T) {
-			checkNoGoroutineLeak(t)
+			t.Cleanup(redistest.NoLeakedGoroutines(t)) // runs last: clean-ups run in reverse order
 			c := newTestClient(t, tt.url(t), short)
 			sent := &commands{}
 			c.AddHook(sent)
@@ -249,7 +230,7 @@ func TestRedisTroubleFallsBackToLocalBuckets(t *testing.T) {
 }
 
 func TestRedisRecovers(t *testing.T) {
-	checkNoGoroutineLeak(t)
+	t.Cleanup(redistest.NoLeakedGoroutines(t)) // runs last: clean-ups run in reverse order
 	url, stop, restart := redistest.StartServer(t)
 	// A stopped server refuses at once, so patient timeouts cost nothing here and keep a loaded
 	// machine from failing the shared takes.

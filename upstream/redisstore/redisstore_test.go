@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,20 +132,6 @@ func waitSubscribed(t *testing.T, s *Store) {
 			t.Fatalf("no subscriber on %q after 10s (last error %v)", s.channel, err)
 		}
 	}
-}
-
-// checkNoGoroutineLeak fails t if the number of goroutines does not come back to before.
-// go-redis ends some goroutines lazily (a dial prober sleeps 1s between tries), so it waits.
-func checkNoGoroutineLeak(t *testing.T, before int) {
-	t.Helper()
-	var now int
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if now = runtime.NumGoroutine(); now <= before {
-			return
-		}
-	}
-	buf := make([]byte, 1<<20)
-	t.Fatalf("goroutines: %d before, %d after; stacks:\n%s", before, now, buf[:runtime.Stack(buf, true)])
 }
 
 func TestStoreGetManyAbsent(t *testing.T) {
@@ -380,7 +365,7 @@ func TestStoreDropContract(t *testing.T) {
 
 func TestStoreInvalidationsEndWithoutLeaks(t *testing.T) {
 	url, prefix := redistest.Start(t), redistest.Prefix(t)
-	before := runtime.NumGoroutine()
+	noLeaks := redistest.NoLeakedGoroutines(t)
 	s, err := newStore(Options{URL: url, Prefix: prefix}, config{})
 	if err != nil {
 		t.Fatal(err)
@@ -406,14 +391,14 @@ func TestStoreInvalidationsEndWithoutLeaks(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Invalidations still running 10s after Close")
 	}
-	checkNoGoroutineLeak(t, before)
+	noLeaks()
 }
 
 func TestStoreHungRedis(t *testing.T) {
 	var dials atomic.Int64
 	logs := &syncBuffer{}
 	url := redistest.Blackhole(t)
-	before := runtime.NumGoroutine()
+	noLeaks := redistest.NoLeakedGoroutines(t)
 	// The store's own short timeouts: they are what this test is about.
 	s := mustStore(t, Options{URL: url, Prefix: "efctest:hung:", Logger: logTo(logs)},
 		config{coolDown: time.Hour, dialer: countingDialer(&dials)})
@@ -474,7 +459,7 @@ func TestStoreHungRedis(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	checkNoGoroutineLeak(t, before)
+	noLeaks()
 }
 
 func TestStoreCallerCancelIsNoFailure(t *testing.T) {

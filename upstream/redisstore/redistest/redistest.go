@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 )
 
 // localAddr is where a developer's or CI's own Redis usually listens.
@@ -332,4 +333,27 @@ func tail(path string) string {
 		lines = append(lines, "(reading log: "+err.Error()+")")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// NoLeakedGoroutines notes the goroutines running now and returns a check that fails t if any
+// other is still running then (go.uber.org/goleak names them with their stacks). It waits up to
+// 5 s for goroutines that end lazily: go-redis ends some a while after its client closes (a dial
+// prober sleeps 1 s between tries).
+func NoLeakedGoroutines(t testing.TB) (check func()) {
+	t.Helper()
+	current := goleak.IgnoreCurrent()
+	return func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := goleak.Find(current) // itself retries for a while
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Error(err)
+				return
+			}
+		}
+	}
 }
