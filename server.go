@@ -704,7 +704,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		changes     graph.ChangeTracker  // nil: no response cache
 		status      = map[string]func() string{"cache": func() string { return "off" }, "rateLimit": func() string { return "off" }}
 		o           = graph.Options{
-			AdminToken: cfg.AdminToken, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout, Limits: cfg.Limits,
+			AdminToken: cfg.AdminToken, Zone: cfg.TimeZone, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout, Limits: cfg.Limits,
 			Introspection: cfg.Introspection, Suggestions: cfg.Suggestions, Manifest: cfg.Manifest, Safelist: cfg.Safelist,
 			Observer: p.metrics, OperationNames: cfg.OperationNames,
 		}

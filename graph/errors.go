@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/enneo-facade/facade/graph/model"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -71,6 +72,10 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		for k, v := range ext {
 			out.Extensions[k] = v
 		}
+		var ce *contractError
+		if errors.As(err, &ce) {
+			out.Extensions["contractId"], out.Extensions["index"] = ce.id, ce.index
+		}
 		return out
 	}
 }
@@ -90,11 +95,14 @@ func classify(err error) (code, msg string, ext map[string]any) {
 	var (
 		status *upstream.StatusError
 		coded  *codedError
+		input  *model.InputError
 		field  *fieldError
 	)
 	switch {
 	case errors.As(err, &coded):
 		return coded.code, coded.msg, nil
+	case errors.As(err, &input):
+		return CodeBadUserInput, input.Msg, nil
 	case errors.As(err, &field):
 		return CodeUpstreamBadResponse, field.Error(), nil
 	case errors.Is(err, upstream.ErrInvalidID):

@@ -77,6 +77,11 @@ type ComplexityRoot struct {
 		Width            func(childComplexity int) int
 	}
 
+	Bucket struct {
+		Count func(childComplexity int) int
+		Key   func(childComplexity int) int
+	}
+
 	Contract struct {
 		AgentPreview     func(childComplexity int) int
 		BasePrice        func(childComplexity int) int
@@ -122,8 +127,15 @@ type ComplexityRoot struct {
 	}
 
 	ContractHistory struct {
+		ContractID        func(childComplexity int) int
+		Stats             func(childComplexity int, filter *model.TicketFilter, now *upstream.Time) int
+		Tickets           func(childComplexity int, filter *model.TicketFilter, orderBy []*model.TicketOrder, first *int, offset *int) int
+		TicketsConnection func(childComplexity int, filter *model.TicketFilter, orderBy []*model.TicketOrder, first *int, after *string, last *int, before *string) int
+	}
+
+	ContractStats struct {
 		ContractID func(childComplexity int) int
-		Tickets    func(childComplexity int) int
+		Stats      func(childComplexity int) int
 	}
 
 	Customer struct {
@@ -141,9 +153,27 @@ type ComplexityRoot struct {
 		Tags           func(childComplexity int) int
 	}
 
+	DueBreaches struct {
+		ClosedLate  func(childComplexity int) int
+		OpenOverdue func(childComplexity int) int
+	}
+
+	DurationStats struct {
+		Count         func(childComplexity int) int
+		MedianSeconds func(childComplexity int) int
+		P90Seconds    func(childComplexity int) int
+	}
+
 	ErpUrl struct {
 		Logo func(childComplexity int) int
 		URL  func(childComplexity int) int
+	}
+
+	HistoryStats struct {
+		Contracts func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Rows      func(childComplexity int) int
+		Totals    func(childComplexity int) int
 	}
 
 	Intent struct {
@@ -208,9 +238,17 @@ type ComplexityRoot struct {
 		URL  func(childComplexity int) int
 	}
 
+	PageInfo struct {
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
+	}
+
 	Query struct {
-		Contract  func(childComplexity int, id string) int
-		Contracts func(childComplexity int, ids []string) int
+		Contract     func(childComplexity int, id string) int
+		Contracts    func(childComplexity int, ids []string) int
+		HistoryStats func(childComplexity int, contractIds []string, filter *model.TicketFilter, now *upstream.Time) int
 	}
 
 	ReplyRecipients struct {
@@ -304,6 +342,31 @@ type ComplexityRoot struct {
 		WorkedOnByIds               func(childComplexity int) int
 		Workitem                    func(childComplexity int) int
 	}
+
+	TicketConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TicketEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	TicketStats struct {
+		ByChannel   func(childComplexity int) int
+		ByDirection func(childComplexity int) int
+		ByIntent    func(childComplexity int) int
+		ByMonth     func(childComplexity int) int
+		ByPriority  func(childComplexity int) int
+		ByStatus    func(childComplexity int) int
+		ByTag       func(childComplexity int) int
+		Count       func(childComplexity int) int
+		DueBreaches func(childComplexity int) int
+		Open        func(childComplexity int) int
+		TimeToClose func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -322,6 +385,7 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Contract(ctx context.Context, id string) (*upstream.Contract, error)
 	Contracts(ctx context.Context, ids []string) ([]*upstream.Contract, error)
+	HistoryStats(ctx context.Context, contractIds []string, filter *model.TicketFilter, now *upstream.Time) (*model.HistoryStats, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -512,6 +576,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.Width(childComplexity), true
+
+	case "Bucket.count":
+		if e.ComplexityRoot.Bucket.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Bucket.Count(childComplexity), true
+	case "Bucket.key":
+		if e.ComplexityRoot.Bucket.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Bucket.Key(childComplexity), true
 
 	case "Contract.agentPreview":
 		if e.ComplexityRoot.Contract.AgentPreview == nil {
@@ -766,12 +843,52 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ContractHistory.ContractID(childComplexity), true
+	case "ContractHistory.stats":
+		if e.ComplexityRoot.ContractHistory.Stats == nil {
+			break
+		}
+
+		args, err := ec.field_ContractHistory_stats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ContractHistory.Stats(childComplexity, args["filter"].(*model.TicketFilter), args["now"].(*upstream.Time)), true
 	case "ContractHistory.tickets":
 		if e.ComplexityRoot.ContractHistory.Tickets == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ContractHistory.Tickets(childComplexity), true
+		args, err := ec.field_ContractHistory_tickets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ContractHistory.Tickets(childComplexity, args["filter"].(*model.TicketFilter), args["orderBy"].([]*model.TicketOrder), args["first"].(*int), args["offset"].(*int)), true
+	case "ContractHistory.ticketsConnection":
+		if e.ComplexityRoot.ContractHistory.TicketsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_ContractHistory_ticketsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ContractHistory.TicketsConnection(childComplexity, args["filter"].(*model.TicketFilter), args["orderBy"].([]*model.TicketOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+
+	case "ContractStats.contractId":
+		if e.ComplexityRoot.ContractStats.ContractID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContractStats.ContractID(childComplexity), true
+	case "ContractStats.stats":
+		if e.ComplexityRoot.ContractStats.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContractStats.Stats(childComplexity), true
 
 	case "Customer.additionalData":
 		if e.ComplexityRoot.Customer.AdditionalData == nil {
@@ -846,6 +963,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Customer.Tags(childComplexity), true
 
+	case "DueBreaches.closedLate":
+		if e.ComplexityRoot.DueBreaches.ClosedLate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DueBreaches.ClosedLate(childComplexity), true
+	case "DueBreaches.openOverdue":
+		if e.ComplexityRoot.DueBreaches.OpenOverdue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DueBreaches.OpenOverdue(childComplexity), true
+
+	case "DurationStats.count":
+		if e.ComplexityRoot.DurationStats.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.Count(childComplexity), true
+	case "DurationStats.medianSeconds":
+		if e.ComplexityRoot.DurationStats.MedianSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.MedianSeconds(childComplexity), true
+	case "DurationStats.p90Seconds":
+		if e.ComplexityRoot.DurationStats.P90Seconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DurationStats.P90Seconds(childComplexity), true
+
 	case "ErpUrl.logo":
 		if e.ComplexityRoot.ErpUrl.Logo == nil {
 			break
@@ -858,6 +1007,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ErpUrl.URL(childComplexity), true
+
+	case "HistoryStats.contracts":
+		if e.ComplexityRoot.HistoryStats.Contracts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistoryStats.Contracts(childComplexity), true
+	case "HistoryStats.failed":
+		if e.ComplexityRoot.HistoryStats.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistoryStats.Failed(childComplexity), true
+	case "HistoryStats.rows":
+		if e.ComplexityRoot.HistoryStats.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistoryStats.Rows(childComplexity), true
+	case "HistoryStats.totals":
+		if e.ComplexityRoot.HistoryStats.Totals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HistoryStats.Totals(childComplexity), true
 
 	case "Intent.code":
 		if e.ComplexityRoot.Intent.Code == nil {
@@ -1134,6 +1308,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OutcomeSource.URL(childComplexity), true
 
+	case "PageInfo.endCursor":
+		if e.ComplexityRoot.PageInfo.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.EndCursor(childComplexity), true
+	case "PageInfo.hasNextPage":
+		if e.ComplexityRoot.PageInfo.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
 	case "Query.contract":
 		if e.ComplexityRoot.Query.Contract == nil {
 			break
@@ -1156,6 +1355,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Contracts(childComplexity, args["ids"].([]string)), true
+	case "Query.historyStats":
+		if e.ComplexityRoot.Query.HistoryStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_historyStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.HistoryStats(childComplexity, args["contractIds"].([]string), args["filter"].(*model.TicketFilter), args["now"].(*upstream.Time)), true
 
 	case "ReplyRecipients.bcc":
 		if e.ComplexityRoot.ReplyRecipients.Bcc == nil {
@@ -1641,6 +1851,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Ticket.Workitem(childComplexity), true
 
+	case "TicketConnection.edges":
+		if e.ComplexityRoot.TicketConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketConnection.Edges(childComplexity), true
+	case "TicketConnection.pageInfo":
+		if e.ComplexityRoot.TicketConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketConnection.PageInfo(childComplexity), true
+	case "TicketConnection.totalCount":
+		if e.ComplexityRoot.TicketConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketConnection.TotalCount(childComplexity), true
+
+	case "TicketEdge.cursor":
+		if e.ComplexityRoot.TicketEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEdge.Cursor(childComplexity), true
+	case "TicketEdge.node":
+		if e.ComplexityRoot.TicketEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketEdge.Node(childComplexity), true
+
+	case "TicketStats.byChannel":
+		if e.ComplexityRoot.TicketStats.ByChannel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.ByChannel(childComplexity), true
+	case "TicketStats.byDirection":
+		if e.ComplexityRoot.TicketStats.ByDirection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.ByDirection(childComplexity), true
+	case "TicketStats.byIntent":
+		if e.ComplexityRoot.TicketStats.ByIntent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.ByIntent(childComplexity), true
+	case "TicketStats.byMonth":
+		if e.ComplexityRoot.TicketStats.ByMonth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.ByMonth(childComplexity), true
+	case "TicketStats.byPriority":
+		if e.ComplexityRoot.TicketStats.ByPriority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.ByPriority(childComplexity), true
+	case "TicketStats.byStatus":
+		if e.ComplexityRoot.TicketStats.ByStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.ByStatus(childComplexity), true
+	case "TicketStats.byTag":
+		if e.ComplexityRoot.TicketStats.ByTag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.ByTag(childComplexity), true
+	case "TicketStats.count":
+		if e.ComplexityRoot.TicketStats.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.Count(childComplexity), true
+	case "TicketStats.dueBreaches":
+		if e.ComplexityRoot.TicketStats.DueBreaches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.DueBreaches(childComplexity), true
+	case "TicketStats.open":
+		if e.ComplexityRoot.TicketStats.Open == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.Open(childComplexity), true
+	case "TicketStats.timeToClose":
+		if e.ComplexityRoot.TicketStats.TimeToClose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TicketStats.TimeToClose(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1649,7 +1958,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
-		return graphql.NewInputUnmarshalerIndex()
+		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("TicketFilter", ec.unmarshalInputTicketFilter),
+			graphql.NewInputUnmarshaler("TicketOrder", ec.unmarshalInputTicketOrder),
+		)
 	}
 	first := true
 
@@ -1757,6 +2069,22 @@ type Query {
   others are unaffected. Repeated ids are fetched once.
   """
   contracts("The contract ids, at most 100." ids: [ID!]!): [Contract]!
+
+  """
+  Aggregates over the ticket histories of many contracts (at most 100 ids; more is a
+  BAD_USER_INPUT error), computed on the cached histories: one row per contract that loaded, in
+  the order given (a repeated id counts once), and the totals over all of them. A contract that
+  fails is an error at this field's path, with its id in extensions.contractId and its index in
+  extensions.index, counts in failed, and is never part of the totals.
+  """
+  historyStats(
+    "The contract ids, at most 100."
+    contractIds: [ID!]!
+    "Only the tickets that match count."
+    filter: TicketFilter
+    "The time open tickets are overdue at (dueBreaches.openOverdue); default: when the request arrived."
+    now: DateTime
+  ): HistoryStats!
 }
 
 """
@@ -1855,8 +2183,231 @@ type Contract {
 type ContractHistory {
   "The id of the contract this history belongs to."
   contractId: ID!
-  "Every ticket of the contract, oldest first, as the upstream orders them."
-  tickets: [Ticket!]!
+  """
+  The contract's tickets. Without arguments: every ticket, oldest first, as the upstream orders
+  them. filter keeps the tickets that match, orderBy sorts them, offset skips as many, and first
+  keeps at most as many (negative values are BAD_USER_INPUT).
+  """
+  tickets(
+    "Only the tickets that match every condition given."
+    filter: TicketFilter
+    "The sort order: the first entry decides, the next ones break its ties, upstream order breaks the rest."
+    orderBy: [TicketOrder!]
+    "At most this many tickets (after offset)."
+    first: Int
+    "Skips this many tickets first."
+    offset: Int = 0
+  ): [Ticket!]!
+
+  """
+  The contract's tickets as a Relay connection, for paging with cursors: first/after pages
+  forward, last/before backward. A cursor stays valid while the filtered, ordered list does not
+  change; a cursor that is forged, from another list or from a list that changed since is a
+  BAD_USER_INPUT error, never a wrong page.
+  """
+  ticketsConnection(
+    "Only the tickets that match every condition given."
+    filter: TicketFilter
+    "The sort order, as in tickets."
+    orderBy: [TicketOrder!]
+    "At most this many edges from the start (after the after cursor)."
+    first: Int
+    "Starts after the edge of this cursor."
+    after: String
+    "At most this many edges from the end (before the before cursor)."
+    last: Int
+    "Ends before the edge of this cursor."
+    before: String
+  ): TicketConnection!
+
+  """
+  Aggregates over the contract's tickets (those that match filter), computed on the history
+  already loaded: no extra upstream call.
+  """
+  stats(
+    "Only the tickets that match count."
+    filter: TicketFilter
+    "The time open tickets are overdue at (dueBreaches.openOverdue); default: when the request arrived."
+    now: DateTime
+  ): TicketStats!
+}
+
+"""
+Conditions on tickets; all that are given must hold, and a null or absent one is no condition.
+A list matches a ticket that has any of its values (an empty list matches none); a ticket
+without the value does not match. Ranges are half-open: from inclusive, to exclusive; a ticket
+without the timestamp matches no range on it.
+"""
+input TicketFilter {
+  "Any of these statuses, e.g. [\"open\", \"pending\"]."
+  status: [String!]
+  "Any of these channels, e.g. [\"email\", \"phone\"]."
+  channel: [String!]
+  "Any of these directions: in, out, internal."
+  direction: [String!]
+  "Any of these priorities: low, medium, high, urgent."
+  priority: [String!]
+  "Tickets with an intent of any of these codes, e.g. process_meter_reading."
+  intentCode: [String!]
+  "Tickets with a tag of any of these names or full names."
+  tag: [String!]
+  "Created at or after."
+  createdFrom: DateTime
+  "Created before."
+  createdTo: DateTime
+  "Closed at or after."
+  closedFrom: DateTime
+  "Closed before."
+  closedTo: DateTime
+  "true: tickets not closed (closedAt is null); false: closed ones."
+  open: Boolean
+  "true: escalated tickets; false: the others (isEscalated false or absent)."
+  escalated: Boolean
+  """
+  A case-insensitive substring of the subject or the plain-text body, compared under Unicode
+  case folding ("ZÄHLER" finds "Zählerstand", "STRASSE" finds "Straße").
+  """
+  text: String
+}
+
+"One key of a ticket sort order."
+input TicketOrder {
+  "What to sort by."
+  field: TicketOrderField!
+  "Ascending (the default) or descending; tickets without the value come last either way."
+  direction: OrderDirection = ASC
+}
+
+"What tickets can be sorted by."
+enum TicketOrderField {
+  "createdAt."
+  CREATED_AT
+  "modifiedAt."
+  MODIFIED_AT
+  "dueBy."
+  DUE_BY
+  "closedAt."
+  CLOSED_AT
+  "priority: low < medium < high < urgent < any other value."
+  PRIORITY
+  "id: numeric ids by value, before other ids, which sort as text."
+  ID
+}
+
+"A sort direction."
+enum OrderDirection {
+  "Smallest first."
+  ASC
+  "Largest first."
+  DESC
+}
+
+"A page of tickets, in the Relay connection shape."
+type TicketConnection {
+  "The tickets of this page, each with its cursor."
+  edges: [TicketEdge!]!
+  "Where this page lies in the whole list."
+  pageInfo: PageInfo!
+  "How many tickets match the filter, on all pages."
+  totalCount: Int!
+}
+
+"A ticket and its cursor."
+type TicketEdge {
+  "Pass it as after or before to page on from this ticket."
+  cursor: String!
+  "The ticket."
+  node: Ticket!
+}
+
+"Where a page lies in the whole list."
+type PageInfo {
+  "Whether tickets follow this page."
+  hasNextPage: Boolean!
+  "Whether tickets precede this page."
+  hasPreviousPage: Boolean!
+  "The cursor of the page's first edge; null for an empty page."
+  startCursor: String
+  "The cursor of the page's last edge; null for an empty page."
+  endCursor: String
+}
+
+"Aggregates over a set of tickets."
+type TicketStats {
+  "How many tickets."
+  count: Int!
+  "How many are open (closedAt is null)."
+  open: Int!
+  "Tickets per status."
+  byStatus: [Bucket!]!
+  "Tickets per channel."
+  byChannel: [Bucket!]!
+  "Tickets per direction."
+  byDirection: [Bucket!]!
+  "Tickets per priority."
+  byPriority: [Bucket!]!
+  "Tickets per intent code: a ticket counts once under each distinct code it carries."
+  byIntent: [Bucket!]!
+  "Tickets per tag name: a ticket counts once under each distinct tag name it carries."
+  byTag: [Bucket!]!
+  "Tickets per month of createdAt (YYYY-MM in the server's TIME_ZONE), ordered by month."
+  byMonth: [Bucket!]!
+  "How long closed tickets took, from createdAt to closedAt."
+  timeToClose: DurationStats!
+  "Tickets past their dueBy."
+  dueBreaches: DueBreaches!
+}
+
+"""
+How many tickets have one value. Buckets are ordered by count, largest first, then by key
+(byMonth: by key); tickets without the value count under the key none.
+"""
+type Bucket {
+  "The value, or none."
+  key: String!
+  "How many tickets have it."
+  count: Int!
+}
+
+"""
+Durations over the closed tickets that have both createdAt and closedAt. Percentiles are by the
+nearest-rank method: the value at rank ⌈p·n⌉ of the ascending list.
+"""
+type DurationStats {
+  "How many tickets the durations are over."
+  count: Int!
+  "The median (p50), in seconds; null when no ticket is closed."
+  medianSeconds: Float
+  "The 90th percentile, in seconds; null when no ticket is closed."
+  p90Seconds: Float
+}
+
+"Tickets past their dueBy."
+type DueBreaches {
+  "Closed tickets whose closedAt is after their dueBy."
+  closedLate: Int!
+  "Open tickets whose dueBy is before now."
+  openOverdue: Int!
+}
+
+"Aggregates over many contracts' tickets."
+type HistoryStats {
+  "How many contracts loaded (one row each)."
+  contracts: Int!
+  "How many contracts failed to load (each with an error)."
+  failed: Int!
+  "Over every ticket of the contracts that loaded."
+  totals: TicketStats!
+  "One row per contract that loaded, in the order given."
+  rows: [ContractStats!]!
+}
+
+"One contract's aggregates."
+type ContractStats {
+  "The contract id."
+  contractId: ID!
+  "Over the contract's tickets."
+  stats: TicketStats!
 }
 
 "A link to a contract in an ERP system."
@@ -2344,6 +2895,16 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
 }
 
+func (ec *executionContext) childFields_Bucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_Bucket_key(ctx, field)
+	case "count":
+		return ec.fieldContext_Bucket_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Bucket", field.Name)
+}
+
 func (ec *executionContext) childFields_Contract(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2438,8 +2999,22 @@ func (ec *executionContext) childFields_ContractHistory(ctx context.Context, fie
 		return ec.fieldContext_ContractHistory_contractId(ctx, field)
 	case "tickets":
 		return ec.fieldContext_ContractHistory_tickets(ctx, field)
+	case "ticketsConnection":
+		return ec.fieldContext_ContractHistory_ticketsConnection(ctx, field)
+	case "stats":
+		return ec.fieldContext_ContractHistory_stats(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ContractHistory", field.Name)
+}
+
+func (ec *executionContext) childFields_ContractStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contractId":
+		return ec.fieldContext_ContractStats_contractId(ctx, field)
+	case "stats":
+		return ec.fieldContext_ContractStats_stats(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContractStats", field.Name)
 }
 
 func (ec *executionContext) childFields_Customer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2472,6 +3047,28 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
 
+func (ec *executionContext) childFields_DueBreaches(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "closedLate":
+		return ec.fieldContext_DueBreaches_closedLate(ctx, field)
+	case "openOverdue":
+		return ec.fieldContext_DueBreaches_openOverdue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DueBreaches", field.Name)
+}
+
+func (ec *executionContext) childFields_DurationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_DurationStats_count(ctx, field)
+	case "medianSeconds":
+		return ec.fieldContext_DurationStats_medianSeconds(ctx, field)
+	case "p90Seconds":
+		return ec.fieldContext_DurationStats_p90Seconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DurationStats", field.Name)
+}
+
 func (ec *executionContext) childFields_ErpUrl(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "url":
@@ -2480,6 +3077,20 @@ func (ec *executionContext) childFields_ErpUrl(ctx context.Context, field graphq
 		return ec.fieldContext_ErpUrl_logo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ErpUrl", field.Name)
+}
+
+func (ec *executionContext) childFields_HistoryStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contracts":
+		return ec.fieldContext_HistoryStats_contracts(ctx, field)
+	case "failed":
+		return ec.fieldContext_HistoryStats_failed(ctx, field)
+	case "totals":
+		return ec.fieldContext_HistoryStats_totals(ctx, field)
+	case "rows":
+		return ec.fieldContext_HistoryStats_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HistoryStats", field.Name)
 }
 
 func (ec *executionContext) childFields_Intent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2596,6 +3207,20 @@ func (ec *executionContext) childFields_OutcomeSource(ctx context.Context, field
 		return ec.fieldContext_OutcomeSource_text(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutcomeSource", field.Name)
+}
+
+func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasNextPage":
+		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_PageInfo_endCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
 func (ec *executionContext) childFields_ReplyRecipients(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2782,6 +3407,56 @@ func (ec *executionContext) childFields_Ticket(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Ticket", field.Name)
 }
 
+func (ec *executionContext) childFields_TicketConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TicketConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TicketConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TicketConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TicketEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_TicketEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TicketStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_TicketStats_count(ctx, field)
+	case "open":
+		return ec.fieldContext_TicketStats_open(ctx, field)
+	case "byStatus":
+		return ec.fieldContext_TicketStats_byStatus(ctx, field)
+	case "byChannel":
+		return ec.fieldContext_TicketStats_byChannel(ctx, field)
+	case "byDirection":
+		return ec.fieldContext_TicketStats_byDirection(ctx, field)
+	case "byPriority":
+		return ec.fieldContext_TicketStats_byPriority(ctx, field)
+	case "byIntent":
+		return ec.fieldContext_TicketStats_byIntent(ctx, field)
+	case "byTag":
+		return ec.fieldContext_TicketStats_byTag(ctx, field)
+	case "byMonth":
+		return ec.fieldContext_TicketStats_byMonth(ctx, field)
+	case "timeToClose":
+		return ec.fieldContext_TicketStats_timeToClose(ctx, field)
+	case "dueBreaches":
+		return ec.fieldContext_TicketStats_dueBreaches(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TicketStats", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2898,6 +3573,120 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_ContractHistory_stats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.TicketFilter, error) {
+			return ec.unmarshalOTicketFilter2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "now",
+		func(ctx context.Context, v any) (*upstream.Time, error) {
+			return ec.unmarshalODateTime2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["now"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_ContractHistory_ticketsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.TicketFilter, error) {
+			return ec.unmarshalOTicketFilter2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*model.TicketOrder, error) {
+			return ec.unmarshalOTicketOrder2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_ContractHistory_tickets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.TicketFilter, error) {
+			return ec.unmarshalOTicketFilter2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*model.TicketOrder, error) {
+			return ec.unmarshalOTicketOrder2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_invalidateContractHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2951,6 +3740,36 @@ func (ec *executionContext) field_Query_contracts_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_historyStats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "contractIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contractIds"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.TicketFilter, error) {
+			return ec.unmarshalOTicketFilter2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "now",
+		func(ctx context.Context, v any) (*upstream.Time, error) {
+			return ec.unmarshalODateTime2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["now"] = arg2
 	return args, nil
 }
 
@@ -3670,6 +4489,52 @@ func (ec *executionContext) _Attachment_extractionData(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_Attachment_extractionData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Attachment", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Bucket_key(ctx context.Context, field graphql.CollectedField, obj *model.Bucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Bucket_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Bucket_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Bucket", field, false, false, "String")
+}
+
+func (ec *executionContext) _Bucket_count(ctx context.Context, field graphql.CollectedField, obj *model.Bucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Bucket_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Bucket_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Bucket", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Contract_id(ctx context.Context, field graphql.CollectedField, obj *upstream.Contract) (ret graphql.Marshaler) {
@@ -4683,7 +5548,8 @@ func (ec *executionContext) _ContractHistory_tickets(ctx context.Context, field 
 			return ec.fieldContext_ContractHistory_tickets(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Tickets, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Tickets(fc.Args["filter"].(*model.TicketFilter), fc.Args["orderBy"].([]*model.TicketOrder), fc.Args["first"].(*int), fc.Args["offset"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*upstream.Ticket) graphql.Marshaler {
@@ -4693,14 +5559,168 @@ func (ec *executionContext) _ContractHistory_tickets(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_ContractHistory_tickets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_ContractHistory_tickets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ContractHistory",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ContractHistory_tickets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContractHistory_ticketsConnection(ctx context.Context, field graphql.CollectedField, obj *model.ContractHistory) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContractHistory_ticketsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.TicketsConnection(fc.Args["filter"].(*model.TicketFilter), fc.Args["orderBy"].([]*model.TicketOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketConnection) graphql.Marshaler {
+			return ec.marshalNTicketConnection2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContractHistory_ticketsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContractHistory",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ContractHistory_ticketsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContractHistory_stats(ctx context.Context, field graphql.CollectedField, obj *model.ContractHistory) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContractHistory_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Stats(fc.Args["filter"].(*model.TicketFilter), fc.Args["now"].(*upstream.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketStats) graphql.Marshaler {
+			return ec.marshalNTicketStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContractHistory_stats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContractHistory",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ContractHistory_stats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContractStats_contractId(ctx context.Context, field graphql.CollectedField, obj *model.ContractStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContractStats_contractId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContractID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContractStats_contractId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContractStats", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ContractStats_stats(ctx context.Context, field graphql.CollectedField, obj *model.ContractStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContractStats_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stats, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketStats) graphql.Marshaler {
+			return ec.marshalNTicketStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContractStats_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContractStats",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Ticket(ctx, field)
+			return ec.childFields_TicketStats(ctx, field)
 		},
 	}
 	return fc, nil
@@ -5000,6 +6020,121 @@ func (ec *executionContext) fieldContext_Customer_additionalData(_ context.Conte
 	return graphql.NewScalarFieldContext("Customer", field, false, false, "JSON")
 }
 
+func (ec *executionContext) _DueBreaches_closedLate(ctx context.Context, field graphql.CollectedField, obj *model.DueBreaches) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DueBreaches_closedLate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedLate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DueBreaches_closedLate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DueBreaches", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DueBreaches_openOverdue(ctx context.Context, field graphql.CollectedField, obj *model.DueBreaches) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DueBreaches_openOverdue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenOverdue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DueBreaches_openOverdue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DueBreaches", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DurationStats_count(ctx context.Context, field graphql.CollectedField, obj *model.DurationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DurationStats_medianSeconds(ctx context.Context, field graphql.CollectedField, obj *model.DurationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_medianSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_medianSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DurationStats_p90Seconds(ctx context.Context, field graphql.CollectedField, obj *model.DurationStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DurationStats_p90Seconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90Seconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DurationStats_p90Seconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DurationStats", field, false, false, "Float")
+}
+
 func (ec *executionContext) _ErpUrl_url(ctx context.Context, field graphql.CollectedField, obj *upstream.ErpURL) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5044,6 +6179,116 @@ func (ec *executionContext) _ErpUrl_logo(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_ErpUrl_logo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ErpUrl", field, false, false, "String")
+}
+
+func (ec *executionContext) _HistoryStats_contracts(ctx context.Context, field graphql.CollectedField, obj *model.HistoryStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HistoryStats_contracts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contracts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HistoryStats_contracts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HistoryStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _HistoryStats_failed(ctx context.Context, field graphql.CollectedField, obj *model.HistoryStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HistoryStats_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HistoryStats_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HistoryStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _HistoryStats_totals(ctx context.Context, field graphql.CollectedField, obj *model.HistoryStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HistoryStats_totals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Totals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketStats) graphql.Marshaler {
+			return ec.marshalNTicketStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HistoryStats_totals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HistoryStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HistoryStats_rows(ctx context.Context, field graphql.CollectedField, obj *model.HistoryStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HistoryStats_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ContractStats) graphql.Marshaler {
+			return ec.marshalNContractStats2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐContractStatsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HistoryStats_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "HistoryStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContractStats(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Intent_id(ctx context.Context, field graphql.CollectedField, obj *upstream.Intent) (ret graphql.Marshaler) {
@@ -6115,6 +7360,98 @@ func (ec *executionContext) fieldContext_OutcomeSource_text(_ context.Context, f
 	return graphql.NewScalarFieldContext("OutcomeSource", field, false, false, "String")
 }
 
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _Query_contract(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6197,6 +7534,50 @@ func (ec *executionContext) fieldContext_Query_contracts(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_contracts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_historyStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_historyStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().HistoryStats(ctx, fc.Args["contractIds"].([]string), fc.Args["filter"].(*model.TicketFilter), fc.Args["now"].(*upstream.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.HistoryStats) graphql.Marshaler {
+			return ec.marshalNHistoryStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐHistoryStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_historyStats(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HistoryStats(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_historyStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8191,6 +9572,482 @@ func (ec *executionContext) fieldContext_Ticket_workitem(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "JSON")
 }
 
+func (ec *executionContext) _TicketConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TicketConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TicketEdge) graphql.Marshaler {
+			return ec.marshalNTicketEdge2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TicketEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TicketConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.TicketConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TicketEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _TicketEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TicketEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *upstream.Ticket) graphql.Marshaler {
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐTicket(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Ticket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_count(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketStats_open(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_open(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Open, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_open(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TicketStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TicketStats_byStatus(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_byStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+			return ec.marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_byStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Bucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_byChannel(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_byChannel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByChannel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+			return ec.marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_byChannel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Bucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_byDirection(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_byDirection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByDirection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+			return ec.marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_byDirection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Bucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_byPriority(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_byPriority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByPriority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+			return ec.marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_byPriority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Bucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_byIntent(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_byIntent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByIntent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+			return ec.marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_byIntent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Bucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_byTag(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_byTag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByTag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+			return ec.marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_byTag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Bucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_byMonth(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_byMonth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByMonth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+			return ec.marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_byMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Bucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_timeToClose(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_timeToClose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeToClose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DurationStats) graphql.Marshaler {
+			return ec.marshalNDurationStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐDurationStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_timeToClose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DurationStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TicketStats_dueBreaches(ctx context.Context, field graphql.CollectedField, obj *model.TicketStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TicketStats_dueBreaches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueBreaches, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DueBreaches) graphql.Marshaler {
+			return ec.marshalNDueBreaches2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐDueBreaches(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TicketStats_dueBreaches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TicketStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DueBreaches(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9264,6 +11121,185 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputTicketFilter(ctx context.Context, obj any) (model.TicketFilter, error) {
+	var it model.TicketFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "channel", "direction", "priority", "intentCode", "tag", "createdFrom", "createdTo", "closedFrom", "closedTo", "open", "escalated", "text"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "channel":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channel"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Channel = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "intentCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("intentCode"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IntentCode = data
+		case "tag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tag"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tag = data
+		case "createdFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdFrom"))
+			data, err := ec.unmarshalODateTime2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedFrom = data
+		case "createdTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdTo"))
+			data, err := ec.unmarshalODateTime2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedTo = data
+		case "closedFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("closedFrom"))
+			data, err := ec.unmarshalODateTime2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClosedFrom = data
+		case "closedTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("closedTo"))
+			data, err := ec.unmarshalODateTime2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClosedTo = data
+		case "open":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("open"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Open = data
+		case "escalated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalated"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Escalated = data
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketFilter unmarshals raw into the TicketFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketFilter(ctx context.Context, raw any) (model.TicketFilter, error) {
+	var out model.TicketFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTicketOrder(ctx context.Context, obj any) (model.TicketOrder, error) {
+	var it model.TicketOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"field", "direction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTicketOrderField2githubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalOOrderDirection2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTicketOrder unmarshals raw into the TicketOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTicketOrder(ctx context.Context, raw any) (model.TicketOrder, error) {
+	var out model.TicketOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TicketOrder", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -9477,6 +11513,44 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 		case "extractionData":
 			out.Values[i] = ec._Attachment_extractionData(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bucketImplementors = []string{"Bucket"}
+
+func (ec *executionContext) _Bucket(ctx context.Context, sel ast.SelectionSet, obj *model.Bucket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bucketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Bucket")
+		case "key":
+			out.Values[i] = ec._Bucket_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._Bucket_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -9751,6 +11825,54 @@ func (ec *executionContext) _ContractHistory(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "ticketsConnection":
+			out.Values[i] = ec._ContractHistory_ticketsConnection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stats":
+			out.Values[i] = ec._ContractHistory_stats(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contractStatsImplementors = []string{"ContractStats"}
+
+func (ec *executionContext) _ContractStats(ctx context.Context, sel ast.SelectionSet, obj *model.ContractStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contractStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContractStats")
+		case "contractId":
+			out.Values[i] = ec._ContractStats_contractId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stats":
+			out.Values[i] = ec._ContractStats_stats(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9856,6 +11978,87 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var dueBreachesImplementors = []string{"DueBreaches"}
+
+func (ec *executionContext) _DueBreaches(ctx context.Context, sel ast.SelectionSet, obj *model.DueBreaches) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dueBreachesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DueBreaches")
+		case "closedLate":
+			out.Values[i] = ec._DueBreaches_closedLate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openOverdue":
+			out.Values[i] = ec._DueBreaches_openOverdue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var durationStatsImplementors = []string{"DurationStats"}
+
+func (ec *executionContext) _DurationStats(ctx context.Context, sel ast.SelectionSet, obj *model.DurationStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, durationStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DurationStats")
+		case "count":
+			out.Values[i] = ec._DurationStats_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianSeconds":
+			out.Values[i] = ec._DurationStats_medianSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90Seconds":
+			out.Values[i] = ec._DurationStats_p90Seconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var erpUrlImplementors = []string{"ErpUrl"}
 
 func (ec *executionContext) _ErpUrl(ctx context.Context, sel ast.SelectionSet, obj *upstream.ErpURL) graphql.Marshaler {
@@ -9875,6 +12078,54 @@ func (ec *executionContext) _ErpUrl(ctx context.Context, sel ast.SelectionSet, o
 		case "logo":
 			out.Values[i] = ec._ErpUrl_logo(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var historyStatsImplementors = []string{"HistoryStats"}
+
+func (ec *executionContext) _HistoryStats(ctx context.Context, sel ast.SelectionSet, obj *model.HistoryStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, historyStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HistoryStats")
+		case "contracts":
+			out.Values[i] = ec._HistoryStats_contracts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._HistoryStats_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totals":
+			out.Values[i] = ec._HistoryStats_totals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._HistoryStats_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -10293,6 +12544,54 @@ func (ec *executionContext) _OutcomeSource(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var pageInfoImplementors = []string{"PageInfo"}
+
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PageInfo")
+		case "hasNextPage":
+			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -10323,6 +12622,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contracts(ctx, field)
+				})
+		case "historyStats":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_historyStats(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -10867,6 +13172,170 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var ticketConnectionImplementors = []string{"TicketConnection"}
+
+func (ec *executionContext) _TicketConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TicketConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketConnection")
+		case "edges":
+			out.Values[i] = ec._TicketConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TicketConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TicketConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketEdgeImplementors = []string{"TicketEdge"}
+
+func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TicketEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketEdge")
+		case "cursor":
+			out.Values[i] = ec._TicketEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._TicketEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ticketStatsImplementors = []string{"TicketStats"}
+
+func (ec *executionContext) _TicketStats(ctx context.Context, sel ast.SelectionSet, obj *model.TicketStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ticketStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TicketStats")
+		case "count":
+			out.Values[i] = ec._TicketStats_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "open":
+			out.Values[i] = ec._TicketStats_open(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byStatus":
+			out.Values[i] = ec._TicketStats_byStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byChannel":
+			out.Values[i] = ec._TicketStats_byChannel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byDirection":
+			out.Values[i] = ec._TicketStats_byDirection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byPriority":
+			out.Values[i] = ec._TicketStats_byPriority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byIntent":
+			out.Values[i] = ec._TicketStats_byIntent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byTag":
+			out.Values[i] = ec._TicketStats_byTag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byMonth":
+			out.Values[i] = ec._TicketStats_byMonth(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeToClose":
+			out.Values[i] = ec._TicketStats_timeToClose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dueBreaches":
+			out.Values[i] = ec._TicketStats_dueBreaches(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -11243,6 +13712,30 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNBucket2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Bucket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBucket2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBucket2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐBucket(ctx context.Context, sel ast.SelectionSet, v *model.Bucket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Bucket!")
+		return graphql.Null
+	}
+	return ec._Bucket(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNContract2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐContract(ctx context.Context, sel ast.SelectionSet, v []*upstream.Contract) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11259,6 +13752,54 @@ func (ec *executionContext) marshalNContractHistory2ᚖgithubᚗcomᚋenneoᚑfa
 		return graphql.Null
 	}
 	return ec._ContractHistory(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNContractStats2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐContractStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ContractStats) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContractStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐContractStats(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNContractStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐContractStats(ctx context.Context, sel ast.SelectionSet, v *model.ContractStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContractStats!")
+		return graphql.Null
+	}
+	return ec._ContractStats(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDueBreaches2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐDueBreaches(ctx context.Context, sel ast.SelectionSet, v *model.DueBreaches) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DueBreaches!")
+		return graphql.Null
+	}
+	return ec._DueBreaches(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDurationStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐDurationStats(ctx context.Context, sel ast.SelectionSet, v *model.DurationStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DurationStats!")
+		return graphql.Null
+	}
+	return ec._DurationStats(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNHistoryStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐHistoryStats(ctx context.Context, sel ast.SelectionSet, v *model.HistoryStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "HistoryStats!")
+		return graphql.Null
+	}
+	return ec._HistoryStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐID(ctx context.Context, v any) (upstream.ID, error) {
@@ -11336,6 +13877,28 @@ func (ec *executionContext) marshalNID2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacade
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
+	res, err := graphql.UnmarshalInt(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PageInfo!")
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11372,6 +13935,61 @@ func (ec *executionContext) marshalNTicket2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfa
 		return graphql.Null
 	}
 	return ec._Ticket(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTicketConnection2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketConnection(ctx context.Context, sel ast.SelectionSet, v *model.TicketConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketConnection!")
+		return graphql.Null
+	}
+	return ec._TicketConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTicketEdge2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TicketEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTicketEdge2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTicketEdge2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketEdge(ctx context.Context, sel ast.SelectionSet, v *model.TicketEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketEdge!")
+		return graphql.Null
+	}
+	return ec._TicketEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTicketOrder2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrder(ctx context.Context, v any) (*model.TicketOrder, error) {
+	res, err := ec.unmarshalInputTicketOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTicketOrderField2githubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrderField(ctx context.Context, v any) (model.TicketOrderField, error) {
+	var res model.TicketOrderField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTicketOrderField2githubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrderField(ctx context.Context, sel ast.SelectionSet, v model.TicketOrderField) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNTicketStats2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketStats(ctx context.Context, sel ast.SelectionSet, v *model.TicketStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TicketStats!")
+		return graphql.Null
+	}
+	return ec._TicketStats(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -11863,6 +14481,22 @@ func (ec *executionContext) marshalOJSON2encodingᚋjsonᚐRawMessage(ctx contex
 	return res
 }
 
+func (ec *executionContext) unmarshalOOrderDirection2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (*model.OrderDirection, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.OrderDirection)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderDirection2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v *model.OrderDirection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOOutcomeSource2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐOutcomeSource(ctx context.Context, sel ast.SelectionSet, v []*upstream.OutcomeSource) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -11986,6 +14620,31 @@ func (ec *executionContext) marshalOTag2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacad
 		return graphql.Null
 	}
 	return ec._Tag(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTicketFilter2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketFilter(ctx context.Context, v any) (*model.TicketFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTicketFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTicketOrder2ᚕᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrderᚄ(ctx context.Context, v any) ([]*model.TicketOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.TicketOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTicketOrder2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐTicketOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

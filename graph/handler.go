@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/enneo-facade/facade/graph/persisted"
+	"github.com/enneo-facade/facade/upstream"
 )
 
 // Options tunes the GraphQL handler.
@@ -35,6 +36,9 @@ type Options struct {
 	// Timeout bounds each operation's execution; 0 leaves it unbounded. Answers from the
 	// response cache need none.
 	Timeout time.Duration
+	// Zone is where zoneless DateTime arguments are read and the months of byMonth fall
+	// (default upstream.DefaultZone): the upstream's TIME_ZONE.
+	Zone *time.Location
 	// Limits bound each operation (zero fields: DefaultLimits).
 	Limits Limits
 	// Introspection lets operations read the schema (__schema, __type); off, they are refused
@@ -71,11 +75,14 @@ type Options struct {
 // o.Changes a response cache in front of it all.
 func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.Logger) http.Handler {
 	o.Limits = o.Limits.withDefaults()
+	if o.Zone == nil {
+		o.Zone = upstream.DefaultZone()
+	}
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
 	names := newOperationNames(o.OperationNames)
-	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken}}))
+	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken, zone: o.Zone}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(get{})
 	gql.AddTransport(post{})

@@ -410,6 +410,8 @@ type costWalker struct {
 	contracts    map[string]struct{}
 	maxContracts int
 	introspects  bool
+	page         int64 // the edges of the ticketsConnection being walked
+	statsRows    int64 // the rows of the historyStats being walked
 }
 
 func (w *costWalker) set(set ast.SelectionSet, root bool) int64 {
@@ -456,19 +458,53 @@ func (w *costWalker) field(f *ast.Field, root bool) int64 {
 	if f.Definition.Type.Elem != nil {
 		n = w.listSize(f)
 	}
-	return mul(n, add(1, w.set(f.SelectionSet, false)))
+	var scan int64 // aggregates read every ticket of the histories they are over
+	switch f.ObjectDefinition.Name + "." + f.Name {
+	case "ContractHistory.ticketsConnection":
+		outer := w.page
+		w.page = pageSize(f.ArgumentMap(w.vars), "first", "last")
+		defer func() { w.page = outer }()
+	case "ContractHistory.stats":
+		scan = assumedTickets
+	case "Query.historyStats":
+		scan = mul(w.historyStatsIDs(f), assumedTickets)
+	}
+	return add(scan, mul(n, add(1, w.set(f.SelectionSet, false))))
 }
 
 func (w *costWalker) listSize(f *ast.Field) int64 {
 	switch f.ObjectDefinition.Name + "." + f.Name {
 	case "Query.contracts":
 		return int64(len(asList(f.ArgumentMap(w.vars)["ids"])))
+	case "HistoryStats.rows":
+		return w.statsRows
 	case "ContractHistory.tickets":
-		return assumedTickets
+		return pageSize(f.ArgumentMap(w.vars), "first")
+	case "TicketConnection.edges":
+		return w.page
 	case "Customer.contracts":
 		return assumedContracts
 	}
 	return assumedList
+}
+
+// pageSize is how many tickets a page holds at most: the smallest of the given bounds and
+// the assumed length of a history.
+func pageSize(args map[string]any, bounds ...string) int64 {
+	n := int64(assumedTickets)
+	for _, b := range bounds {
+		if v, ok := args[b].(int64); ok && v >= 0 {
+			n = min(n, v)
+		}
+	}
+	return n
+}
+
+// historyStatsIDs counts the contracts of a historyStats field, and remembers it as the length of
+// its rows.
+func (w *costWalker) historyStatsIDs(f *ast.Field) int64 {
+	w.statsRows = int64(len(asList(f.ArgumentMap(w.vars)["contractIds"])))
+	return w.statsRows
 }
 
 // collect notes the contract ids a root field names.
@@ -479,6 +515,8 @@ func (w *costWalker) collect(f *ast.Field) {
 		ids = asList(f.ArgumentMap(w.vars)["id"])
 	case "contracts":
 		ids = asList(f.ArgumentMap(w.vars)["ids"])
+	case "historyStats":
+		ids = asList(f.ArgumentMap(w.vars)["contractIds"])
 	}
 	for _, id := range ids {
 		if len(w.contracts) > w.maxContracts {

@@ -23,9 +23,40 @@ var resolverNeeds = map[string]map[string][]string{
 		"contract":  {"History.tickets", "Ticket.customer", "Customer.contracts", "Contract.id"},
 		"contracts": {"History.tickets", "Ticket.customer", "Customer.contracts", "Contract.id"},
 	},
-	"Mutation":        {"invalidateContractHistory": nil},
-	"Contract":        {"history": {"Contract.id", "History.tickets"}},
-	"ContractHistory": {"contractId": nil, "tickets": {"History.tickets"}},
+	"Mutation": {"invalidateContractHistory": nil},
+	"Contract": {"history": {"Contract.id", "History.tickets"}},
+	"ContractHistory": {
+		"contractId":        nil,
+		"tickets":           {"History.tickets"},
+		"ticketsConnection": {"History.tickets", "Ticket.id"}, // ids make the cursors
+		"stats":             append([]string{"History.tickets"}, statsNeeds...),
+	},
+}
+
+// What filters, orders and aggregates read (see graph/model), besides what is selected. The
+// projection is the operation's, whatever its variables: a filter argument keeps every field
+// a filter may read.
+var (
+	filterNeeds = []string{"Ticket.status", "Ticket.channel", "Ticket.direction", "Ticket.priority",
+		"Ticket.intents", "Intent.code", "Ticket.tags", "Tag.name", "Tag.fullName", "Ticket.createdAt",
+		"Ticket.closedAt", "Ticket.isEscalated", "Ticket.subject", "Ticket.bodyPlain"}
+	orderNeeds = []string{"Ticket.createdAt", "Ticket.modifiedAt", "Ticket.dueBy", "Ticket.closedAt",
+		"Ticket.priority", "Ticket.id"}
+	statsNeeds = []string{"Ticket.status", "Ticket.channel", "Ticket.direction", "Ticket.priority",
+		"Ticket.intents", "Intent.code", "Ticket.tags", "Tag.name", "Ticket.createdAt", "Ticket.closedAt",
+		"Ticket.dueBy"}
+	argumentNeeds = map[string][]string{"filter": filterNeeds, "orderBy": orderNeeds}
+)
+
+// computedTypes are the types of filtered pages and aggregates: their fields read nothing but
+// what their parent field's needs keep.
+var computedTypes = map[string]bool{
+	"TicketConnection": true, "TicketEdge": true, "PageInfo": true, "TicketStats": true, "Bucket": true,
+	"DurationStats": true, "DueBreaches": true, "HistoryStats": true, "ContractStats": true,
+}
+
+func init() {
+	resolverNeeds["Query"]["historyStats"] = append([]string{"History.tickets"}, statsNeeds...)
 }
 
 // projections remembers the projection of each parsed operation; gqlgen's query cache hands
@@ -81,11 +112,14 @@ func projectionOf(op *ast.OperationDefinition) *upstream.Projection {
 					continue
 				}
 				if deps, ok := resolverNeeds[s.ObjectDefinition.Name][s.Name]; ok {
+					for _, a := range s.Arguments {
+						deps = append(deps[:len(deps):len(deps)], argumentNeeds[a.Name]...)
+					}
 					for _, d := range deps {
 						t, f, _ := strings.Cut(d, ".")
 						add(t, f)
 					}
-				} else {
+				} else if !computedTypes[s.ObjectDefinition.Name] {
 					// An upstream field; anything else fails NewProjection below.
 					add(s.ObjectDefinition.Name, s.Name)
 				}

@@ -88,6 +88,14 @@ func TestProjectionChangesNothing(t *testing.T) {
 		`{ contract(id: "746839") { history { tickets { customer { contracts { id history { tickets { id createdAt } } } } } } } }`,
 		`{ contract(id: "746839") { __typename history { __typename tickets { __typename id } } } }`,
 		`query($skip: Boolean!) { contract(id: "746839") { history { tickets { id body @skip(if: $skip) } } } }`,
+		// Filters, orders and aggregates read fields the query need not select.
+		`{ contract(id: "746839") { history { tickets(filter: {status: ["open", "closed", "resolved"], text: "ZÄHLER"}, orderBy: [{field: PRIORITY}, {field: DUE_BY, direction: DESC}]) { id } } } }`,
+		`{ contract(id: "746839") { history { tickets(filter: {intentCode: ["process_meter_reading"], escalated: false}, first: 3) { subject } } } }`,
+		`{ contract(id: "746839") { history { tickets(filter: {tag: ["VIP", "Second Level: Complaint"], channel: ["email"], direction: ["in"]}, orderBy: [{field: ID, direction: DESC}]) { status } } } }`,
+		`{ contract(id: "746839") { history { tickets(filter: {createdFrom: "2022-01-01", closedTo: 1700000000, open: false, priority: ["low", "high"]}, orderBy: [{field: CLOSED_AT}, {field: MODIFIED_AT}]) { channel } } } }`,
+		`{ contract(id: "746839") { history { ticketsConnection(first: 2, orderBy: [{field: CREATED_AT, direction: DESC}]) { totalCount edges { cursor node { status } } pageInfo { endCursor hasNextPage } } } } }`,
+		`{ contract(id: "746839") { history { stats(now: "2024-01-01 00:00:00") { count open byStatus { key count } byChannel { key count } byDirection { key count } byPriority { key count } byIntent { key count } byTag { key count } byMonth { key count } timeToClose { count medianSeconds p90Seconds } dueBreaches { closedLate openOverdue } } } } }`,
+		`{ historyStats(contractIds: ["746839", "2"], filter: {open: false, createdFrom: "2020-01-01"}, now: 1700000000) { contracts failed totals { count byTag { key count } timeToClose { medianSeconds } } rows { contractId stats { byIntent { key count } dueBreaches { closedLate openOverdue } } } } }`,
 	)
 	for _, q := range queries {
 		doc, errs := gqlparser.LoadQuery(schema, q)

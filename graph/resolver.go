@@ -53,6 +53,7 @@ const MaxContracts = 100
 type Resolver struct {
 	invalidator Invalidator
 	adminToken  string
+	zone        *time.Location // of zoneless DateTime arguments and of byMonth
 }
 
 // contractIn returns the contract id as embedded in its own history: the copy in the newest

@@ -26,7 +26,7 @@ func (r *contractResolver) History(ctx context.Context, obj *upstream.Contract) 
 	if err != nil {
 		return nil, err
 	}
-	return &model.ContractHistory{ContractID: string(*obj.ID), Tickets: h.Tickets}, nil
+	return &model.ContractHistory{ContractID: string(*obj.ID), All: h.Tickets, Zone: r.zone, Now: requestTime(ctx)}, nil
 }
 
 // Tags is the resolver for the tags field.
@@ -78,6 +78,11 @@ func (r *queryResolver) Contracts(ctx context.Context, ids []string) ([]*upstrea
 		out[i] = contractIn(hs[i], ids[i])
 	}
 	return out, nil
+}
+
+// HistoryStats is the resolver for the historyStats field.
+func (r *queryResolver) HistoryStats(ctx context.Context, contractIds []string, filter *model.TicketFilter, now *upstream.Time) (*model.HistoryStats, error) {
+	return r.historyStats(ctx, contractIds, filter, now)
 }
 
 // Contract returns ContractResolver implementation.

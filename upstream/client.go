@@ -52,6 +52,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// DefaultZone is where zoneless timestamps are read unless configured otherwise: Europe/Berlin,
+// Enneo's home.
+func DefaultZone() *time.Location {
+	zone, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err) // embedded by time/tzdata: it cannot be missing
+	}
+	return zone
+}
+
 // Client calls the upstream. It is safe for concurrent use and reuses connections.
 type Client struct {
 	base        string
@@ -84,11 +94,7 @@ func New(o Options) (*Client, error) {
 		c.maxBytes = 64 << 20
 	}
 	if c.zone == nil {
-		zone, err := time.LoadLocation("Europe/Berlin")
-		if err != nil {
-			return nil, fmt.Errorf("load default zone: %w", err)
-		}
-		c.zone = zone
+		c.zone = DefaultZone()
 	}
 	tr := o.Transport
 	if tr == nil {

@@ -2,11 +2,294 @@
 
 package model
 
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/enneo-facade/facade/upstream"
+)
+
+// How many tickets have one value. Buckets are ordered by count, largest first, then by key
+// (byMonth: by key); tickets without the value count under the key none.
+type Bucket struct {
+	// The value, or none.
+	Key string `json:"key"`
+	// How many tickets have it.
+	Count int `json:"count"`
+}
+
+// One contract's aggregates.
+type ContractStats struct {
+	// The contract id.
+	ContractID string `json:"contractId"`
+	// Over the contract's tickets.
+	Stats *TicketStats `json:"stats"`
+}
+
+// Tickets past their dueBy.
+type DueBreaches struct {
+	// Closed tickets whose closedAt is after their dueBy.
+	ClosedLate int `json:"closedLate"`
+	// Open tickets whose dueBy is before now.
+	OpenOverdue int `json:"openOverdue"`
+}
+
+// Durations over the closed tickets that have both createdAt and closedAt. Percentiles are by the
+// nearest-rank method: the value at rank ⌈p·n⌉ of the ascending list.
+type DurationStats struct {
+	// How many tickets the durations are over.
+	Count int `json:"count"`
+	// The median (p50), in seconds; null when no ticket is closed.
+	MedianSeconds *float64 `json:"medianSeconds,omitempty"`
+	// The 90th percentile, in seconds; null when no ticket is closed.
+	P90Seconds *float64 `json:"p90Seconds,omitempty"`
+}
+
+// Aggregates over many contracts' tickets.
+type HistoryStats struct {
+	// How many contracts loaded (one row each).
+	Contracts int `json:"contracts"`
+	// How many contracts failed to load (each with an error).
+	Failed int `json:"failed"`
+	// Over every ticket of the contracts that loaded.
+	Totals *TicketStats `json:"totals"`
+	// One row per contract that loaded, in the order given.
+	Rows []*ContractStats `json:"rows"`
+}
+
 // Operator actions on the facade itself.
 type Mutation struct {
+}
+
+// Where a page lies in the whole list.
+type PageInfo struct {
+	// Whether tickets follow this page.
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether tickets precede this page.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first edge; null for an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last edge; null for an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 // Read access to Enneo's contract ticket histories. Every field that needs the upstream is batched:
 // all contracts named anywhere in one operation are fetched together, each at most once.
 type Query struct {
+}
+
+// A page of tickets, in the Relay connection shape.
+type TicketConnection struct {
+	// The tickets of this page, each with its cursor.
+	Edges []*TicketEdge `json:"edges"`
+	// Where this page lies in the whole list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many tickets match the filter, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// A ticket and its cursor.
+type TicketEdge struct {
+	// Pass it as after or before to page on from this ticket.
+	Cursor string `json:"cursor"`
+	// The ticket.
+	Node *upstream.Ticket `json:"node"`
+}
+
+// Conditions on tickets; all that are given must hold, and a null or absent one is no condition.
+// A list matches a ticket that has any of its values (an empty list matches none); a ticket
+// without the value does not match. Ranges are half-open: from inclusive, to exclusive; a ticket
+// without the timestamp matches no range on it.
+type TicketFilter struct {
+	// Any of these statuses, e.g. ["open", "pending"].
+	Status []string `json:"status,omitempty"`
+	// Any of these channels, e.g. ["email", "phone"].
+	Channel []string `json:"channel,omitempty"`
+	// Any of these directions: in, out, internal.
+	Direction []string `json:"direction,omitempty"`
+	// Any of these priorities: low, medium, high, urgent.
+	Priority []string `json:"priority,omitempty"`
+	// Tickets with an intent of any of these codes, e.g. process_meter_reading.
+	IntentCode []string `json:"intentCode,omitempty"`
+	// Tickets with a tag of any of these names or full names.
+	Tag []string `json:"tag,omitempty"`
+	// Created at or after.
+	CreatedFrom *upstream.Time `json:"createdFrom,omitempty"`
+	// Created before.
+	CreatedTo *upstream.Time `json:"createdTo,omitempty"`
+	// Closed at or after.
+	ClosedFrom *upstream.Time `json:"closedFrom,omitempty"`
+	// Closed before.
+	ClosedTo *upstream.Time `json:"closedTo,omitempty"`
+	// true: tickets not closed (closedAt is null); false: closed ones.
+	Open *bool `json:"open,omitempty"`
+	// true: escalated tickets; false: the others (isEscalated false or absent).
+	Escalated *bool `json:"escalated,omitempty"`
+	// A case-insensitive substring of the subject or the plain-text body, compared under Unicode
+	// case folding ("ZÄHLER" finds "Zählerstand", "STRASSE" finds "Straße").
+	Text *string `json:"text,omitempty"`
+}
+
+// One key of a ticket sort order.
+type TicketOrder struct {
+	// What to sort by.
+	Field TicketOrderField `json:"field"`
+	// Ascending (the default) or descending; tickets without the value come last either way.
+	Direction *OrderDirection `json:"direction,omitempty"`
+}
+
+// Aggregates over a set of tickets.
+type TicketStats struct {
+	// How many tickets.
+	Count int `json:"count"`
+	// How many are open (closedAt is null).
+	Open int `json:"open"`
+	// Tickets per status.
+	ByStatus []*Bucket `json:"byStatus"`
+	// Tickets per channel.
+	ByChannel []*Bucket `json:"byChannel"`
+	// Tickets per direction.
+	ByDirection []*Bucket `json:"byDirection"`
+	// Tickets per priority.
+	ByPriority []*Bucket `json:"byPriority"`
+	// Tickets per intent code: a ticket counts once under each distinct code it carries.
+	ByIntent []*Bucket `json:"byIntent"`
+	// Tickets per tag name: a ticket counts once under each distinct tag name it carries.
+	ByTag []*Bucket `json:"byTag"`
+	// Tickets per month of createdAt (YYYY-MM in the server's TIME_ZONE), ordered by month.
+	ByMonth []*Bucket `json:"byMonth"`
+	// How long closed tickets took, from createdAt to closedAt.
+	TimeToClose *DurationStats `json:"timeToClose"`
+	// Tickets past their dueBy.
+	DueBreaches *DueBreaches `json:"dueBreaches"`
+}
+
+// A sort direction.
+type OrderDirection string
+
+const (
+	// Smallest first.
+	OrderDirectionAsc OrderDirection = "ASC"
+	// Largest first.
+	OrderDirectionDesc OrderDirection = "DESC"
+)
+
+var AllOrderDirection = []OrderDirection{
+	OrderDirectionAsc,
+	OrderDirectionDesc,
+}
+
+func (e OrderDirection) IsValid() bool {
+	switch e {
+	case OrderDirectionAsc, OrderDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderDirection) String() string {
+	return string(e)
+}
+
+func (e *OrderDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderDirection", str)
+	}
+	return nil
+}
+
+func (e OrderDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What tickets can be sorted by.
+type TicketOrderField string
+
+const (
+	// createdAt.
+	TicketOrderFieldCreatedAt TicketOrderField = "CREATED_AT"
+	// modifiedAt.
+	TicketOrderFieldModifiedAt TicketOrderField = "MODIFIED_AT"
+	// dueBy.
+	TicketOrderFieldDueBy TicketOrderField = "DUE_BY"
+	// closedAt.
+	TicketOrderFieldClosedAt TicketOrderField = "CLOSED_AT"
+	// priority: low < medium < high < urgent < any other value.
+	TicketOrderFieldPriority TicketOrderField = "PRIORITY"
+	// id: numeric ids by value, before other ids, which sort as text.
+	TicketOrderFieldID TicketOrderField = "ID"
+)
+
+var AllTicketOrderField = []TicketOrderField{
+	TicketOrderFieldCreatedAt,
+	TicketOrderFieldModifiedAt,
+	TicketOrderFieldDueBy,
+	TicketOrderFieldClosedAt,
+	TicketOrderFieldPriority,
+	TicketOrderFieldID,
+}
+
+func (e TicketOrderField) IsValid() bool {
+	switch e {
+	case TicketOrderFieldCreatedAt, TicketOrderFieldModifiedAt, TicketOrderFieldDueBy, TicketOrderFieldClosedAt, TicketOrderFieldPriority, TicketOrderFieldID:
+		return true
+	}
+	return false
+}
+
+func (e TicketOrderField) String() string {
+	return string(e)
+}
+
+func (e *TicketOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TicketOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TicketOrderField", str)
+	}
+	return nil
+}
+
+func (e TicketOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TicketOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TicketOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
