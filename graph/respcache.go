@@ -36,11 +36,12 @@ type responseCache struct {
 }
 
 type cachedResponse struct {
-	data     []byte       // the response's data member
-	name     string       // the operation's name, as Observer is told it
-	cost     int64        // the operation's estimated cost, paid again by every answer
-	deps     []historyDep // sorted by contract id
-	rendered atomic.Pointer[rendering]
+	data       []byte       // the response's data member
+	name       string       // the operation's name, as Observer is told it
+	cost       int64        // the operation's estimated cost, paid again by every answer
+	deps       []historyDep // sorted by contract id
+	freshUntil time.Time    // of its least fresh history
+	rendered   atomic.Pointer[rendering]
 }
 
 // rendering is a whole response as rendered in one second: the ages it reports change only
@@ -85,7 +86,10 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 			return
 		}
 		key, ok := [32]byte{}, false
-		if cred.Err == nil {
+		contentType := answerType(r.Header.Get("Accept"))
+		// A CSV table is flattened from the executed operation; any other format or an
+		// unknown one is the transport's to answer.
+		if cred.Err == nil && contentType != textCSV && (r.Method != http.MethodGet || r.URL.Query().Get("format") == "") {
 			key, ok = requestKey(r, cred.Upstream.Scope)
 		}
 		if !ok {
@@ -96,7 +100,7 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 		if e, ok := rc.entries.Get(key, now); ok && rc.valid(e) {
 			rc.obs.CacheLookup("response", "hit")
 			h := w.Header()
-			h.Set("Content-Type", answerType(r.Header.Get("Accept")))
+			h.Set("Content-Type", contentType)
 			var body []byte
 			if rc.rates == nil {
 				body = e.response(now)
@@ -112,8 +116,10 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 				}
 				body = e.render(now, newCostReport(e.cost, rc.rates, &d))
 			}
-			h.Set("Content-Length", strconv.Itoa(len(body)))
-			w.Write(body)
+			if r.Method != http.MethodGet || !conditional(w, r, cred.Upstream.Scope, contentType, e.data, len(e.deps) > 0, e.freshUntil, now) {
+				h.Set("Content-Length", strconv.Itoa(len(body)))
+				w.Write(body)
+			}
 			rc.obs.Operation(e.name, "ok", time.Since(start))
 			if info := requestInfoOf(w); info != nil {
 				info.Operation, info.Response = e.name, true
@@ -163,6 +169,7 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *l
 	}
 	l.mu.Unlock()
 	slices.SortFunc(e.deps, func(a, b historyDep) int { return strings.Compare(a.contractID, b.contractID) })
+	e.freshUntil = expires
 	// Counted twice: the data and one rendering of it.
 	rc.entries.Put(m.key, e, int64(2*len(e.data)+64*len(e.deps)+256), expires)
 }
@@ -205,6 +212,7 @@ func (e *cachedResponse) render(now time.Time, cost costReport) []byte {
 // writeRateLimited answers a request its caller's budget cannot pay for: 429, Retry-After, and
 // the bucket's state.
 func writeRateLimited(w http.ResponseWriter, err *gqlerror.Error, cost costReport) {
+	w.Header().Set("Cache-Control", "no-store")
 	if secs, ok := err.Extensions["retryAfter"].(int64); ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}

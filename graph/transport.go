@@ -58,8 +58,10 @@ func (q *request) params(r *http.Request) *graphql.RawParams {
 
 func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
-	contentType := answerType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", contentType)
+	contentType, ok := negotiate(w, r, exec)
+	if !ok {
+		return
+	}
 	start := graphql.Now()
 	body, err := readRequestBody(r)
 	if err != nil {
@@ -81,8 +83,12 @@ func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 }
 
 func (get) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	contentType := answerType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", contentType)
+	// Until an answer says how long it is fresh, it is not to be kept: refusals and errors.
+	w.Header().Set("Cache-Control", "no-store")
+	contentType, ok := negotiate(w, r, exec)
+	if !ok {
+		return
+	}
 	start := graphql.Now()
 	v := r.URL.Query()
 	req := request{RawParams: graphql.RawParams{Query: v.Get("query"), OperationName: v.Get("operationName")}, DocumentID: v.Get("documentId")}
@@ -120,7 +126,8 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 			if secs, ok := opErr[0].Extensions["retryAfter"].(int64); ok {
 				w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 			}
-		case contentType == graphqlResponseJSON && errcode.GetErrorKind(opErr) == errcode.KindProtocol:
+		case (contentType == graphqlResponseJSON || contentType == textCSV) && errcode.GetErrorKind(opErr) == errcode.KindProtocol:
+			// A BI tool that asked for a table sees a failure as one, whatever it parses.
 			status = http.StatusBadRequest
 		}
 		w.WriteHeader(status)
@@ -133,8 +140,60 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{gqlerror.Errorf("only queries may be sent with GET; send a %s with POST", rc.Operation.Operation)}))
 		return
 	}
+	if rc.Operation.Operation != ast.Query {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	var table *csvTable
+	if contentType == textCSV {
+		var err error
+		if table, err = newCSVTable(rc); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{badInput(err.Error())}))
+			return
+		}
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
+	resp := responses(ctx)
+	if table != nil {
+		writeCSV(w, r, resp, table, loadersFrom(ctx))
+		return
+	}
+	if queriesOnly && notModified(w, r, contentType, resp, loadersFrom(ctx)) {
+		return
+	}
+	writeResponse(w, resp)
+}
+
+// negotiate picks the answer's media type from the request's Accept header and, over GET, its
+// format parameter (csv or json), and sets the Content-Type of anything but a CSV table. An
+// unknown format is refused.
+func negotiate(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) (string, bool) {
+	contentType := answerType(r.Header.Get("Accept"))
+	if r.Method == http.MethodGet {
+		switch f := r.URL.Query().Get("format"); f {
+		case "":
+		case "csv":
+			contentType = textCSV
+		case "json":
+			contentType = "application/json"
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			writeRequestError(w, exec.DispatchError(r.Context(), gqlerror.List{badInput("the format parameter must be csv or json")}))
+			return "", false
+		}
+	}
+	if contentType == textCSV {
+		w.Header().Set("Content-Type", "application/json") // until the table is written
+	} else {
+		w.Header().Set("Content-Type", contentType)
+	}
+	return contentType, true
+}
+
+// badInput is a request error with the code BAD_USER_INPUT.
+func badInput(msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": CodeBadUserInput}}
 }
 
 // bodyError says what is wrong with a request body that does not decode, in JSON's terms.
@@ -156,9 +215,13 @@ func bodyError(err error) string {
 	return "the request body must be a JSON object with a query"
 }
 
-const graphqlResponseJSON = "application/graphql-response+json"
+const (
+	graphqlResponseJSON = "application/graphql-response+json"
+	textCSV             = "text/csv"
+)
 
-// answerType picks the answer's media type from Accept, as transport.POST does by default.
+// answerType picks the answer's media type from Accept, as transport.POST does by default, or
+// text/csv (see csvTable).
 func answerType(accept string) string {
 	if accept == "" {
 		return "application/json"
@@ -171,7 +234,7 @@ func answerType(accept string) string {
 		switch media {
 		case "*/*", "application/*", "application/json":
 			return "application/json"
-		case graphqlResponseJSON:
+		case graphqlResponseJSON, textCSV:
 			return media
 		}
 	}
