@@ -78,7 +78,7 @@ func (s *StatsBuilder) Add(t *upstream.Ticket) {
 	}
 	s.countSeen(s.tag)
 	if isSet(t.CreatedAt) {
-		s.month[t.CreatedAt.In(s.zone).Format("2006-01")]++
+		s.month[month(t.CreatedAt, s.zone)]++
 	} else {
 		s.month[none]++
 	}
@@ -97,6 +97,13 @@ func (s *StatsBuilder) Add(t *upstream.Ticket) {
 			s.openOverdue++
 		}
 	}
+}
+
+// month is the YYYY-MM of t in zone. Time.In places only a zoneless wall clock; a time with an
+// offset of its own (ISO 8601 with Z, unix seconds) is moved into zone here, or 23:30 UTC on 31
+// January would be January, not February as in Berlin.
+func month(t *upstream.Time, zone *time.Location) string {
+	return t.In(zone).Time.In(zone).Format("2006-01")
 }
 
 func key(v *string) string {
@@ -164,7 +171,7 @@ func byKey(m map[string]int) []*Bucket {
 }
 
 // durationStats takes percentiles by the nearest-rank method: the value at rank ⌈p·n⌉ (from
-// 1) of the ascending list, in integers (0.9·10 is 9.000000000000002 in floats).
+// 1) of the ascending list, in integers, so that no rounding of p·n can move it a rank.
 func durationStats(d []float64) *DurationStats {
 	out := &DurationStats{Count: len(d)}
 	if len(d) == 0 {
