@@ -31,16 +31,23 @@ func newCachedAPI(t *testing.T, up *testUpstream, redisURL, prefix string) (*htt
 // newCachedAPIWith is newCachedAPI with cache options, returning the cache too.
 func newCachedAPIWith(t *testing.T, up *testUpstream, redisURL, prefix string, o upstream.CacheOptions) (*httptest.Server, *countingFetcher, *upstream.Cache) {
 	t.Helper()
-	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Generous timeouts: on a loaded CI machine the default 150 ms would turn hits into misses.
 	store, err := redisstore.New(redisstore.Options{URL: redisURL, Prefix: prefix, IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newCachedAPIOver(t, up, store, o)
+}
+
+// newCachedAPIOver serves the /graphql handler, with its response cache, over a cache of its
+// own in front of up, keeping entries in store: two of them over one store are two replicas.
+func newCachedAPIOver(t *testing.T, up *testUpstream, store upstream.Store, o upstream.CacheOptions) (*httptest.Server, *countingFetcher, *upstream.Cache) {
+	t.Helper()
+	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cache, err := upstream.NewCache(client, store, o)
 	if err != nil {
 		t.Fatal(err)
