@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -346,5 +347,40 @@ func TestDisconnectCancelsTheUpstreamCall(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Errorf("%s: the upstream call went on for 10 s after the client hung up", name)
 		}
+	}
+}
+
+// answerCost is the cost an answer reports in extensions.cost.requestedQueryCost.
+func answerCost(t *testing.T, resp gqlResponse) int64 {
+	t.Helper()
+	var out struct {
+		Extensions struct {
+			Cost struct{ RequestedQueryCost int64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(resp.raw), &out); err != nil || out.Extensions.Cost.RequestedQueryCost == 0 {
+		t.Fatalf("no cost in %.300s: %v", resp.raw, err)
+	}
+	return out.Extensions.Cost.RequestedQueryCost
+}
+
+// TestHistoryStatsBIQueryPassesTheDefaultLimits: the BI tools' query of bench/queries (the
+// README's), every aggregate with rows and totals over 100 contracts, is answered under the
+// default limits, at the cost worked out here.
+func TestHistoryStatsBIQueryPassesTheDefaultLimits(t *testing.T) {
+	api, _ := newTestAPI(t, newStatsUpstream(t), 0)
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprint(100001 + i)
+	}
+	resp := mustQuery(t, api, "token", queries.HistoryStats, map[string]any{"ids": ids})
+	if len(resp.Errors) > 0 || !strings.Contains(string(resp.Data["historyStats"]), `"contracts":100,"failed":0,"totals":{"count":1400,`) {
+		t.Fatalf("%.500s", resp.raw)
+	}
+	// Scanning 100 histories of an assumed 50 tickets: 5,000; HistoryStats 1; totals: TicketStats
+	// 1, 7 bucket lists of an assumed 10, timeToClose 1, dueBreaches 1: 73; rows: 100 x (1 + 73).
+	const want = 100*50 + 1 + 73 + 100*(1+73) // 12,474
+	if c := answerCost(t, resp); c != want || c > DefaultLimits.Cost {
+		t.Errorf("cost %d, want %d (the default limit is %d)", c, want, DefaultLimits.Cost)
 	}
 }

@@ -12,8 +12,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// The load benchmark's queries, and GraphiQL's introspection query (graphql-js 16's, as the
-// playground sends it).
+// The load benchmark's queries, GraphiQL's introspection query (graphql-js 16's, as the
+// playground sends it), and the BI tools' query: historyStats with per-contract rows and totals,
+// every aggregate selected (the README's "For BI tools" quotes it; over the 100 ids of
+// DemoContracts it must pass the default limits).
 var (
 	//go:embed q1.graphql
 	Q1 string
@@ -23,6 +25,8 @@ var (
 	Q3 string
 	//go:embed introspection.graphql
 	Introspection string
+	//go:embed historystats.graphql
+	HistoryStats string
 )
 
 // Query is a legitimate request: the facade must answer it with data under its default limits.
@@ -66,8 +70,8 @@ func DemoContracts() []string {
 // Legitimate are the queries the default limits must admit (issue 8): every field of one
 // contract's history; the same with its customers' contract histories one level down; a
 // 100-contract list view; a dashboard of 20 aliased contracts (q3); the benchmark's other
-// queries; GraphiQL's introspection query. The README's examples are added by the test that
-// sends these, which reads them from README.md.
+// queries; GraphiQL's introspection query; the BI tools' historyStats over 100 contracts. The
+// README's examples are added by the test that sends these, which reads them from README.md.
 func Legitimate(s *ast.Schema) []Query {
 	every := `query EveryField($id: ID!) { contract(id: $id) ` +
 		strings.Replace(EveryField(s, "Contract"), " tabPreview", " history { contractId tickets "+EveryField(s, "Ticket")+" } tabPreview", 1) + ` }`
@@ -81,6 +85,7 @@ func Legitimate(s *ast.Schema) []Query {
 		{"q2", Q2, nil},
 		{"q3: a dashboard of 20 aliased contracts", Q3, nil},
 		{"GraphiQL's introspection query", Introspection, nil},
+		{"historyStats over 100 contracts, every aggregate, with rows and totals", HistoryStats, map[string]any{"ids": DemoContracts()}},
 	}
 }
 
