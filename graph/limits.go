@@ -398,7 +398,7 @@ type cost struct {
 // schema's size bounds them). It also collects the ids the root fields name.
 // It stops collecting past maxContracts, the most anyone needs to know of.
 func costOf(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any, maxContracts int) cost {
-	w := costWalker{schema: schema, vars: vars, fragments: map[*ast.FragmentDefinition]int64{}, contracts: map[string]struct{}{}, maxContracts: maxContracts}
+	w := costWalker{schema: schema, vars: vars, fragments: map[fragmentKey]int64{}, contracts: map[string]struct{}{}, maxContracts: maxContracts}
 	c := w.set(op.SelectionSet, true)
 	return cost{cost: c, contracts: w.contracts, introspects: w.introspects}
 }
@@ -406,12 +406,20 @@ func costOf(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any
 type costWalker struct {
 	schema       *ast.Schema
 	vars         map[string]any
-	fragments    map[*ast.FragmentDefinition]int64
+	fragments    map[fragmentKey]int64
 	contracts    map[string]struct{}
 	maxContracts int
 	introspects  bool
 	page         int64 // the edges of the ticketsConnection being walked
 	statsRows    int64 // the rows of the historyStats being walked
+}
+
+// fragmentKey is a fragment in the list sizes it is spread under: edges and rows cost what
+// the ticketsConnection and historyStats around them set, so a fragment's cost under first: 1
+// is not its cost under first: 50.
+type fragmentKey struct {
+	def             *ast.FragmentDefinition
+	page, statsRows int64
 }
 
 func (w *costWalker) set(set ast.SelectionSet, root bool) int64 {
@@ -426,13 +434,14 @@ func (w *costWalker) set(set ast.SelectionSet, root bool) int64 {
 			if x.Definition == nil {
 				continue
 			}
-			if c, ok := w.fragments[x.Definition]; ok && !root {
+			key := fragmentKey{x.Definition, w.page, w.statsRows}
+			if c, ok := w.fragments[key]; ok && !root {
 				total = add(total, c)
 				continue
 			}
 			c := w.set(x.Definition.SelectionSet, root)
 			if !root { // at the root it also collects ids: walked each time (root fragments are few)
-				w.fragments[x.Definition] = c
+				w.fragments[key] = c
 			}
 			total = add(total, c)
 		}

@@ -384,3 +384,62 @@ func TestHistoryStatsBIQueryPassesTheDefaultLimits(t *testing.T) {
 		t.Errorf("cost %d, want %d (the default limit is %d)", c, want, DefaultLimits.Cost)
 	}
 }
+
+// TestCostFollowsListArguments: historyStats costs more with more ids, tickets and
+// ticketsConnection cost less with smaller pages, as a variable as much as inline, and a
+// fragment costs what its fields cost written out where it is spread, whatever list it is in.
+func TestCostFollowsListArguments(t *testing.T) {
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) { w.Write([]byte(`{"tickets":[]}`)) })
+	api, _ := newTestAPIWith(t, up, 0, Options{Limits: Limits{Cost: 1 << 40}})
+	ids := func(n int) string {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = fmt.Sprintf(`"c%d"`, i)
+		}
+		return "[" + strings.Join(s, ",") + "]"
+	}
+	stats := func(n int) string {
+		return `{ historyStats(contractIds: ` + ids(n) + `) { totals { byStatus { key count } } rows { stats { byStatus { key count } } } } }`
+	}
+	page := func(args string) string {
+		return `{ contract(id: "1") { history { ` + args + ` } } }`
+	}
+	const edges = `{ edges { node { id customer { id } } } }`
+	tests := []struct {
+		name              string
+		less, equal, more string         // less costs less than more, equal as much
+		vars              map[string]any // of less and equal
+	}{
+		{name: "historyStats: 1 id and 10", less: stats(1), more: stats(10)},
+		{name: "historyStats: 10 ids and 100", less: stats(10), more: stats(100)},
+		{name: "tickets: first 5 and all", less: page(`tickets(first: 5) { id }`), more: page(`tickets { id }`)},
+		{name: "tickets: first 0 and 5", less: page(`tickets(first: 0) { id }`), more: page(`tickets(first: 5) { id }`)},
+		{name: "tickets: first 5, inline and as a variable", equal: `query($n: Int) ` + page(`tickets(first: $n) { id }`), more: page(`tickets(first: 5) { id }`), vars: map[string]any{"n": 5}},
+		{name: "ticketsConnection: first 5 and all", less: page(`ticketsConnection(first: 5) ` + edges), more: page(`ticketsConnection ` + edges)},
+		{name: "ticketsConnection: last 5 and all", less: page(`ticketsConnection(last: 5) ` + edges), more: page(`ticketsConnection ` + edges)},
+		{name: "ticketsConnection: first 5 and 20", less: page(`ticketsConnection(first: 5) ` + edges), more: page(`ticketsConnection(first: 20) ` + edges)},
+		{
+			name:  "a fragment spread in ticketsConnections of different pages",
+			equal: page(`a: ticketsConnection(first: 1) { ...E } b: ticketsConnection { ...E }`) + ` fragment E on TicketConnection ` + edges,
+			more:  page(`a: ticketsConnection(first: 1) ` + edges + ` b: ticketsConnection ` + edges),
+		},
+		{
+			name:  "a fragment spread in historyStats of different ids",
+			equal: `{ a: historyStats(contractIds: ["1"]) { ...H } b: historyStats(contractIds: ` + ids(10) + `) { ...H } } fragment H on HistoryStats { rows { stats { count } } }`,
+			more:  `{ a: historyStats(contractIds: ["1"]) { rows { stats { count } } } b: historyStats(contractIds: ` + ids(10) + `) { rows { stats { count } } } }`,
+		},
+	}
+	for _, tt := range tests {
+		more := answerCost(t, mustQuery(t, api, "token", tt.more, nil))
+		if tt.less != "" {
+			if less := answerCost(t, mustQuery(t, api, "token", tt.less, tt.vars)); less >= more {
+				t.Errorf("%s: cost %d and %d, want the first less", tt.name, less, more)
+			}
+		}
+		if tt.equal != "" {
+			if equal := answerCost(t, mustQuery(t, api, "token", tt.equal, tt.vars)); equal != more {
+				t.Errorf("%s: cost %d and %d, want them equal", tt.name, equal, more)
+			}
+		}
+	}
+}

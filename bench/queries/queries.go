@@ -188,6 +188,13 @@ func Attacks() []Attack {
 	}
 	fanAliases.WriteString(" fragment T20 on Ticket { id }")
 	add("aliases spread through 40 fragments", body(fanAliases.String(), nil), "TOO_MANY_ALIASES")
+	var pages strings.Builder
+	pages.WriteString(`{ contract(id: "746839") { history { a0: ticketsConnection(first: 0) { ...E }`)
+	for i := 1; i < 30; i++ {
+		fmt.Fprintf(&pages, " a%d: ticketsConnection { ...E }", i)
+	}
+	pages.WriteString(" } } } fragment E on TicketConnection { edges { node { intents { options { name } infos { code } outcome { sources { name } } } } } }")
+	add("one fragment in 30 ticketsConnections, the first of no edges (a fragment costs what its page does)", body(pages.String(), nil), "QUERY_TOO_COMPLEX")
 	add("history nested through a fragment cycle", body(`{ contract(id: "746839") { ...C } } fragment C on Contract { history { tickets { customer { contracts { ...C } } } } }`, nil), "GRAPHQL_VALIDATION_FAILED")
 	add("introspection nested 10 times", body(`{ __schema { types { `+repeat(10, "fields { type { ")+"name"+repeat(10, " } }")+` } } }`, nil), "QUERY_TOO_DEEP")
 	add("introspection: ofType 200 deep", body(`{ __type(name: "Query") { `+repeat(200, "ofType { ")+"name"+repeat(200, " }")+` } }`, nil), "QUERY_TOO_DEEP")
