@@ -33,6 +33,12 @@ func demoUpstream(t *testing.T) *testUpstream {
 // and the response cache in front of up; the mutation takes the token "admin-token".
 func newMemCachedAPI(t *testing.T, up *testUpstream) (*httptest.Server, *upstream.Cache) {
 	t.Helper()
+	return newMemCachedAPIWith(t, up, Options{})
+}
+
+// newMemCachedAPIWith is newMemCachedAPI with more handler options.
+func newMemCachedAPIWith(t *testing.T, up *testUpstream, o Options) (*httptest.Server, *upstream.Cache) {
+	t.Helper()
 	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +49,7 @@ func newMemCachedAPI(t *testing.T, up *testUpstream) (*httptest.Server, *upstrea
 	}
 	t.Cleanup(cache.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o := Options{Invalidator: cache, Changes: cache, AdminToken: "admin-token"}
+	o.Invalidator, o.Changes, o.AdminToken = cache, cache, "admin-token"
 	api := httptest.NewServer(NewHandler(cache, NewAuthenticator("", []byte("test-secret")), o, log))
 	t.Cleanup(api.Close)
 	return api, cache
@@ -458,5 +464,48 @@ func TestGETWithoutCacheIsFreshForNoTime(t *testing.T) {
 	}
 	if a := httpGet(t, api.URL, "alice-token", `{ contract(id: "v") { id } }`, nil, nil, http.Header{"If-None-Match": {a.header.Get("ETag")}}); a.status != http.StatusNotModified {
 		t.Errorf("with its ETag: %d, want 304", a.status)
+	}
+}
+
+// responseHits counts the answers of the response cache.
+type responseHits struct {
+	nopObserver
+	n atomic.Int64
+}
+
+func (h *responseHits) CacheLookup(layer, result string) {
+	if layer == "response" && result == "hit" {
+		h.n.Add(1)
+	}
+}
+
+// What is overdue depends on when it is asked: an aggregate without now is never answered from
+// the response cache, and over GET it is to be revalidated; with now it is like any answer.
+func TestAggregatesAtTheRequestsTimeAreNotKept(t *testing.T) {
+	hits := &responseHits{}
+	api, _ := newMemCachedAPIWith(t, demoUpstream(t), Options{Observer: hits})
+	for _, c := range []struct {
+		query string
+		kept  bool
+	}{
+		{`{ contract(id: "100022") { history { stats { dueBreaches { openOverdue } } } } }`, false},
+		{`{ historyStats(contractIds: ["100022"]) { totals { count } } }`, false},
+		{`query($now: DateTime) { historyStats(contractIds: ["100022"], now: $now) { totals { count } } }`, false}, // $now unset
+		{`{ contract(id: "100022") { history { stats(now: "2025-01-01T00:00:00Z") { dueBreaches { openOverdue } } } } }`, true},
+		{`{ historyStats(contractIds: ["100022"], now: 1735689600) { totals { count } } }`, true},
+	} {
+		before := hits.n.Load()
+		var a reply
+		for range 2 {
+			a = httpGet(t, api.URL, "alice-token", c.query, nil, nil, nil)
+		}
+		if a.status != http.StatusOK || strings.Contains(a.body, `"errors"`) {
+			t.Fatalf("%s: %d %s", c.query, a.status, a.body)
+		}
+		kept := hits.n.Load() > before
+		revalidate := a.header.Get("Cache-Control") == "private, no-cache"
+		if kept != c.kept || revalidate == c.kept {
+			t.Errorf("%s: answered from the response cache %v, Cache-Control %q; want kept %v", c.query, kept, a.header.Get("Cache-Control"), c.kept)
+		}
 	}
 }

@@ -31,18 +31,23 @@ func notModified(w http.ResponseWriter, r *http.Request, contentType string, res
 		}
 	}
 	l.mu.Unlock()
+	if l.op.timed {
+		used = false // what is overdue changes with the time it is asked at: revalidate
+	}
 	return conditional(w, r, l.cred.Upstream.Scope, contentType, resp.Data, used, until, time.Now())
 }
 
 // conditional sets Cache-Control, ETag and Vary for an answer of data, built from histories
-// (used) that are fresh until until, and answers 304 when If-None-Match holds the ETag.
+// (used) that are fresh until until, and answers 304 when If-None-Match holds the ETag. An
+// answer that holds for no time of its own (used false: it needs no history, or depends on
+// the time it is asked at) is to be revalidated each time.
 func conditional(w http.ResponseWriter, r *http.Request, scope, contentType string, data []byte, used bool, until, now time.Time) bool {
 	h := w.Header()
 	if used {
 		secs := max(0, int64(until.Sub(now)/time.Second))
 		h.Set("Cache-Control", "private, max-age="+strconv.FormatInt(secs, 10))
 	} else {
-		h.Set("Cache-Control", "private, no-cache") // depends on no history: ask again, cheaply
+		h.Set("Cache-Control", "private, no-cache") // ask again, cheaply
 	}
 	tag := etag(scope, contentType, data)
 	h.Set("ETag", tag)

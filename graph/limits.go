@@ -177,7 +177,7 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 	}
 	l := loadersFrom(ctx)
 	if l != nil {
-		l.op.cost, l.op.costed = c.cost, true
+		l.op.cost, l.op.costed, l.op.timed = c.cost, true, c.timed
 	}
 	if c.cost > o.limits.Cost {
 		return limitError(CodeQueryTooComplex, c.cost, o.limits.Cost,
@@ -389,6 +389,7 @@ type cost struct {
 	cost        int64
 	contracts   map[string]struct{} // the distinct ids the root fields name
 	introspects bool                // a root field is __schema or __type
+	timed       bool                // an aggregate is taken at the request's time (no now)
 }
 
 // costOf estimates what op costs, as GitHub and Apollo do for their rate limits: each object a
@@ -396,11 +397,12 @@ type cost struct {
 // its length: contracts(ids) by the number of ids, tickets and the other lists by the assumed
 // sizes above. Fragments count as if inlined; introspection and __typename cost nothing (the
 // schema's size bounds them). It also collects the ids the root fields name.
-// It stops collecting past maxContracts, the most anyone needs to know of.
+// It stops collecting past maxContracts, the most anyone needs to know of, and notes whether an
+// aggregate is taken at the request's own time (stats or historyStats without now).
 func costOf(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any, maxContracts int) cost {
 	w := costWalker{schema: schema, vars: vars, fragments: map[fragmentKey]int64{}, contracts: map[string]struct{}{}, maxContracts: maxContracts}
 	c := w.set(op.SelectionSet, true)
-	return cost{cost: c, contracts: w.contracts, introspects: w.introspects}
+	return cost{cost: c, contracts: w.contracts, introspects: w.introspects, timed: w.timed}
 }
 
 type costWalker struct {
@@ -410,6 +412,7 @@ type costWalker struct {
 	contracts    map[string]struct{}
 	maxContracts int
 	introspects  bool
+	timed        bool
 	page         int64 // the edges of the ticketsConnection being walked
 	statsRows    int64 // the rows of the historyStats being walked
 }
@@ -475,8 +478,10 @@ func (w *costWalker) field(f *ast.Field, root bool) int64 {
 		defer func() { w.page = outer }()
 	case "ContractHistory.stats":
 		scan = assumedTickets
+		w.timed = w.timed || f.ArgumentMap(w.vars)["now"] == nil
 	case "Query.historyStats":
 		scan = mul(w.historyStatsIDs(f), assumedTickets)
+		w.timed = w.timed || f.ArgumentMap(w.vars)["now"] == nil
 	}
 	return add(scan, mul(n, add(1, w.set(f.SelectionSet, false))))
 }

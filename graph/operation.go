@@ -23,10 +23,13 @@ import (
 // run-time bound is passed, or its deadline, it stops: every field still to come resolves to
 // null without any work, so the answer stops growing, and one error says why.
 type operation struct {
-	start    time.Time // when the request reached the GraphQL layer
-	limits   Limits
-	cost     int64               // estimated before execution (see costOf)
-	costed   bool                // cost is known: the operation got past validation
+	start  time.Time // when the request reached the GraphQL layer
+	limits Limits
+	cost   int64 // estimated before execution (see costOf)
+	costed bool  // cost is known: the operation got past validation
+	// timed is set when an aggregate counts what is overdue at the request's own time (its now
+	// argument left out): the answer holds for this request only.
+	timed    bool
 	throttle *ratelimit.Decision // what the rate limiter said, if one did
 
 	fields   atomic.Int64

@@ -26,8 +26,8 @@ import (
 // caller of the same scope is answered without parsing, executing or encoding it again. It is
 // keyed by the credential scope and the request's bytes (see requestKey), and an entry
 // records every contract history it was built from: it is used only while all of them are still
-// fresh and none was invalidated since. Responses with errors, from stale histories, or to
-// mutations are not kept.
+// fresh and none was invalidated since. Responses with errors, from stale histories, to
+// mutations, or that depend on when they were asked (aggregates without now) are not kept.
 type responseCache struct {
 	entries *lru.Map[[32]byte, *cachedResponse]
 	changes ChangeTracker
@@ -147,7 +147,7 @@ func (rc *responseCache) valid(e *cachedResponse) bool {
 // on fresh histories only.
 func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *loaders, name string) {
 	m, ok := ctx.Value(missedCtx{}).(missed)
-	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || !graphql.HasOperationContext(ctx) {
+	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || l.op.timed || !graphql.HasOperationContext(ctx) {
 		return
 	}
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Query {
