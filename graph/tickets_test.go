@@ -760,6 +760,14 @@ func TestTicketsConnectionCursorTampering(t *testing.T) {
 		b[i] ^= 0x01
 		forged[fmt.Sprintf("byte %d changed", i)] = base64.RawURLEncoding.EncodeToString(b)
 	}
+	// Each character changed to its neighbour in the alphabet, the smallest change to its six
+	// bits; in the last character that change falls in the bits past the cursor's last byte.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range len(valid) {
+		c := []byte(valid)
+		c[i] = alphabet[strings.IndexByte(alphabet, c[i])^1]
+		forged[fmt.Sprintf("character %d changed", i)] = string(c)
+	}
 
 	// Cursors of other lists: each list must differ from the one they are used on, and
 	// position 1 exists in every list, so only the binding to the list can refuse them.

@@ -96,9 +96,14 @@ func cursorSum(digest [32]byte, head []byte) [32]byte {
 // would help only whoever forges them.
 var errCursor = &InputError{"the cursor is not one of this list's: it was altered, is from another filter or order, or the tickets changed since; page again from the start"}
 
+// cursorEncoding reads cursors strictly: the bits of the last character past the cursor's
+// last byte must be zero, as the encoder writes them. A lenient decoder reads several
+// spellings as one cursor, so a cursor with its last character altered would still be taken.
+var cursorEncoding = base64.RawURLEncoding.Strict()
+
 // position returns the position a cursor of the list with digest stands for.
 func position(c string, digest [32]byte, n int) (int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	b, err := cursorEncoding.DecodeString(c)
 	if err != nil || len(b) < 1+1+cursorCheck || b[0] != cursorVersion {
 		return 0, errCursor
 	}
