@@ -39,8 +39,8 @@ var ticketContracts = []string{"100022", "100185", "100002", demo.ExampleContrac
 // three upstream formats that tie across formats (createdAt 1700000000 = "2023-11-14
 // 23:13:20" in Berlin = "2023-11-14T22:13:20Z"); missing dueBy, modifiedAt, createdAt and
 // closedAt, and PHP's "no date" values ("" and "0000-00-00 00:00:00"); isEscalated as 0/1,
-// booleans and absent. Every id that starts with fixtureID serves it, for tests that need it
-// cold more than once.
+// booleans and absent; and a null in the list, which is no ticket. Every id that starts with
+// fixtureID serves it, for tests that need it cold more than once.
 const fixtureID = "fixture"
 
 const fixtureHistory = `{"tickets": [
@@ -63,6 +63,7 @@ const fixtureHistory = `{"tickets": [
  {"id": 7, "externalTicketId": "f4", "status": "open", "channel": "chat", "direction": "in", "priority": "urgent",
   "isEscalated": false, "createdAt": 1699999999, "modifiedAt": 1700100000, "closedAt": null,
   "subject": "Chat: Abschlag", "bodyPlain": "Zu hoch.", "tags": null, "intents": null},
+ null,
  {"externalTicketId": "f5", "status": "pending", "channel": "email", "direction": "in", "priority": "low",
   "createdAt": null, "modifiedAt": "2023-11-16 10:00:00", "dueBy": "2023-11-19 00:00:00", "closedAt": null,
   "subject": null, "bodyPlain": "ZÄHLERSTAND folgt"},
@@ -1029,6 +1030,9 @@ func mustRefHistory(t *testing.T, id string) []refTicket {
 	}
 	var out []refTicket
 	for _, raw := range h.Tickets {
+		if raw == nil {
+			continue // a null in the list: no ticket
+		}
 		tk := refTicket{fields: map[string]string{}, times: map[string]time.Time{}}
 		tk.id = refText(raw["id"])
 		tk.key = tk.id + "/" + refText(raw["externalTicketId"])

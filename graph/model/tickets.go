@@ -11,9 +11,10 @@ import (
 )
 
 // Tickets returns the tickets that match filter, in the order of orderBy, from offset on and at
-// most first of them. Without arguments it is the upstream's list itself.
+// most first of them. Without arguments it is the upstream's list itself, unless that holds a
+// null, which is no ticket: every path skips it, and the list's elements are non-null.
 func (h *ContractHistory) Tickets(filter *TicketFilter, orderBy []*TicketOrder, first, offset *int) ([]*upstream.Ticket, error) {
-	if filter == nil && len(orderBy) == 0 && first == nil && (offset == nil || *offset == 0) {
+	if filter == nil && len(orderBy) == 0 && first == nil && (offset == nil || *offset == 0) && !slices.Contains(h.All, nil) {
 		return h.All, nil
 	}
 	list, err := h.selected(filter, orderBy)
