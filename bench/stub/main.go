@@ -4,7 +4,12 @@
 // -latency. It counts the history calls and reports the count at GET /stats, so the benchmark
 // can tell how many upstream calls each GraphQL request cost. Any Authorization is accepted.
 //
+// With -demo it serves the demo upstream's generated histories instead (upstream/demo: 0 to 40
+// varied tickets per id, about 6 KB each, the same bytes for the same id), which aggregates need:
+// copies of one ticket all count alike. The demo upstream wants a bearer token, any token.
+//
 //	go run ./bench/stub -addr 127.0.0.1:9101 -latency 20ms -tickets 5
+//	go run ./bench/stub -addr 127.0.0.1:9101 -latency 20ms -demo
 package main
 
 import (
@@ -28,6 +33,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:9101", "listen address (loopback)")
 	latency := flag.Duration("latency", 0, "delay before each history answer")
 	tickets := flag.Int("tickets", 5, "tickets in each history (5 is about 34 KB of JSON)")
+	demoMode := flag.Bool("demo", false, "serve the demo upstream's generated histories (0-40 tickets per id) instead of -tickets copies of the example")
 	flag.Parse()
 	s, err := newStub(demo.ExampleHistory(), *tickets, *latency)
 	if err != nil {
@@ -37,7 +43,13 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("stub on http://%s: %d tickets (%d bytes) per history, latency %s\n", ln.Addr(), *tickets, len(s.history("100001")), *latency)
+	if *demoMode {
+		s.demo = demo.NewHandler()
+		b, _ := demo.History("100001")
+		fmt.Printf("stub on http://%s: the demo upstream's histories (100001: %d bytes), latency %s\n", ln.Addr(), len(b), *latency)
+	} else {
+		fmt.Printf("stub on http://%s: %d tickets (%d bytes) per history, latency %s\n", ln.Addr(), *tickets, len(s.history("100001")), *latency)
+	}
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.Fatal(srv.Serve(ln))
 }
@@ -50,6 +62,7 @@ type stub struct {
 	tickets      [][][]byte
 	placeholders [][]string
 	calls        atomic.Int64
+	demo         http.Handler // with -demo: answers every history call after the latency
 }
 
 // The placeholders put into the template ticket: ticketID is its id (a JSON number, as the
@@ -172,6 +185,10 @@ func (s *stub) routes() http.Handler {
 				t.Stop()
 				return
 			}
+		}
+		if s.demo != nil {
+			s.demo.ServeHTTP(w, r)
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(s.history(id))

@@ -89,3 +89,32 @@ func TestRoutesCountCalls(t *testing.T) {
 		t.Errorf("GET /stats = %s, want 2 calls", body)
 	}
 }
+
+func TestDemoMode(t *testing.T) {
+	s := newTestStub(t, 1)
+	s.demo = demo.NewHandler()
+	srv := httptest.NewServer(s.routes())
+	defer srv.Close()
+	for _, id := range []string{"100001", "C-1001"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/contract/"+id+"/history", nil)
+		req.Header.Set("Authorization", "Bearer bench-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want, _ := demo.History(id)
+		if resp.StatusCode != 200 || string(got) != string(want) {
+			t.Errorf("GET history of %s = %d with %d bytes, want 200 with the demo's %d bytes", id, resp.StatusCode, len(got), len(want))
+		}
+	}
+	resp, err := http.Get(srv.URL + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); strings.TrimSpace(string(b)) != `{"calls":2}` {
+		t.Errorf("GET /stats = %s, want 2 calls", b)
+	}
+}
