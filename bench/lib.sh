@@ -1,5 +1,6 @@
-# Shell helpers of bench/run and bench/compare (sourced, not run). They expect $work (the
-# temporary folder, with logs/), $ok (1 once the run succeeded), the array started, and $token.
+# Shell helpers of bench/run, bench/compare and bench/stats (sourced, not run). They expect
+# $work (the temporary folder, with logs/), $ok (1 once the run succeeded), the array started,
+# and $token.
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 

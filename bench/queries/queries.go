@@ -12,10 +12,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// The load benchmark's queries, GraphiQL's introspection query (graphql-js 16's, as the
-// playground sends it), and the BI tools' query: historyStats with per-contract rows and totals,
-// every aggregate selected (the README's "For BI tools" quotes it; over the 100 ids of
-// DemoContracts it must pass the default limits).
+// The load benchmark's queries, bench/stats' BI question over many contracts (variables ids,
+// from and now; see StatsVariables), the BI tools' query (historyStats with per-contract rows and
+// totals, every aggregate selected; over the 100 ids of DemoContracts it must pass the default
+// limits), and GraphiQL's introspection query (graphql-js 16's, as the playground sends it).
 var (
 	//go:embed q1.graphql
 	Q1 string
@@ -23,6 +23,8 @@ var (
 	Q2 string
 	//go:embed q3.graphql
 	Q3 string
+	//go:embed stats.graphql
+	Stats string
 	//go:embed introspection.graphql
 	Introspection string
 	//go:embed historystats.graphql
@@ -58,6 +60,12 @@ func everyField(s *ast.Schema, typeName string, b *strings.Builder) {
 	b.WriteString(" }")
 }
 
+// StatsVariables are the variables of Stats: the contract ids; the tickets created since from
+// count; open tickets are overdue at now (both RFC 3339).
+func StatsVariables(ids []string, from, now string) map[string]any {
+	return map[string]any{"ids": ids, "from": from, "now": now}
+}
+
 // DemoContracts are 100 contract ids the demo upstream knows.
 func DemoContracts() []string {
 	ids := make([]string, 100)
@@ -70,8 +78,9 @@ func DemoContracts() []string {
 // Legitimate are the queries the default limits must admit (issue 8): every field of one
 // contract's history; the same with its customers' contract histories one level down; a
 // 100-contract list view; a dashboard of 20 aliased contracts (q3); the benchmark's other
-// queries; GraphiQL's introspection query; the BI tools' historyStats over 100 contracts. The
-// README's examples are added by the test that sends these, which reads them from README.md.
+// queries; bench/stats' BI question; GraphiQL's introspection query; the BI tools' historyStats
+// over 100 contracts. The README's examples are added by the test that sends these, which reads
+// them from README.md.
 func Legitimate(s *ast.Schema) []Query {
 	every := `query EveryField($id: ID!) { contract(id: $id) ` +
 		strings.Replace(EveryField(s, "Contract"), " tabPreview", " history { contractId tickets "+EveryField(s, "Ticket")+" } tabPreview", 1) + ` }`
@@ -84,6 +93,8 @@ func Legitimate(s *ast.Schema) []Query {
 		{"q1", Q1, nil},
 		{"q2", Q2, nil},
 		{"q3: a dashboard of 20 aliased contracts", Q3, nil},
+		{"bench/stats: historyStats over 100 contracts with per-contract rows", Stats,
+			StatsVariables(DemoContracts(), "2024-01-01T00:00:00+01:00", "2025-09-30T12:00:00Z")},
 		{"GraphiQL's introspection query", Introspection, nil},
 		{"historyStats over 100 contracts, every aggregate, with rows and totals", HistoryStats, map[string]any{"ids": DemoContracts()}},
 	}
