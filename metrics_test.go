@@ -40,6 +40,7 @@ func TestMetricsCountKnownTraffic(t *testing.T) {
 	for _, body := range [][]byte{
 		named, // executed: a miss in every layer, one upstream call
 		named, // from the response cache
+		[]byte(`{"query":"{ contract(id: \"746839\") { history { tickets { subject } } } }"}`),                                                                            // executed on the hot history
 		[]byte(`{"query":"query Other { contract(id: \"not-found\") { id } }"}`),                                                                                          // errors, a 404
 		[]byte(`{"query":"{ contract(id: \"1\") { ` + strings.Repeat("history { tickets { customer { contracts { ", 5) + `id` + strings.Repeat(" } } } }", 5) + ` } }"}`), // refused
 	} {
@@ -50,10 +51,12 @@ func TestMetricsCountKnownTraffic(t *testing.T) {
 		`facade_operations_total{operation="ContractTickets",outcome="ok"}`:    "2",
 		`facade_operations_total{operation="other",outcome="errors"}`:          "1",
 		`facade_operations_total{operation="anonymous",outcome="refused"}`:     "1",
+		`facade_operations_total{operation="anonymous",outcome="ok"}`:          "1",
 		`facade_operation_duration_seconds_count{operation="ContractTickets"}`: "2",
 		`facade_refusals_total{code="QUERY_TOO_DEEP"}`:                         "1",
 		`facade_cache_lookups_total{layer="response",result="hit"}`:            "1",
-		`facade_cache_lookups_total{layer="response",result="miss"}`:           "3",
+		`facade_cache_lookups_total{layer="response",result="miss"}`:           "4",
+		`facade_cache_lookups_total{layer="hot",result="hit"}`:                 "1",
 		`facade_cache_lookups_total{layer="hot",result="miss"}`:                "2",
 		`facade_cache_lookups_total{layer="store",result="miss"}`:              "2",
 		`facade_upstream_calls_total{status="2xx"}`:                            "1",

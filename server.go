@@ -189,7 +189,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	dur(&c.CacheRevalidate, "CACHE_REVALIDATE", 0, "a window after CACHE_TTL in which an expired history is served at once while it is refreshed; 0: off")
 	dur(&c.CacheStaleTTL, "CACHE_STALE_TTL", 10*time.Minute, "how long an expired history is kept for when the upstream fails")
 	secret(&encryptionKey, "CACHE_ENCRYPTION_KEY", "32-byte key (base64 or 64 hex digits) sealing cached values with AES-256-GCM; unset: plain")
-	num(&c.CacheHotBytes, "CACHE_HOT_BYTES", 16<<20, "bound of decoded histories kept in process")
+	num(&c.CacheHotBytes, "CACHE_HOT_BYTES", 64<<20, "bound of decoded histories kept in process")
 	num(&c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset")
 	num(&c.CacheResponseBytes, "CACHE_RESPONSE_BYTES", 8<<20, "bound of the whole responses kept in process")
 	str(&c.CachePrefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
@@ -628,8 +628,10 @@ func serveAside(bg *sync.WaitGroup, addr string, h http.Handler) (listening stri
 // four times the live heap below it (GOGC=400: with 100 a small live heap was collected ten
 // times a second under load, and requests that met a collection made the tail). Measured with
 // Redis, warm q2 over 100 contracts served 14,500-14,700 req/s under the old 48 MiB limit
-// (caches plus 24 MiB), 21,400-25,000 under 64-80 MiB and 25,400-25,500 under 112 MiB, which
-// this gives for the defaults. GOMEMLIMIT and GOGC, where set, rule instead.
+// (caches plus 24 MiB), 21,400-25,000 under 64-80 MiB and 25,400-25,500 under 112 MiB. The
+// defaults give 208 MiB with Redis: the hot layer holds 64 MiB since a BI question over 100
+// contracts needs about 20 MiB of it (bench/STATS.md: 16 MiB held 83 of the 100 demo histories,
+// and the question took 34 ms instead of 14). GOMEMLIMIT and GOGC, where set, rule instead.
 func tuneProcess(cfg config, getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
 		limit := int64(64 << 20) // without caches: the work in flight

@@ -161,11 +161,12 @@ func (l *loaders) markLoaded(ids []string, hs []*upstream.History, errs []error)
 	}
 }
 
-// record notes a history the operation used. The first use of a contract says where its
-// history came from: a later one (Contract.history after Query.contract) finds it hot.
-func (l *loaders) record(id string, r upstream.Result) {
+// record notes a history the operation used, and reports whether it is the contract's first
+// use. The first use of a contract says where its history came from: a later one
+// (Contract.history after Query.contract) finds it hot.
+func (l *loaders) record(id string, r upstream.Result) bool {
 	if r.History == nil {
-		return
+		return false
 	}
 	if r.History.Lenient {
 		l.lenient.Store(true)
@@ -175,9 +176,11 @@ func (l *loaders) record(id string, r upstream.Result) {
 	if l.used == nil {
 		l.used = map[string]historyUse{}
 	}
-	if _, ok := l.used[id]; !ok {
-		l.used[id] = historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), freshUntil: r.FreshUntil}
+	if _, ok := l.used[id]; ok {
+		return false
 	}
+	l.used[id] = historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), freshUntil: r.FreshUntil}
+	return true
 }
 
 func loadersFrom(ctx context.Context) *loaders {
@@ -212,7 +215,11 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 		if l.cred.Err == nil && !l.loaded(id) {
 			if r, ok := l.fetch.Peek(l.cred.Upstream, id); ok {
 				hs[i], errs[i] = r.History, r.Err
-				l.record(id, r)
+				if l.record(id, r) {
+					// Counted here, once per operation: the fetcher counts the lookups of
+					// its batches, not those of Peek.
+					l.obs.CacheLookup("hot", "hit")
+				}
 			}
 		}
 	}

@@ -19,7 +19,8 @@ type Observer interface {
 	Refused(code string)
 	// LoaderBatch is a batch of history loads and how many contracts it held.
 	LoaderBatch(size int)
-	// CacheLookup is a lookup of the response cache ("response"): "hit" or "miss".
+	// CacheLookup is a lookup of the response cache ("response"): "hit" or "miss"; or a hot
+	// history found without a batch ("hot", "hit"), once per contract and operation.
 	CacheLookup(layer, result string)
 }
 

@@ -30,7 +30,7 @@ type CacheOptions struct {
 	// NotFoundTTL is how long a 404 is remembered for its scope (default, and at most, 30s).
 	NotFoundTTL time.Duration
 	// HotBytes bounds the decoded histories kept in process in front of the store, so that a hit
-	// does not pay for decoding (default 16 MiB).
+	// does not pay for decoding (default 64 MiB).
 	HotBytes int64
 	// EncryptionKey, 32 bytes, seals stored values with AES-256-GCM; nil stores them plain.
 	EncryptionKey []byte
@@ -120,7 +120,7 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 		o.NotFoundTTL = 30 * time.Second
 	}
 	if o.HotBytes <= 0 {
-		o.HotBytes = 16 << 20
+		o.HotBytes = 64 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

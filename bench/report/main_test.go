@@ -54,7 +54,7 @@ func TestWrite(t *testing.T) {
 		"| warm q1 ≥ 3× the best peer | 4.29× | yes |",
 		"| cold q3: upstream calls = distinct ids (15) | 15–15 | yes |",
 		"| cold q3: latency ≤ 1.5 × one upstream round trip (30.0 ms) | p50 25.0 ms, p99 29.0 ms | yes |",
-		"| facade RSS ≤ 144 MiB | 40 MiB | yes |",
+		"| facade RSS ≤ 240 MiB | 40 MiB | yes |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
