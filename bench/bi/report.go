@@ -178,7 +178,7 @@ func report(w io.Writer, lines []line, m meta) {
 			}
 		}
 	}
-	p("\nHistories per question: `hot` is the decoded histories the process keeps (`CACHE_HOT_BYTES`), `store` the compressed entries (in-process or Redis) that a hot miss falls back to and decodes again, `store error` a store read that failed (Redis past `REDIS_TIMEOUT`). From the facade's `facade_cache_lookups_total` over the run (hot misses and store results); the hot hits are the %.0f contracts less the hot misses, because that metric does not count the hits of the loaders' `Peek`, which answer most of them.\n\n", contracts)
+	p("\nHistories per question: `hot` is the decoded histories the process keeps (`CACHE_HOT_BYTES`), `store` the compressed entries (in-process or Redis) that a hot miss falls back to and decodes again, `store error` a store read that failed (Redis past `REDIS_TIMEOUT`). From the facade's `facade_cache_lookups_total` over the run (hot misses and store results); the hot hits are the %.0f contracts less the hot misses.\n\n", contracts)
 
 	p("## The REST way\n\n")
 	p("| upstream latency | GETs at once | questions | questions/s | p50 ms | p99 ms | upstream calls / question | bytes / question | errors |\n")
@@ -238,8 +238,8 @@ func pair(l line) string {
 
 // sources says where a run's questions found their histories, per question, from the facade's
 // cache lookups: an executed question looks each of its contracts up in the hot layer first, and
-// a hot miss in the store. Hot hits are contracts less hot misses: facade_cache_lookups_total
-// does not count the hits of the loaders' Peek, which answers most of them.
+// a hot miss in the store. Hot hits are contracts less hot misses (facade builds before 0e0190b
+// did not count the hits of the loaders' Peek, which answers most of them).
 func sources(l line, contracts float64) string {
 	if l.num("cache_response_hit") > 0 && l.num("cache_response_miss") == 0 {
 		return "the response cache"
