@@ -49,19 +49,13 @@ func post(t *testing.T, base, token string, body []byte) (status int, out map[st
 
 func get(t *testing.T, url, token string) (status int, out map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	status, _, body := getRaw(t, url, token)
+	json.Unmarshal(body, &out)
+	return status, out
 }
 
-// getCSV GETs a table, and says what is wrong unless it is one with a header and rows.
-func getCSV(t *testing.T, url, token string) error {
+// getRaw GETs url with token: the answer's status, Content-Type and body.
+func getRaw(t *testing.T, url, token string) (status int, contentType string, body []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -70,9 +64,16 @@ func getCSV(t *testing.T, url, token string) error {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
-		return fmt.Errorf("%d %s: %.600s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	body, _ = io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), body
+}
+
+// getCSV GETs a table, and says what is wrong unless it is one with a header and rows.
+func getCSV(t *testing.T, url, token string) error {
+	t.Helper()
+	status, contentType, body := getRaw(t, url, token)
+	if status != http.StatusOK || !strings.HasPrefix(contentType, "text/csv") {
+		return fmt.Errorf("%d %s: %.600s", status, contentType, body)
 	}
 	if records, err := csv.NewReader(bytes.NewReader(body)).ReadAll(); err != nil || len(records) < 2 {
 		return fmt.Errorf("not a table with rows (%v): %.600s", err, body)
