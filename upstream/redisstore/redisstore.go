@@ -34,10 +34,10 @@ var ErrUnavailable = errors.New("redis unavailable: breaker open")
 // always come from these options, even if the URL has dial_timeout and the like, because the
 // store's promise that a hung Redis costs each call a fraction of a second rests on them.
 type Options struct {
-	// URL is redis://[user:password@]host[:port][/db] or rediss:// for TLS (go-redis ParseURL).
-	// For Redis Cluster, add the other seed nodes as addr=host:port query parameters, or
-	// cluster=true when one seed is enough; the same layout works there, since every command
-	// touches one key.
+	// URL is redis://[user:password@]host[:port][/db] or rediss:// for TLS, in go-redis's
+	// conventions: for Redis Cluster, the other seed nodes as addr=host:port query parameters
+	// (ParseClusterURL), or cluster=true when one seed is enough; for Sentinel, the sentinels
+	// as the host and addr= parameters with master_name=<name> (ParseFailoverURL).
 	URL string
 	// Prefix namespaces every key and the invalidation channel (default "efc:v1:"). Bump its
 	// version when the value format changes incompatibly, so old replicas and new ones don't
@@ -77,10 +77,12 @@ func (c *config) setDefaults() {
 
 // Store is an upstream.Store on Redis, shared by the facade's replicas.
 //
-// Layout: one hash per contract, key Prefix+"c:"+digest(contractID), one field per credential scope
-// holding that scope's encoded entry. A contract's entries of every scope are thus dropped with
-// one DEL, and a batch of lookups is one pipeline of HGETs: one round trip that also works on
-// Redis Cluster, where an MGET across slots would not.
+// Layout: one hash per contract, key Prefix+"c:{"+digest(contractID)+"}", one field per
+// credential scope holding that scope's encoded entry. A contract's entries of every scope are
+// thus dropped with one DEL, and a batch of lookups is one pipeline of HGETs: one round trip on
+// a single node; on Redis Cluster, where an MGET across slots would fail, go-redis splits the
+// pipeline by node and sends the parts in parallel. The digest is the key's hash tag, so that
+// whatever else is ever kept for a contract lands in the same slot as its entries.
 //
 // Redis trouble never fails or slows every query: each call is bounded by the timeouts, nothing
 // is retried, and after a few consecutive failures a breaker skips Redis for a cool-down,
@@ -164,9 +166,9 @@ func newBreaker(c config) *gobreaker.CircuitBreaker[struct{}] {
 // errGaveUp marks a call cut short by its caller, which says nothing of Redis.
 var errGaveUp = errors.New("caller gave up")
 
-// newClient parses o.URL and applies the store's client settings: a single-node client,
-// or a cluster client when the URL names several seeds (addr=) or says cluster=true. The
-// cluster path is a small switch of constructor; CI exercises the single-node one.
+// newClient parses o.URL and applies the store's client settings: a single-node client, a
+// cluster client when the URL names several seeds (addr=) or says cluster=true, or a Sentinel
+// (failover) client when it names a master_name.
 func newClient(o Options, c config) (redis.UniversalClient, error) {
 	if strings.TrimSpace(o.URL) == "" {
 		return nil, errors.New("redis URL is empty")
@@ -181,11 +183,15 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		return nil, urlError(err)
 	}
 	q := u.Query()
-	cluster := q.Has("addr")
+	sentinel := q.Has("master_name")
+	cluster := q.Has("addr") && !sentinel
 	if q.Has("cluster") {
 		v, err := strconv.ParseBool(q.Get("cluster"))
 		if err != nil {
 			return nil, fmt.Errorf("redis URL: cluster=%q is not true or false", q.Get("cluster"))
+		}
+		if v && sentinel {
+			return nil, errors.New("redis URL: cluster=true and master_name name two topologies; pick one")
 		}
 		cluster = cluster || v
 		q.Del("cluster") // ours, not go-redis's: it rejects parameters it does not know
@@ -204,6 +210,20 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 	//     for Redis Enterprise's live upgrades, neither of which a cache needs.
 	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	poolTimeout := o.DialTimeout + o.IOTimeout
+	if sentinel {
+		fo, err := redis.ParseFailoverURL(u.String())
+		if err != nil {
+			return nil, urlError(err)
+		}
+		fo.MaxRetries, fo.DialerRetries = -1, 1
+		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
+		fo.ContextTimeoutEnabled, fo.PoolTimeout = true, poolTimeout
+		fo.DisableIdentity = true
+		if c.dialer != nil {
+			fo.Dialer = c.dialer
+		}
+		return redis.NewFailoverClient(fo), nil
+	}
 	if cluster {
 		co, err := redis.ParseClusterURL(u.String())
 		if err != nil {
@@ -246,7 +266,7 @@ func urlError(err error) error {
 // client input, however well validated, forms part of a key.
 func (s *Store) hashKey(contractID string) string {
 	sum := sha256.Sum256([]byte(contractID))
-	return s.prefix + "c:" + hex.EncodeToString(sum[:16])
+	return s.prefix + "c:{" + hex.EncodeToString(sum[:16]) + "}"
 }
 
 // GetMany returns the values of keys in order, nil where absent, in one pipeline of HGETs. On

@@ -593,6 +593,7 @@ func TestNewURL(t *testing.T) {
 		{"redis://user:hunter2@127.0.0.1:6379/zero", "database number"},
 		{"redis://user:hunter2@127.0.0.1:6379/0?colour=blue", "colour"},
 		{"redis://127.0.0.1:6379?cluster=maybe", "cluster"},
+		{"redis://127.0.0.1:26379?master_name=mymaster&cluster=true", "pick one"},
 	}
 	for _, tt := range bad {
 		s, err := New(Options{URL: tt.url})
@@ -607,17 +608,16 @@ func TestNewURL(t *testing.T) {
 	}
 
 	// None of these connects: a store is made while Redis is down, and works once it is up.
-	good := []struct {
-		url     string
-		cluster bool
-	}{
-		{"redis://127.0.0.1:1/0", false},
-		{"REDIS://127.0.0.1:1", false},
-		{"redis://user:pw@127.0.0.1:1/2?pool_size=4", false},
-		{"rediss://127.0.0.1:1", false},
-		{"redis://127.0.0.1:1?addr=127.0.0.1:2&addr=127.0.0.1:3", true},
-		{"rediss://127.0.0.1:1?cluster=true", true},
-		{"redis://127.0.0.1:1?cluster=false", false},
+	good := []struct{ url, kind string }{
+		{"redis://127.0.0.1:1/0", "node"},
+		{"REDIS://127.0.0.1:1", "node"},
+		{"redis://user:pw@127.0.0.1:1/2?pool_size=4", "node"},
+		{"rediss://127.0.0.1:1", "node"},
+		{"redis://127.0.0.1:1?addr=127.0.0.1:2&addr=127.0.0.1:3", "cluster"},
+		{"rediss://127.0.0.1:1?cluster=true", "cluster"},
+		{"redis://127.0.0.1:1?cluster=false", "node"},
+		{"redis://127.0.0.1:1?master_name=mymaster", "sentinel"},
+		{"redis://:pw@127.0.0.1:1/3?master_name=mymaster&addr=127.0.0.1:2", "sentinel"},
 	}
 	for _, tt := range good {
 		s, err := New(Options{URL: tt.url})
@@ -625,12 +625,40 @@ func TestNewURL(t *testing.T) {
 			t.Errorf("New(%q): %v", tt.url, err)
 			continue
 		}
-		if _, isCluster := s.rdb.(*redis.ClusterClient); isCluster != tt.cluster {
-			t.Errorf("New(%q) made a %T, want cluster %v", tt.url, s.rdb, tt.cluster)
+		kind := "cluster"
+		if c, ok := s.rdb.(*redis.Client); ok {
+			kind = map[bool]string{true: "sentinel", false: "node"}[c.Options().Addr == "FailoverClient"]
+		}
+		if kind != tt.kind {
+			t.Errorf("New(%q) made a %T (%s), want %s", tt.url, s.rdb, kind, tt.kind)
 		}
 		if got := s.Status(); got != "ok" {
 			t.Errorf("New(%q).Status() = %q before any call, want ok", tt.url, got)
 		}
 		s.Close()
+	}
+}
+
+// Through a Sentinel the store finds the master by name, and works as on a single node.
+func TestStoreThroughSentinel(t *testing.T) {
+	s, err := New(Options{URL: redistest.StartSentinel(t), Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	key := upstream.EntryKey{ContractID: "746839", Scope: "scope-a"}
+	if err := s.SetMany(ctx, []upstream.Entry{{Key: key, Value: []byte("entry"), TTL: time.Minute}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetMany(ctx, []upstream.EntryKey{key, {ContractID: "other", Scope: "scope-a"}})
+	if err != nil || string(got[0]) != "entry" || got[1] != nil {
+		t.Fatalf("GetMany = %q, %v; want the entry and a miss", got, err)
+	}
+	if err := s.DropContract(ctx, key.ContractID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetMany(ctx, []upstream.EntryKey{key}); err != nil || got[0] != nil {
+		t.Fatalf("after DropContract: %q, %v; want a miss", got, err)
 	}
 }
