@@ -56,7 +56,11 @@ type Cache struct {
 
 	mu          sync.Mutex
 	invalidated map[string]time.Time // contract -> when it was last invalidated, for a minute
+	resumed     time.Time            // when the invalidation feed last came back: older is suspect
 	closed      bool                 // no more background refreshes start
+	// deaf is set while the store's invalidation feed may be missing invalidations (see
+	// InvalidationFeed): nothing kept in process is served then, and nothing fetched is kept.
+	deaf atomic.Bool
 
 	refreshing sync.Map // EntryKey -> struct{}: a background refresh is under way
 	background context.Context
@@ -148,6 +152,9 @@ func (c *Cache) Status() string { return c.store.Status() }
 // Peek returns id's history for cred if a fresh one is at hand in process, without waiting for
 // anything: loaders use it to answer hot contracts without collecting a batch first.
 func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
+	if c.deaf.Load() {
+		return Result{}, false
+	}
 	now := time.Now()
 	e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now)
 	if !ok || e.notFound || !now.Before(e.freshUntil) || cred.Token == "" && c.client.NeedsCallerToken() {
@@ -180,7 +187,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 			res[i].Err = ErrNoCredential
 			continue
 		}
-		if e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now); ok {
+		if e, ok := c.hotEntry(EntryKey{id, cred.Scope}, now); ok {
 			if now.Before(e.freshUntil) {
 				obs.CacheLookup("hot", "hit")
 				res[i] = e.result(c.client, id, CacheHit, now)
@@ -218,7 +225,9 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 		if e := found[j]; e != nil {
 			if now.Before(e.freshUntil) {
 				obs.CacheLookup("store", "hit")
-				c.keepHot(keys[j], e)
+				if !c.invalidatedSince(ids[i], now) { // read before an invalidation heard since
+					c.keepHot(keys[j], e)
+				}
 				res[i] = e.result(c.client, ids[i], CacheHit, now)
 				continue
 			}
@@ -451,7 +460,7 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projec
 		key := EntryKey{id, cred.Scope}
 		// A caller that missed while the previous fetch of this key was finishing arrives just
 		// after it: that fetch's entry is hot by now.
-		if e, ok := c.hot.Get(key, started); ok && started.Before(e.freshUntil) {
+		if e, ok := c.hotEntry(key, started); ok && started.Before(e.freshUntil) {
 			return &fetched{entry: e, hit: true}, nil
 		}
 		body, err := c.client.historyBody(ctx, cred.Token, id)
@@ -574,12 +583,58 @@ func (c *Cache) ChangedSince(contractID string, t time.Time) bool {
 }
 
 func (c *Cache) invalidatedSince(contractID string, t time.Time) bool {
+	if c.deaf.Load() {
+		return true // any contract may have been invalidated unheard
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !t.After(c.resumed) {
+		return true // it may have been invalidated while the feed was lost
+	}
 	at, ok := c.invalidated[contractID]
 	return ok && !at.Before(t)
 }
 
+// hotEntry returns key's entry in process, unless the invalidation feed is lost.
+func (c *Cache) hotEntry(key EntryKey, now time.Time) (*hotEntry, bool) {
+	if c.deaf.Load() {
+		return nil, false
+	}
+	return c.hot.Get(key, now)
+}
+
 // Watch drops hot entries that other replicas invalidate, until ctx ends. It returns at once
 // for a store that has no other replicas.
-func (c *Cache) Watch(ctx context.Context) { c.store.Invalidations(ctx, c.dropHot) }
+func (c *Cache) Watch(ctx context.Context) { c.store.Invalidations(ctx, feed{c}) }
+
+// feed is the cache's InvalidationFeed. While the store may be missing invalidations the
+// cache is deaf: it serves nothing it keeps in process (the hot layer, and through
+// ChangedSince the response cache) and keeps and writes nothing it fetches, so every query
+// reads the store, which invalidations empty whether or not anyone hears of them. Once the
+// feed is back, everything kept from before is dropped, since it may have been invalidated
+// unheard.
+type feed struct{ c *Cache }
+
+func (f feed) Drop(contractID string) { f.c.dropHot(contractID) }
+
+func (f feed) Lost() {
+	c := f.c
+	c.mu.Lock()
+	started := c.resumed.IsZero() // the feed has not begun yet: nothing was lost
+	c.mu.Unlock()
+	if !c.deaf.Swap(true) && !started {
+		c.log.Warn("invalidations may be missed: serving from the store, not from memory, until they are heard again")
+	}
+}
+
+func (f feed) Resumed() {
+	c := f.c
+	c.mu.Lock()
+	again := !c.resumed.IsZero()
+	c.resumed = time.Now()
+	c.mu.Unlock()
+	c.hot.RemoveIf(func(EntryKey) bool { return true })
+	if c.deaf.Swap(false) && again {
+		c.log.Info("invalidations heard again: what was kept in memory before is dropped")
+	}
+}

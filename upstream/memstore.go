@@ -47,7 +47,7 @@ func (s *MemoryStore) DropContract(_ context.Context, contractID string) error {
 }
 
 // Invalidations returns at once: no other replica shares this store.
-func (s *MemoryStore) Invalidations(context.Context, func(string)) {}
+func (s *MemoryStore) Invalidations(context.Context, InvalidationFeed) {}
 
 // Status reports "memory": this store cannot be degraded.
 func (s *MemoryStore) Status() string { return "memory" }

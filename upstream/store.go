@@ -16,11 +16,25 @@ type Store interface {
 	SetMany(ctx context.Context, entries []Entry) error
 	// DropContract deletes the entries of contractID for every scope.
 	DropContract(ctx context.Context, contractID string) error
-	// Invalidations calls drop with each contract id that any replica sharing the store
-	// drops, until ctx ends; it returns at once for a store no other replica shares.
-	Invalidations(ctx context.Context, drop func(contractID string))
+	// Invalidations tells feed of each contract id that any replica sharing the store drops,
+	// and of every stretch in which it may miss some, until ctx ends; it returns at once for a
+	// store no other replica shares.
+	Invalidations(ctx context.Context, feed InvalidationFeed)
 	// Status says how the store is doing, for /readyz: "memory", "ok" or "degraded".
 	Status() string
+}
+
+// InvalidationFeed hears of the invalidations other replicas make (see Store.Invalidations).
+// Pub/sub, which carries them, keeps nothing for a subscriber that is away, so the feed also
+// hears when it may be missing some: from Lost until Resumed nothing kept in process can be
+// trusted, and at Resumed everything kept from before may be out of date.
+type InvalidationFeed interface {
+	// Drop: contractID was invalidated.
+	Drop(contractID string)
+	// Lost: invalidations may be missed from now on (the subscription broke, or has not begun).
+	Lost()
+	// Resumed: invalidations are heard again, but those made while lost were missed.
+	Resumed()
 }
 
 // EntryKey addresses one cache entry.

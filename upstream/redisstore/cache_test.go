@@ -2,10 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,5 +176,125 @@ func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
 	}
 	if n := u.calls.Load() - calls; n != 0 {
 		t.Errorf("a warm batch made %d upstream calls, want 0", n)
+	}
+}
+
+// versionedUpstream serves histories whose one ticket's subject names the version it is at.
+func versionedUpstream(t *testing.T, version *atomic.Int64, calls *atomic.Int64) *upstream.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Write([]byte(`{"tickets":[{"id":1,"subject":"v` + strconv.FormatInt(version.Load(), 10) + `"}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := upstream.New(upstream.Options{BaseURL: srv.URL, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitFor polls cond until it holds, or fails t after 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+	}
+}
+
+// TestInvalidationReachesADeafReplica: replica B's subscription is down, and stays down, while
+// A invalidates; B's next query still gets the new history, since B serves nothing it keeps in
+// process while it may be missing invalidations; and once B hears them again, what it kept
+// from before, invalidated unheard meanwhile, is gone.
+func TestInvalidationReachesADeafReplica(t *testing.T) {
+	url, _, _ := redistest.StartServer(t) // of its own: CLIENT KILL reaches every client
+	prefix := redistest.Prefix(t)
+	var version, calls atomic.Int64
+	client := versionedUpstream(t, &version, &calls)
+	var refuse atomic.Bool // B cannot connect anew: its subscription stays down
+	var d net.Dialer
+	dialB := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if refuse.Load() {
+			return nil, errors.New("refused by the test")
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	storeA := mustStore(t, patient(url, prefix), config{})
+	storeB := mustStore(t, patient(url, prefix), config{heartbeat: 100 * time.Millisecond, dialer: dialB})
+	logsB := &syncBuffer{}
+	a, err := upstream.NewCache(client, storeA, upstream.CacheOptions{TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := upstream.NewCache(client, storeB, upstream.CacheOptions{TTL: time.Minute, Logger: logTo(logsB)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var watching sync.WaitGroup
+	watching.Go(func() { a.Watch(ctx) })
+	watching.Go(func() { b.Watch(ctx) })
+	defer func() { cancel(); watching.Wait() }()
+	subscribers := func() int64 { return storeA.rdb.PubSubNumSub(ctx, storeA.channel).Val()[storeA.channel] }
+	waitFor(t, "both replicas subscribed", func() bool { return subscribers() == 2 })
+
+	get := func(c *upstream.Cache, id string) (string, string) {
+		t.Helper()
+		r := one(t, c, alice, id)
+		if r.Err != nil {
+			t.Fatalf("%s: %v", id, r.Err)
+		}
+		return subject(r), r.Cache
+	}
+	// B keeps contracts 1 and 2 in process, at version 0.
+	get(b, "1")
+	get(b, "2")
+	if s, cache := get(b, "1"); s != "v0" || cache != upstream.CacheHit {
+		t.Fatalf("B's second read of 1: %s %s, want a v0 hit", s, cache)
+	}
+
+	refuse.Store(true)
+	if err := storeA.rdb.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B knows it may miss invalidations", func() bool { return strings.Contains(logsB.String(), "invalidations may be missed") })
+	waitFor(t, "A subscribed again, B not", func() bool { return subscribers() == 1 })
+
+	// The response cache asks ChangedSince of every history an answer was built from: while B
+	// is deaf, any of them may have changed.
+	beforeLoss := time.Now().Add(-time.Second)
+	if !b.ChangedSince("3", time.Now()) {
+		t.Error("B, deaf, says contract 3 has not changed: its response cache would answer")
+	}
+	version.Store(1)
+	if err := a.Invalidate(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	before := calls.Load()
+	if s, cache := get(b, "1"); s != "v1" || cache != upstream.CacheMiss || calls.Load() != before+1 {
+		t.Errorf("B's read of 1 after A invalidated it, unheard: %s %s (%d upstream calls), want v1 fetched", s, cache, calls.Load()-before)
+	}
+	// A contract nobody invalidated comes from the store meanwhile, not from the upstream.
+	before = calls.Load()
+	if s, cache := get(b, "2"); s != "v0" || cache != upstream.CacheHit || calls.Load() != before {
+		t.Errorf("B's read of 2 while deaf: %s %s (%d upstream calls), want a v0 hit from the store", s, cache, calls.Load()-before)
+	}
+
+	// 2 is invalidated unheard too; B then hears again, and must not serve its old 2.
+	if err := a.Invalidate(ctx, "2"); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(false)
+	waitFor(t, "B hears invalidations again", func() bool { return strings.Contains(logsB.String(), "invalidations heard again") })
+	if s, _ := get(b, "2"); s != "v1" {
+		t.Errorf("B's read of 2 once it hears again: %s, want v1", s)
+	}
+	if !b.ChangedSince("3", beforeLoss) || b.ChangedSince("3", time.Now()) {
+		t.Error("B once it hears again: want answers built before it was deaf out of date, and new ones not")
+	}
+	if s, cache := get(b, "2"); s != "v1" || cache != upstream.CacheHit {
+		t.Errorf("B's second read of 2: %s %s, want a v1 hit: B keeps histories in process again", s, cache)
 	}
 }

@@ -59,6 +59,7 @@ type config struct {
 	failThreshold int           // consecutive failures that open the breaker (default 3)
 	coolDown      time.Duration // how long an open breaker skips Redis (default 5s)
 	maxScopes     int           // entries per contract hash before one is evicted (default 64)
+	heartbeat     time.Duration // a silent subscription is pinged after it (default 1s)
 	// dialer replaces go-redis's dialer; tests count dials with it. It must do TLS itself.
 	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -72,6 +73,9 @@ func (c *config) setDefaults() {
 	}
 	if c.maxScopes <= 0 {
 		c.maxScopes = 64
+	}
+	if c.heartbeat <= 0 {
+		c.heartbeat = time.Second
 	}
 }
 
@@ -99,6 +103,7 @@ type Store struct {
 	log         *slog.Logger
 	obs         upstream.Observer
 	closed      chan struct{} // closed by Close, which ends Invalidations
+	heartbeat   time.Duration // how long a subscription may be silent before it is pinged
 	closeOnce   sync.Once
 	br          *gobreaker.CircuitBreaker[struct{}]
 	maxScopes   int
@@ -145,6 +150,7 @@ func newStore(o Options, c config) (*Store, error) {
 		log:         log,
 		obs:         o.Observer,
 		closed:      make(chan struct{}),
+		heartbeat:   c.heartbeat,
 		br:          newBreaker(c),
 		maxScopes:   c.maxScopes,
 	}, nil
@@ -391,43 +397,83 @@ func (s *Store) DropContract(ctx context.Context, contractID string) error {
 	return nil
 }
 
-// Invalidations calls fn with the contract id of every DropContract made by any replica,
-// including this one, until ctx ends or the store is closed; fn runs on the calling goroutine,
-// one id at a time, and must not block for long.
+// Invalidations tells feed of the contract id of every DropContract made by any replica,
+// this one included, until ctx ends or the store is closed; feed runs on the calling
+// goroutine, one call at a time, and must not block for long.
 //
-// go-redis's PubSub reconnects and subscribes again by itself after an outage, so this needs
-// no loop of its own. Pub/sub does not queue: ids published while the subscription was down
-// are lost, so an in-memory cache must still expire entries on its own.
+// Pub/sub keeps nothing for a subscriber that is away, so feed also hears when ids may be
+// missed: Lost at the start and whenever the subscription breaks, Resumed each time it is
+// confirmed again. A subscription breaks when its connection fails, or goes silent: it is
+// pinged after a heartbeat without a message, and one that does not answer within the next is
+// dropped and made anew. Each new subscription is a new PubSub, after a pause that grows while
+// Redis cannot be reached.
 //
-// It leaves no goroutine behind: on return it closes the subscription, which stops go-redis's
-// health check, and drains the message channel until go-redis's reader closes it, so a reader
-// blocked on a full channel cannot linger.
-func (s *Store) Invalidations(ctx context.Context, fn func(contractID string)) {
-	ps := s.rdb.Subscribe(ctx, s.channel)
-	ch := ps.Channel(
-		// Bound go-redis's health check like any call: its defaults (5s ping, 10s reconnect)
-		// would hold the subscription's lock, and so Close, that long on a hung Redis.
-		redis.WithChannelPingTimeout(s.dialTimeout+s.ioTimeout),
-		redis.WithChannelReconnectTimeout(s.callTimeout),
-	)
-	defer func() {
-		_ = ps.Close()
-		for range ch {
-		}
-	}()
+// It leaves no goroutine behind: each PubSub is closed before the next, and on return.
+func (s *Store) Invalidations(ctx context.Context, feed upstream.InvalidationFeed) {
+	feed.Lost()
+	pause := s.heartbeat / 8
 	for {
+		if heard := s.subscribe(ctx, feed); heard {
+			pause = s.heartbeat / 8
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.closed:
-			// go-redis does not always close a subscription's channel when its client closes.
 			return
-		case m, ok := <-ch:
-			if !ok {
-				return // the store was closed
-			}
-			fn(m.Payload)
+		case <-time.After(pause):
+			pause = min(2*pause, s.heartbeat)
 		}
+	}
+}
+
+// subscribe runs one subscription until it breaks, ctx ends or the store closes, and reports
+// whether it was ever confirmed.
+func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (confirmed bool) {
+	ps := s.rdb.Subscribe(ctx, s.channel)
+	// Receive blocks in a socket read for up to a heartbeat; closing the PubSub ends it at once.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-s.closed:
+			ps.Close()
+		case <-done:
+		}
+	}()
+	defer ps.Close()
+
+	pinged := false // a ping went out and its pong has not come back
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, s.heartbeat)
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				confirmed = true
+				feed.Resumed()
+			}
+		case *redis.Message:
+			feed.Drop(m.Payload)
+		case *redis.Pong:
+		}
+		if err == nil {
+			pinged = false // anything that arrives shows the connection is alive
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && !pinged && confirmed {
+			pinged = ps.Ping(ctx) == nil
+			if pinged {
+				continue
+			}
+		}
+		// Broken, silent, closed or never confirmed: whatever comes next may have been missed.
+		if confirmed {
+			feed.Lost()
+		}
+		return confirmed
 	}
 }
 

@@ -326,7 +326,7 @@ func TestStoreDropContract(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		replica.Invalidations(subCtx, func(id string) { got <- id })
+		replica.Invalidations(subCtx, dropFeed(func(id string) { got <- id }))
 	}()
 	defer func() { cancel(); <-done }()
 	waitSubscribed(t, s)
@@ -374,14 +374,14 @@ func TestStoreInvalidationsEndWithoutLeaks(t *testing.T) {
 	// Ended by its context.
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { defer close(done); s.Invalidations(ctx, func(string) {}) }()
+	go func() { defer close(done); s.Invalidations(ctx, dropFeed(func(string) {})) }()
 	waitSubscribed(t, s)
 	cancel()
 	<-done
 
 	// Ended by Close.
 	done = make(chan struct{})
-	go func() { defer close(done); s.Invalidations(t.Context(), func(string) {}) }()
+	go func() { defer close(done); s.Invalidations(t.Context(), dropFeed(func(string) {})) }()
 	waitSubscribed(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -503,7 +503,7 @@ func TestStoreRecoversAfterOutage(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		replica.Invalidations(subCtx, func(id string) { got <- id })
+		replica.Invalidations(subCtx, dropFeed(func(id string) { got <- id }))
 	}()
 	defer func() { cancel(); <-done }()
 	waitSubscribed(t, s)
@@ -661,4 +661,75 @@ func TestStoreThroughSentinel(t *testing.T) {
 	if got, err := s.GetMany(ctx, []upstream.EntryKey{key}); err != nil || got[0] != nil {
 		t.Fatalf("after DropContract: %q, %v; want a miss", got, err)
 	}
+}
+
+// dropFeed is an InvalidationFeed that hears of drops only.
+type dropFeed func(contractID string)
+
+func (f dropFeed) Drop(id string) { f(id) }
+func (dropFeed) Lost()            {}
+func (dropFeed) Resumed()         {}
+
+// feedEvents is an InvalidationFeed that records what it hears, in order.
+type feedEvents chan string
+
+func (f feedEvents) Drop(id string) { f <- "drop " + id }
+func (f feedEvents) Lost()          { f <- "lost" }
+func (f feedEvents) Resumed()       { f <- "resumed" }
+
+// next returns the next event, or fails t after 10 seconds.
+func (f feedEvents) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case e := <-f:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no invalidation feed event within 10s")
+		return ""
+	}
+}
+
+// A subscription that breaks or goes silent is reported lost, and resumed once it is made
+// anew; invalidations flow again after it.
+func TestInvalidationsReportLostAndResumed(t *testing.T) {
+	url, _, _ := redistest.StartServer(t) // of its own: CLIENT KILL and PAUSE reach every client
+	prefix := redistest.Prefix(t)
+	s := mustStore(t, patient(url, prefix), config{})
+	replica := mustStore(t, patient(url, prefix), config{heartbeat: 100 * time.Millisecond})
+	events := make(feedEvents, 100)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); replica.Invalidations(ctx, events) }()
+	defer func() { cancel(); <-done }()
+	expect := func(want string) {
+		t.Helper()
+		if got := events.next(t); got != want {
+			t.Fatalf("feed heard %q, want %q", got, want)
+		}
+	}
+	expect("lost") // until the first subscription is confirmed
+	expect("resumed")
+
+	// Broken: the connection is killed.
+	if err := s.rdb.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	expect("lost")
+	expect("resumed")
+	if err := s.DropContract(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	expect("drop 1")
+
+	// Silent: Redis answers nothing, not even the heartbeat's ping, for longer than two
+	// heartbeats.
+	if err := s.rdb.Do(ctx, "CLIENT", "PAUSE", 800, "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	expect("lost")
+	expect("resumed")
+	if err := s.DropContract(ctx, "2"); err != nil {
+		t.Fatal(err)
+	}
+	expect("drop 2")
 }
