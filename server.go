@@ -634,14 +634,7 @@ func serveAside(bg *sync.WaitGroup, addr string, h http.Handler) (listening stri
 // and the question took 34 ms instead of 14). GOMEMLIMIT and GOGC, where set, rule instead.
 func tuneProcess(cfg config, getenv func(string) string) {
 	if getenv("GOMEMLIMIT") == "" {
-		limit := int64(64 << 20) // without caches: the work in flight
-		if cfg.CacheTTL > 0 {
-			limit += 2 * (cfg.CacheHotBytes + cfg.CacheResponseBytes)
-			if cfg.RedisURL == "" {
-				limit += cfg.CacheMemoryBytes
-			}
-		}
-		debug.SetMemoryLimit(limit)
+		debug.SetMemoryLimit(softMemoryLimit(cfg))
 		if getenv("GOGC") == "" {
 			debug.SetGCPercent(400)
 		}
@@ -649,6 +642,19 @@ func tuneProcess(cfg config, getenv func(string) string) {
 	// go-redis reports each failed dial through its own process-wide logger; the store logs
 	// an outage once, so these go to debug.
 	redis.SetLogger(redisLogger{slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))})
+}
+
+// softMemoryLimit is the soft memory limit tuneProcess sets where GOMEMLIMIT is unset; the
+// containers in deploy/ are sized above it.
+func softMemoryLimit(cfg config) int64 {
+	limit := int64(64 << 20) // without caches: the work in flight
+	if cfg.CacheTTL > 0 {
+		limit += 2 * (cfg.CacheHotBytes + cfg.CacheResponseBytes)
+		if cfg.RedisURL == "" {
+			limit += cfg.CacheMemoryBytes
+		}
+	}
+	return limit
 }
 
 // redisLogger passes go-redis's internal messages to slog at debug level.
