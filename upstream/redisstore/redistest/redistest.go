@@ -1,4 +1,5 @@
-// Package redistest finds or starts a real Redis for tests, and fakes a hung one.
+// Package redistest finds or starts a real Redis for tests, starts a local Redis Cluster
+// (cluster.go), and fakes a hung Redis.
 //
 // The house rule is that cache tests run against a real Redis: CI has one, a developer sets
 // REDIS_URL or has redis-server on PATH. Where none can be had a test skips with a message that
@@ -206,22 +207,23 @@ func deleteKeys(u, prefix string) error {
 	}
 }
 
-// unavailable skips t, or fails it under CI, where every test must run.
-func unavailable(t testing.TB, why string) {
+// unavailable skips t, or fails it under CI, where every test must run; how says what would
+// let it run.
+func unavailable(t testing.TB, why, how string) {
 	t.Helper()
 	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-		t.Fatalf("redistest: %s, and CI=true forbids skipping: %s", why, howTo)
+		t.Fatalf("redistest: %s, and CI=true forbids skipping: %s", why, how)
 		return
 	}
-	t.Skipf("redistest: %s; to run this test, %s", why, howTo)
+	t.Skipf("redistest: %s; to run this test, %s", why, how)
 }
 
-// server is a redis-server process owned by one test.
+// server is a redis-server process: one test's own, or a node of a Cluster.
 type server struct {
-	t    testing.TB
 	bin  string
 	dir  string
 	port int
+	args []string // more redis-server arguments, such as a cluster node's
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd  // nil while stopped
@@ -232,17 +234,17 @@ func startServer(t testing.TB) (string, func(), func()) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		unavailable(t, "no Redis at REDIS_URL or "+localAddr+" and no redis-server on PATH")
+		unavailable(t, "no Redis at REDIS_URL or "+localAddr+" and no redis-server on PATH", howTo)
 		return "", nil, nil // not reached: unavailable ends t
 	}
 	port, err := freePort()
 	if err != nil {
 		t.Fatalf("redistest: finding a free port: %v", err)
 	}
-	s := &server{t: t, bin: bin, dir: t.TempDir(), port: port}
-	s.start()
+	s := &server{bin: bin, dir: t.TempDir(), port: port}
+	s.start(t)
 	t.Cleanup(s.stop)
-	return fmt.Sprintf("redis://127.0.0.1:%d/0", port), s.stop, s.start
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", port), s.stop, func() { s.start(t) }
 }
 
 // freePort asks the kernel for a port that is free now. Another process could take it before
@@ -256,16 +258,25 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start runs redis-server and waits until it answers PING. It does nothing if it is running.
-func (s *server) start() {
-	s.t.Helper()
+func (s *server) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
+// start is launch for t, which fails if redis-server does not start.
+func (s *server) start(t testing.TB) {
+	t.Helper()
+	if err := s.launch(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+}
+
+// launch runs redis-server and waits until it answers PING. It does nothing if it is running.
+func (s *server) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return
+		return nil
 	}
 	logPath := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(s.bin,
+	args := append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
@@ -273,32 +284,41 @@ func (s *server) start() {
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--logfile", logPath,
-	)
+	}, s.args...)
+	cmd := exec.Command(s.bin, args...)
+	cmd.SysProcAttr = diesWithTest()
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("redistest: starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	addr := fmt.Sprintf("127.0.0.1:%d", s.port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		select {
 		case err := <-exited:
-			s.t.Fatalf("redistest: redis-server on port %d exited at start (%v); its log:\n%s", s.port, err, tail(logPath))
+			return fmt.Errorf("redis-server on port %d exited at start (%v); its log:\n%s", s.port, err, tail(logPath))
 		default:
 		}
-		if rawPing(addr) == nil {
+		if rawPing(s.addr()) == nil {
 			break
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-exited
-			s.t.Fatalf("redistest: redis-server on port %d did not answer PING within 10s; its log:\n%s", s.port, tail(logPath))
+			return fmt.Errorf("redis-server on port %d did not answer PING within 10s; its log:\n%s", s.port, tail(logPath))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.cmd = cmd
 	s.exited = exited
+	return nil
+}
+
+// running reports whether the process is up (not stopped by stop).
+func (s *server) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
 }
 
 // stop kills redis-server at once, as a crash would, and waits for it to exit so that its port

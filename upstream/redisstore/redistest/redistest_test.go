@@ -1,8 +1,12 @@
 package redistest
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +78,123 @@ func TestNoRedisServerSkipsOrFailsUnderCI(t *testing.T) {
 			t.Errorf("CI=%q: skipped %q, failed %q; want a skip saying how to run", ci, o.skipped, o.failed)
 		case ci == "true" && (o.skipped != "" || !strings.Contains(o.failed, "CI=true")):
 			t.Errorf("CI=%q: skipped %q, failed %q; want a failure", ci, o.skipped, o.failed)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	StopSharedCluster()
+	os.Exit(code)
+}
+
+// TestCluster: a cluster of three masters whose keys survive a master's crash on its promoted
+// replica, whose killed node rejoins as a replica, and whose pub/sub connections can be cut.
+func TestCluster(t *testing.T) {
+	start := time.Now()
+	c := StartCluster(t)
+	t.Logf("StartCluster took %v", time.Since(start).Round(time.Millisecond))
+	if !strings.HasPrefix(c.URL, "redis://127.0.0.1:") || strings.Count(c.URL, "addr=127.0.0.1:") != 5 {
+		t.Errorf("URL = %q, want a seed list of the six nodes", c.URL)
+	}
+	masters := c.Masters(t)
+	if len(masters) != 3 {
+		t.Fatalf("Masters() = %v, want 3", masters)
+	}
+
+	// Keys that land on every master, each written to the master MasterOf names: a wrong one
+	// would answer MOVED.
+	byMaster := map[string]string{}
+	for i := 0; len(byMaster) < 3; i++ {
+		key := fmt.Sprint("key-", i)
+		m := c.MasterOf(t, key)
+		if !slices.Contains(masters, m) {
+			t.Fatalf("MasterOf(%q) = %s, not one of %v", key, m, masters)
+		}
+		if _, ok := byMaster[m]; !ok {
+			byMaster[m] = key
+			if _, err := command(m, "SET", key, "value of "+key); err != nil {
+				t.Fatalf("SET %s on %s: %v", key, m, err)
+			}
+			if _, err := command(m, "WAIT", "1", "2000"); err != nil { // replicated before the crash
+				t.Fatalf("WAIT on %s: %v", m, err)
+			}
+		}
+	}
+
+	victim := masters[1]
+	key := byMaster[victim]
+	c.KillMaster(t, victim)
+	if err := rawPing(victim); err == nil {
+		t.Fatalf("%s answers PING after KillMaster", victim)
+	}
+	killed := time.Now()
+	promoted := c.WaitFailover(t, victim)
+	t.Logf("%s promoted %v after the kill", promoted, time.Since(killed).Round(time.Millisecond))
+	if promoted == victim || c.MasterOf(t, key) != promoted {
+		t.Fatalf("WaitFailover(%s) = %s, and %q is on %s; want another node serving it", victim, promoted, key, c.MasterOf(t, key))
+	}
+	if got, err := command(promoted, "GET", key); err != nil || got != "value of "+key {
+		t.Errorf("GET %s on the promoted %s = %q, %v; want its value", key, promoted, got, err)
+	}
+
+	c.Restart(t, victim)
+	if v, err := viewOf(victim); err != nil || v.self().master || v.self().masterID == "" {
+		t.Errorf("after Restart, %s's view of itself: %+v, %v; want a replica", victim, v.self(), err)
+	}
+
+	// A subscriber of its own, cut by ClientKillPubSub.
+	sub, err := net.Dial("tcp", promoted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	r := bufio.NewReader(sub)
+	fmt.Fprint(sub, "SUBSCRIBE ch\r\n")
+	for range 6 { // *3 $9 subscribe $2 ch :1
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatalf("SUBSCRIBE: %v", err)
+		}
+	}
+	if n := c.ClientKillPubSub(t); n != 1 {
+		t.Errorf("ClientKillPubSub() = %d, want 1", n)
+	}
+	_ = sub.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Errorf("reading the killed subscription: %v, want EOF", err)
+	}
+}
+
+func TestSharedClusterIsSharedAndKeptWhole(t *testing.T) {
+	a, b := SharedCluster(t), SharedCluster(t)
+	if a != b {
+		t.Fatalf("SharedCluster() returned two clusters")
+	}
+	o := &outcome{TB: t}
+	a.KillMaster(o, a.Masters(t)[0])
+	if !strings.Contains(o.failed, "shared") {
+		t.Errorf("KillMaster on the shared cluster: failed %q, want a refusal", o.failed)
+	}
+	if got := len(a.Masters(t)); got != 3 {
+		t.Errorf("shared cluster has %d masters, want 3", got)
+	}
+}
+
+func TestNoRedisClusterSkipsOrFailsUnderCI(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no redis-server, no redis-cli
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		for name, start := range map[string]func(testing.TB) *Cluster{"StartCluster": StartCluster, "SharedCluster": SharedCluster} {
+			o := &outcome{TB: t}
+			if c := start(o); c != nil {
+				t.Errorf("%s without redis-server returned a cluster", name)
+			}
+			switch {
+			case ci == "" && (o.failed != "" || !strings.Contains(o.skipped, "apt-get install redis-server")):
+				t.Errorf("%s, CI=%q: skipped %q, failed %q; want a skip saying how to run", name, ci, o.skipped, o.failed)
+			case ci == "true" && (o.skipped != "" || !strings.Contains(o.failed, "CI=true")):
+				t.Errorf("%s, CI=%q: skipped %q, failed %q; want a failure", name, ci, o.skipped, o.failed)
+			}
 		}
 	}
 }
