@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -90,7 +91,8 @@ func (c *config) setDefaults() {
 //
 // Redis trouble never fails or slows every query: each call is bounded by the timeouts, nothing
 // is retried, and after a few consecutive failures a breaker skips Redis for a cool-down,
-// returning ErrUnavailable at once, until one trial call finds it working again.
+// returning ErrUnavailable at once, until one trial call finds it working again. (On a
+// cluster, only while no node answers: see newBreaker.)
 //
 // It is safe for concurrent use.
 type Store struct {
@@ -140,18 +142,24 @@ func newStore(o Options, c config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	callTimeout := o.DialTimeout + 2*o.IOTimeout
+	var othersAnswer func() bool // nil: one node, whose failure is Redis's
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		w := watchCluster(cc)
+		othersAnswer = func() bool { return w.answeredWithin(callTimeout) }
+	}
 	return &Store{
 		rdb:         rdb,
 		prefix:      o.Prefix,
 		channel:     o.Prefix + "invalidate",
-		callTimeout: o.DialTimeout + 2*o.IOTimeout,
+		callTimeout: callTimeout,
 		dialTimeout: o.DialTimeout,
 		ioTimeout:   o.IOTimeout,
 		log:         log,
 		obs:         o.Observer,
 		closed:      make(chan struct{}),
 		heartbeat:   c.heartbeat,
-		br:          newBreaker(c),
+		br:          newBreaker(c, othersAnswer),
 		maxScopes:   c.maxScopes,
 	}, nil
 }
@@ -159,14 +167,89 @@ func newStore(o Options, c config) (*Store, error) {
 // newBreaker opens after c.failThreshold consecutive failures and stays open for c.coolDown;
 // then exactly one trial call goes through, whose success closes it and whose failure opens it
 // for another cool-down. A call its caller gave up on counts neither way.
-func newBreaker(c config) *gobreaker.CircuitBreaker[struct{}] {
+//
+// On a cluster (othersAnswer not nil) it opens only while no node answers. A failed master
+// fails every call that touches its slots, which is most batches, until its replica is promoted
+// and the client has the new slot map; meanwhile the other masters answer at once. Opening
+// then would keep the whole cluster away, and a call that finds it healthy again, for a
+// cool-down after every trial that still meets the dead master.
+func newBreaker(c config, othersAnswer func() bool) *gobreaker.CircuitBreaker[struct{}] {
 	return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "redis",
 		MaxRequests: 1,
 		Timeout:     c.coolDown,
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= uint32(c.failThreshold) },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errGaveUp) },
+		ReadyToTrip: func(n gobreaker.Counts) bool {
+			return n.ConsecutiveFailures >= uint32(c.failThreshold) && (othersAnswer == nil || !othersAnswer())
+		},
+		IsExcluded: func(err error) bool { return errors.Is(err, errGaveUp) },
 	})
+}
+
+// clusterWatch is a hook on each node of a cluster client. It notes when a node last answered
+// (a reply, an error reply too), for the breaker, and has the client reload its slot map when
+// a node could not be reached. go-redis reloads the map on MOVED and ASK, which a crashed master
+// never sends, and otherwise only every ClusterStateReloadInterval: after a failover it kept
+// sending the promoted replica's slots to the dead master until then, every call touching them
+// failed, and hits fell to a few percent for most of a minute (issue 11).
+type clusterWatch struct {
+	answered atomic.Int64 // time.Now().UnixNano() of the latest answer of any node
+	reload   func()
+}
+
+// watchCluster installs a clusterWatch on cc's nodes. cc must not have made any yet: go-redis
+// tells OnNewNode of nodes it makes afterwards only, and makes them on the first command.
+func watchCluster(cc *redis.ClusterClient) *clusterWatch {
+	// ReloadState returns at once; go-redis reloads in the background, one reload at a time at
+	// most every 200 ms, however many calls ask.
+	w := &clusterWatch{reload: func() { cc.ReloadState(context.Background()) }}
+	cc.OnNewNode(func(node *redis.Client) { node.AddHook(w) })
+	return w
+}
+
+func (w *clusterWatch) answeredWithin(d time.Duration) bool {
+	return time.Since(time.Unix(0, w.answered.Load())) < d
+}
+
+func (w *clusterWatch) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			// Also a subscription's: one that cannot reconnect to a dead master makes no call
+			// that could fail, and would otherwise wait for the slot map's periodic reload. (A
+			// connection made is no answer: a hung node accepts them.)
+			w.reload()
+		}
+		return conn, err
+	}
+}
+
+func (w *clusterWatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		w.saw(err)
+		return err
+	}
+}
+
+func (w *clusterWatch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		w.saw(err)
+		return err
+	}
+}
+
+// saw notes the outcome of a command or pipeline on a node. (A reload's own CLUSTER SLOTS
+// failing on a dead node asks for no further reload: go-redis drops what is asked while it
+// reloads.)
+func (w *clusterWatch) saw(err error) {
+	var reply redis.Error // redis.Nil and error replies: the node is there
+	switch {
+	case err == nil || errors.As(err, &reply):
+		w.answered.Store(time.Now().UnixNano())
+	case !errors.Is(err, context.Canceled):
+		w.reload()
+	}
 }
 
 // errGaveUp marks a call cut short by its caller, which says nothing of Redis.
