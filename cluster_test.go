@@ -91,6 +91,13 @@ func TestReplicasShareARedisCluster(t *testing.T) {
 		t.Errorf("the 30 contracts landed on %d masters, want all 3", len(masters))
 	}
 
+	// Invalidations go by sharded pub/sub: both replicas subscribe on the channel's shard.
+	for deadline := time.Now().Add(10 * time.Second); rdb.PubSubShardNumSub(t.Context(), prefix+"invalidate").Val()[prefix+"invalidate"] != 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not two sharded subscribers on %sinvalidate within 10s", prefix)
+		}
+	}
+
 	second := ask(b, list)
 	if got := calls.Load() - base; got != 30 || caches(second)["hit"] != 30 {
 		t.Errorf("replica b's list: %d upstream calls in all, caches %v; want 30 and 30 hits", got, caches(second))

@@ -106,9 +106,13 @@ type Store struct {
 	obs         upstream.Observer
 	closed      chan struct{} // closed by Close, which ends Invalidations
 	heartbeat   time.Duration // how long a subscription may be silent before it is pinged
-	closeOnce   sync.Once
-	br          *gobreaker.CircuitBreaker[struct{}]
-	maxScopes   int
+	// sharded is set on a cluster, whose invalidations go by sharded pub/sub (SPUBLISH): a
+	// PUBLISH would be relayed to every node of the cluster, an SPUBLISH only within the shard
+	// that holds the channel, where every replica subscribes.
+	sharded   bool
+	closeOnce sync.Once
+	br        *gobreaker.CircuitBreaker[struct{}]
+	maxScopes int
 
 	mu        sync.Mutex
 	downSince time.Time // the first failure of the current run of failures; zero: none
@@ -159,6 +163,7 @@ func newStore(o Options, c config) (*Store, error) {
 		obs:         o.Observer,
 		closed:      make(chan struct{}),
 		heartbeat:   c.heartbeat,
+		sharded:     othersAnswer != nil, // a cluster
 		br:          newBreaker(c, othersAnswer),
 		maxScopes:   c.maxScopes,
 	}, nil
@@ -470,7 +475,11 @@ func (s *Store) DropContract(ctx context.Context, contractID string) error {
 	err := s.call(ctx, "drop", func(ctx context.Context) error {
 		pipe := s.rdb.Pipeline()
 		pipe.Del(ctx, s.hashKey(contractID))
-		pipe.Publish(ctx, s.channel, contractID)
+		if s.sharded {
+			pipe.SPublish(ctx, s.channel, contractID)
+		} else {
+			pipe.Publish(ctx, s.channel, contractID)
+		}
 		_, err := pipe.Exec(ctx)
 		return err
 	})
@@ -513,7 +522,11 @@ func (s *Store) Invalidations(ctx context.Context, feed upstream.InvalidationFee
 // subscribe runs one subscription until it breaks, ctx ends or the store closes, and reports
 // whether it was ever confirmed.
 func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (confirmed bool) {
-	ps := s.rdb.Subscribe(ctx, s.channel)
+	subscribe := s.rdb.Subscribe
+	if s.sharded {
+		subscribe = s.rdb.SSubscribe
+	}
+	ps := subscribe(ctx, s.channel)
 	// Receive blocks in a socket read for up to a heartbeat; closing the PubSub ends it at once.
 	stop := context.AfterFunc(ctx, func() { ps.Close() })
 	defer stop()
@@ -533,9 +546,13 @@ func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (
 		msg, err := ps.ReceiveTimeout(ctx, s.heartbeat)
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			switch m.Kind {
+			case "subscribe", "ssubscribe":
 				confirmed = true
 				feed.Resumed()
+			case "sunsubscribe":
+				// The channel's slot moved to another shard: subscribe there.
+				err = errors.New("unsubscribed by the cluster")
 			}
 		case *redis.Message:
 			feed.Drop(m.Payload)
