@@ -470,19 +470,21 @@ func (s *Store) set(ctx context.Context, entries []upstream.Entry,
 
 // DropContract deletes contractID's hash, and so its entries of every scope, and publishes the
 // contract id on the invalidation channel, so that every replica's Invalidations (this one's
-// too) can drop what it holds in memory: one pipeline, one round trip.
+// too) can drop what it holds in memory: one pipeline, one round trip. It returns once every
+// replica that heard it has confirmed it (see confirmations), or fails.
 func (s *Store) DropContract(ctx context.Context, contractID string) error {
+	nonce := newNonce()
+	var heard *redis.IntCmd
 	err := s.call(ctx, "drop", func(ctx context.Context) error {
 		pipe := s.rdb.Pipeline()
 		pipe.Del(ctx, s.hashKey(contractID))
-		if s.sharded {
-			pipe.SPublish(ctx, s.channel, contractID)
-		} else {
-			pipe.Publish(ctx, s.channel, contractID)
-		}
+		heard = s.publish(ctx, pipe, nonce+" "+contractID)
 		_, err := pipe.Exec(ctx)
 		return err
 	})
+	if err == nil {
+		err = s.awaitConfirmations(ctx, nonce, heard.Val())
+	}
 	if err != nil {
 		return fmt.Errorf("drop contract %q: %w", contractID, err)
 	}
@@ -555,7 +557,7 @@ func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (
 				err = errors.New("unsubscribed by the cluster")
 			}
 		case *redis.Message:
-			feed.Drop(m.Payload)
+			s.heard(ctx, m.Payload, feed.Drop)
 		case *redis.Pong:
 		}
 		if err == nil {

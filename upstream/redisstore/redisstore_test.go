@@ -733,3 +733,49 @@ func TestInvalidationsReportLostAndResumed(t *testing.T) {
 	}
 	expect("drop 2")
 }
+
+// slowFeed drops after a while, as a replica busy with other work would.
+type slowFeed struct {
+	dropped chan string
+}
+
+func (f slowFeed) Drop(id string) {
+	time.Sleep(50 * time.Millisecond) // the work a busy replica does before it gets to it
+	f.dropped <- id
+}
+func (slowFeed) Lost()    {}
+func (slowFeed) Resumed() {}
+
+// DropContract returns only once every replica that heard the invalidation has dropped the
+// contract: a caller told "invalidated" never finds it in another replica's memory.
+func TestDropContractWaitsForEveryReplica(t *testing.T) {
+	url, prefix := redistest.Start(t), redistest.Prefix(t)
+	s := mustStore(t, patient(url, prefix), config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	var done sync.WaitGroup
+	defer func() { cancel(); done.Wait() }()
+	feeds := make([]slowFeed, 3)
+	for i := range feeds {
+		feeds[i] = slowFeed{dropped: make(chan string, 1)}
+		replica := mustStore(t, patient(url, prefix), config{})
+		done.Go(func() { replica.Invalidations(ctx, feeds[i]) })
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.rdb.PubSubNumSub(ctx, s.channel).Val()[s.channel] != 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("3 replicas not subscribed within 10s")
+		}
+	}
+	if err := s.DropContract(ctx, "746839"); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range feeds {
+		select {
+		case id := <-f.dropped:
+			if id != "746839" {
+				t.Errorf("replica %d dropped %q", i, id)
+			}
+		default:
+			t.Errorf("replica %d had not dropped the contract when DropContract returned", i)
+		}
+	}
+}
