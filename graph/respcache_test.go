@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -154,5 +155,37 @@ func TestResponseCacheMissesAnInvalidationDuringTheAnswer(t *testing.T) {
 	second := mustQuery(t, api, "alice-token", q, nil)
 	if n := up.callsFor("31"); n != 2 || !strings.Contains(second.raw, `"31":{"cache":"miss"`) {
 		t.Errorf("after an invalidation during the first answer: %d calls for 31, answer %s; want 2 and a fresh history", n, second.raw)
+	}
+}
+
+// An answer built from an upstream call that was in flight when its contract was invalidated
+// is dated from when the call began: the response cache does not serve it afterwards.
+func TestResponseCacheMissesAnInvalidationDuringTheFetch(t *testing.T) {
+	reached, release := make(chan struct{}), make(chan struct{})
+	var version atomic.Int64
+	var once atomic.Bool
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		v := version.Load() // what the upstream reads is what it had when asked
+		if once.CompareAndSwap(false, true) {
+			close(reached)
+			<-release
+		}
+		w.Write([]byte(`{"tickets":[{"id":1,"subject":"v` + strconv.FormatInt(v, 10) + `"}]}`))
+	})
+	api, _, cache := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: time.Minute})
+	const q = `{ contract(id: "41") { history { tickets { subject } } } }`
+	done := make(chan gqlResponse, 1)
+	go func() { done <- mustQuery(t, api, "alice-token", q, nil) }()
+	<-reached
+	version.Store(1)
+	if err := cache.Invalidate(context.Background(), "41"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if first := <-done; !strings.Contains(first.raw, `"v0"`) {
+		t.Fatalf("first query, sent before the invalidation: %s", first.raw)
+	}
+	if second := mustQuery(t, api, "alice-token", q, nil); !strings.Contains(second.raw, `"v1"`) {
+		t.Errorf("second query, sent after the invalidation: %s, want v1", second.raw)
 	}
 }

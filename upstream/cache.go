@@ -265,7 +265,10 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 		case err == nil && f.entry.notFound:
 			res[i] = f.entry.result(c.client, ids[i], CacheMiss, time.Now())
 		case err == nil:
-			res[i] = Result{Cache: CacheMiss, FreshUntil: f.entry.freshUntil}
+			// Its age counts from when the upstream was asked: whatever is built from it (the
+			// response cache) dates from then, and an invalidation while the call was in flight
+			// makes it out of date.
+			res[i] = Result{Cache: CacheMiss, Age: time.Since(f.entry.fetched), FreshUntil: f.entry.freshUntil}
 			res[i].History, res[i].Err = c.historyOf(f, ids[i], p)
 		case stale[i] != nil && servesStale(err):
 			obs.CacheLookup(staleLayer[i], CacheStale)
@@ -439,11 +442,32 @@ func (c *Cache) historyOf(f *fetched, id string, p *Projection) (*History, error
 	return c.client.decodeSelected(f.body, id, p) // a concurrent caller's fetch, another query
 }
 
-// fetch calls the upstream once for all concurrent callers of the same scope and contract. A
-// caller that gives up stops waiting but does not cancel the call for the others; once every
+// fetch calls the upstream for a caller (see fetchOnce). A caller that joined a call begun
+// before an invalidation the caller itself came after would get what the invalidation
+// replaced: it asks again, once.
+func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
+	asked := time.Now()
+	f, err := c.fetchOnce(ctx, cred, id, p)
+	if err == nil && c.invalidatedBetween(id, f.entry.fetched, asked) {
+		f, err = c.fetchOnce(ctx, cred, id, p)
+	}
+	return f, err
+}
+
+// invalidatedBetween reports whether contractID was last invalidated at or after from and at
+// or before to.
+func (c *Cache) invalidatedBetween(contractID string, from, to time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.invalidated[contractID]
+	return ok && !at.Before(from) && !at.After(to)
+}
+
+// fetchOnce calls the upstream once for all concurrent callers of the same scope and contract.
+// A caller that gives up stops waiting but does not cancel the call for the others; once every
 // caller has given up, the call is cancelled (resenje.org/singleflight: x/sync's ran on for
 // nobody). It runs within the first caller's deadline.
-func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
+func (c *Cache) fetchOnce(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
 	if err := ctx.Err(); err != nil {
 		// A caller out of time starts nothing: the fetch would run on, detached, for nobody,
 		// once for each contract of a batch that fans out.

@@ -667,3 +667,33 @@ func TestCloseEndsBackgroundRefreshes(t *testing.T) {
 		}
 	})
 }
+
+// TestCacheCallerAfterAnInvalidationAsksAgain: a caller that comes after an invalidation never
+// gets what it replaced by joining a call begun before it: it asks the upstream again.
+func TestCacheCallerAfterAnInvalidationAsksAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, tr := newGatedCache(t)
+		ctx := context.Background()
+		first, second := make(chan Result, 1), make(chan Result, 1)
+		go func() { first <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
+		synctest.Wait() // the call is under way
+		if err := c.Invalidate(ctx, "1"); err != nil {
+			t.Fatal(err)
+		}
+		go func() { second <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
+		synctest.Wait() // the second caller waits on the first call
+		tr.release <- struct{}{}
+		if r := <-first; r.Err != nil {
+			t.Fatalf("first caller: %v", r.Err)
+		}
+		synctest.Wait()
+		if n := tr.calls.Load(); n != 2 {
+			t.Fatalf("%d upstream calls, want 2: the caller after the invalidation asks again", n)
+		}
+		tr.release <- struct{}{}
+		if r := <-second; r.Err != nil || r.History == nil {
+			t.Errorf("second caller = %+v, want the history", r)
+		}
+		c.Flush()
+	})
+}

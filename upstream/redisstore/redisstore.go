@@ -150,7 +150,12 @@ func newStore(o Options, c config) (*Store, error) {
 	var othersAnswer func() bool // nil: one node, whose failure is Redis's
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
 		w := watchCluster(cc)
-		othersAnswer = func() bool { return w.answeredWithin(callTimeout) }
+		// Within a cool-down, not a call's time: with the hot layer answering most reads, the
+		// store may make few calls, and three that meet a dead master in a row must not open
+		// the breaker while the others answered a moment ago (the soak saw webhooks refused
+		// for 14 s after a failover: breaker open, no call to learn the new slot map, a trial
+		// that met the dead master again, open again).
+		othersAnswer = func() bool { return w.answeredWithin(c.coolDown) }
 	}
 	return &Store{
 		rdb:         rdb,
@@ -324,6 +329,9 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 			return nil, urlError(err)
 		}
 		co.MaxRetries, co.DialerRetries = -1, 1
+		// The slot map is reloaded on errors too (see clusterWatch); a reload at most this old
+		// also catches a failover that no failed call has told of.
+		co.ClusterStateReloadInterval = 2 * time.Second
 		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
 		co.ContextTimeoutEnabled, co.PoolTimeout = true, poolTimeout
 		co.DisableIdentity, co.MaintNotificationsConfig = true, maint
