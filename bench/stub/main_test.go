@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/enneo-facade/facade/bench/canary"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -29,7 +31,7 @@ func TestHistory(t *testing.T) {
 		{"4711", json.Number("4711")},
 		{"C-1001", "C-1001"},
 	} {
-		body := s.history(tt.id)
+		body := s.history(tt.id, "")
 		var h struct {
 			Tickets []struct {
 				ID         json.Number
@@ -116,5 +118,130 @@ func TestDemoMode(t *testing.T) {
 	defer resp.Body.Close()
 	if b, _ := io.ReadAll(resp.Body); strings.TrimSpace(string(b)) != `{"calls":2}` {
 		t.Errorf("GET /stats = %s, want 2 calls", b)
+	}
+}
+
+func TestHistoryKeepsTheExamplesTextWithoutCanary(t *testing.T) {
+	s := newTestStub(t, 2)
+	var h struct {
+		Tickets []struct {
+			Subject string
+			Tags    []struct{ Name, FullName string }
+		}
+	}
+	if err := json.Unmarshal(s.history("100001", ""), &h); err != nil {
+		t.Fatal(err)
+	}
+	for i, tk := range h.Tickets {
+		if tk.Subject != "I want to relocate and send you a meter reading" || tk.Tags[0].Name != "Complaint" || tk.Tags[0].FullName != "Second Level: Complaint" {
+			t.Errorf("ticket %d: subject %q, tag %q (%q), want the example's", i, tk.Subject, tk.Tags[0].Name, tk.Tags[0].FullName)
+		}
+	}
+}
+
+// post sends body to path and returns the status and the answer.
+func post(t *testing.T, srv *httptest.Server, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// getHistory GETs id's history with token (none when empty).
+func getHistory(t *testing.T, srv *httptest.Server, id, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/contract/"+id+"/history", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestCanaryMarksTokenAndVersion(t *testing.T) {
+	s := newTestStub(t, 3)
+	s.canary = true
+	srv := httptest.NewServer(s.routes())
+	defer srv.Close()
+
+	if code, _ := getHistory(t, srv, "100001", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET history without a token = %d, want 401", code)
+	}
+	check := func(id, token string, version int64) {
+		t.Helper()
+		code, body := getHistory(t, srv, id, token)
+		if code != 200 {
+			t.Fatalf("GET history of %s = %d", id, code)
+		}
+		want := canary.Mark{Tag: canary.Tag(token), Contract: id, Version: version}
+		marks := canary.Find(body)
+		if len(marks) != 6 { // subject and first tag of 3 tickets
+			t.Errorf("history of %s for %s has %d marks, want 6: %v", id, token, len(marks), marks)
+		}
+		for _, m := range marks {
+			if m != want {
+				t.Errorf("history of %s for %s has mark %v, want %v", id, token, m, want)
+			}
+		}
+		var h struct{ Tickets []any }
+		if err := json.Unmarshal(body, &h); err != nil || len(h.Tickets) != 3 {
+			t.Errorf("history of %s is not JSON with 3 tickets: %v", id, err)
+		}
+	}
+	check("100001", "alpha", 1)
+	check("100001", "bravo", 1)
+	if code, body := post(t, srv, "/bump?id=100001", ""); code != 200 || strings.TrimSpace(body) != `{"id":"100001","version":2}` {
+		t.Errorf("POST /bump = %d %s, want version 2", code, body)
+	}
+	if code, _ := post(t, srv, "/bump?id=bad%20id", ""); code != 400 {
+		t.Errorf("POST /bump of a bad id = %d, want 400", code)
+	}
+	check("100001", "alpha", 2)
+	check("C-1001", "bravo", 1)
+}
+
+func TestFaults(t *testing.T) {
+	s := newTestStub(t, 1)
+	srv := httptest.NewServer(s.routes())
+	defer srv.Close()
+
+	if code, body := post(t, srv, "/fault", `{"mode":"503"}`); code != 200 || !strings.Contains(body, `"mode":"503"`) {
+		t.Errorf("POST /fault 503 = %d %s", code, body)
+	}
+	if code, _ := getHistory(t, srv, "100001", "x"); code != http.StatusServiceUnavailable {
+		t.Errorf("GET history in mode 503 = %d, want 503", code)
+	}
+	if code, body := post(t, srv, "/fault", `{"mode":"slow","delay":"50ms"}`); code != 200 || !strings.Contains(body, `"refused":1`) {
+		t.Errorf("POST /fault slow = %d %s, want 200 and one refused call", code, body)
+	}
+	start := time.Now()
+	if code, _ := getHistory(t, srv, "100001", "x"); code != 200 || time.Since(start) < 50*time.Millisecond {
+		t.Errorf("GET history in mode slow = %d after %s, want 200 after 50ms", code, time.Since(start))
+	}
+	for _, bad := range []string{`{"mode":"down"}`, `{"mode":"slow","delay":"soon"}`, `nonsense`} {
+		if code, _ := post(t, srv, "/fault", bad); code != 400 {
+			t.Errorf("POST /fault %s = %d, want 400", bad, code)
+		}
+	}
+	post(t, srv, "/fault", `{"mode":"ok"}`)
+	if code, _ := getHistory(t, srv, "100001", "x"); code != 200 {
+		t.Errorf("GET history in mode ok = %d, want 200", code)
+	}
+	resp, err := http.Get(srv.URL + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if body, _ := io.ReadAll(resp.Body); strings.TrimSpace(string(body)) != `{"calls":3}` {
+		t.Errorf("GET /stats = %s, want 3 calls, the refused one included", body)
 	}
 }
