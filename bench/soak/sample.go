@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// replica is one facade replica of the fleet.
+type replica struct {
+	name    string
+	url     string // its own address, past the balancer
+	pidFile string // written by bench/fleet's supervisor for each process it starts
+	logFile string
+}
+
+func (r replica) pid() (int, error) {
+	b, err := os.ReadFile(r.pidFile)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// snapshot is the fleet's state at one moment.
+type snapshot struct {
+	at        time.Duration
+	stubCalls int64
+	replicas  []replicaState
+}
+
+// replicaState is one replica's process and counters.
+type replicaState struct {
+	pid     int
+	rssKiB  int64              // 0: not read
+	lookups map[string]float64 // facade_cache_lookups_total by "layer_result"; nil: not read
+}
+
+// sampler reads the fleet's state.
+type sampler struct {
+	c    *config
+	http *http.Client
+}
+
+func (s *sampler) take(ctx context.Context, at time.Duration) snapshot {
+	sn := snapshot{at: at, stubCalls: -1}
+	var st struct{ Calls int64 }
+	if err := s.getJSON(ctx, s.c.stub+"/stats", &st); err == nil {
+		sn.stubCalls = st.Calls
+	}
+	for _, r := range s.c.replicas {
+		var rs replicaState
+		rs.pid, _ = r.pid()
+		if rs.pid > 0 {
+			rs.rssKiB = rssKiB(rs.pid)
+		}
+		if resp, err := s.get(ctx, r.url+"/metrics"); err == nil {
+			rs.lookups, _ = parseLookups(resp)
+			resp.Close()
+		}
+		sn.replicas = append(sn.replicas, rs)
+	}
+	return sn
+}
+
+func (s *sampler) get(ctx context.Context, url string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return cancelCloser{resp.Body, cancel}, nil
+}
+
+type cancelCloser struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelCloser) Close() error { defer c.cancel(); return c.ReadCloser.Close() }
+
+func (s *sampler) getJSON(ctx context.Context, url string, v any) error {
+	body, err := s.get(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	return json.NewDecoder(body).Decode(v)
+}
+
+// rssKiB reads VmRSS of pid from /proc; 0 when it is gone.
+func rssKiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// parseLookups reads the facade_cache_lookups_total{layer="hot",result="hit"} 42 lines of
+// Prometheus' text format, keyed "hot_hit".
+func parseLookups(r io.Reader) (map[string]float64, error) {
+	const name = "facade_cache_lookups_total{"
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name)
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		var layer, result string
+		for kv := range strings.SplitSeq(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			v, _ = strconv.Unquote(v)
+			switch k {
+			case "layer":
+				layer = v
+			case "result":
+				result = v
+			}
+		}
+		n, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		if err != nil || layer == "" || result == "" {
+			return nil, fmt.Errorf("cannot read %q", sc.Text())
+		}
+		out[layer+"_"+result] = n
+	}
+	return out, sc.Err()
+}
+
+// lookupsBetween adds up the replicas' cache lookups from a to b. A replica whose process
+// changed in between (restarted) counts from zero: what its old process did after a is lost.
+// A replica not read at either end counts nothing.
+func lookupsBetween(a, b snapshot) map[string]float64 {
+	out := map[string]float64{}
+	for i := range min(len(a.replicas), len(b.replicas)) {
+		ra, rb := a.replicas[i], b.replicas[i]
+		if rb.lookups == nil {
+			continue
+		}
+		same := ra.pid == rb.pid && ra.lookups != nil
+		for k, v := range rb.lookups {
+			if same {
+				v -= ra.lookups[k]
+			}
+			if v > 0 {
+				out[k] += v
+			}
+		}
+	}
+	return out
+}
+
+// redisHitRatio is the share of lookups that reached Redis and found a fresh entry there.
+func redisHitRatio(l map[string]float64) (float64, bool) {
+	n := l["store_hit"] + l["store_miss"] + l["store_error"]
+	if n == 0 {
+		return 0, false
+	}
+	return l["store_hit"] / n, true
+}
+
+// sampleTimes are the moments the sampler takes a snapshot: every interval, and at each phase's
+// start and the end, in order and without repeats.
+func sampleTimes(p plan, interval time.Duration) []time.Duration {
+	var out []time.Duration
+	for t := time.Duration(0); t <= p.duration; t += interval {
+		out = append(out, t)
+	}
+	for _, ph := range p.phases {
+		out = append(out, ph.start)
+	}
+	out = append(out, p.duration)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
