@@ -8,6 +8,10 @@
 -- requests do: the caching-off runs use it, because Tailcall answers concurrent requests that are
 -- identical down to their headers with one execution, which is a cache in effect.
 --
+-- With BENCH_ID_RANGE=FIRST-LAST (bench/fleet scale) every request draws its contracts at random
+-- from that range of numeric ids: each placeholder ID_<n> of the body becomes an id of its own,
+-- the same n the same id within a request, distinct n distinct ids.
+--
 -- Each wrk thread runs this file in its own Lua state, so the counters below are per thread;
 -- setup() keeps every thread and done() adds their counters up. done() prints one line that
 -- bench/run reads:
@@ -30,13 +34,36 @@ function init(args)
   non2xx, gqlerrors = 0, 0
 end
 
-if os.getenv("BENCH_REQUEST_IDS") == "1" then
-  local prefix = string.format("%s-", tostring({}):match("0x%x+") or "t")
+local request_ids = os.getenv("BENCH_REQUEST_IDS") == "1"
+local id_first, id_last = (os.getenv("BENCH_ID_RANGE") or ""):match("^(%d+)-(%d+)$")
+if request_ids or id_first then
+  local addr = tostring({}):match("0x(%x+)")
+  local prefix = addr and ("0x" .. addr .. "-") or "t-"
   local seq = 0
+  local first, last = tonumber(id_first), tonumber(id_last)
+  if first then
+    -- Each thread its own sequence: the seed mixes the time with the thread's table address.
+    math.randomseed(os.time() + (tonumber(addr or "0", 16) or 0) % 1000003)
+  end
   function request()
     seq = seq + 1
-    wrk.headers["X-Request-Id"] = prefix .. seq
-    return wrk.format()
+    if request_ids then
+      wrk.headers["X-Request-Id"] = prefix .. seq
+    end
+    if not first then
+      return wrk.format()
+    end
+    local picked, used = {}, {}
+    local body = wrk.body:gsub("ID_(%d+)", function(n)
+      if not picked[n] then
+        local id
+        repeat id = math.random(first, last) until not used[id]
+        used[id] = true
+        picked[n] = tostring(id)
+      end
+      return picked[n]
+    end)
+    return wrk.format(nil, nil, nil, body)
   end
 end
 
