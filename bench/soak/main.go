@@ -207,7 +207,7 @@ func run(ctx context.Context, c *config, stderr io.Writer) (failed bool, err err
 		wanted[q.id] = true
 	}
 	for _, s := range v.stale {
-		wanted[s.inv.ackID] = true
+		wanted[s.q.id], wanted[s.inv.ackID] = true, true
 	}
 	logs := readLogs(c.replicas, start, wanted, stderr)
 	balancer, err := readBalancerLog(c.balancerLog, wanted)

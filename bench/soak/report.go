@@ -412,7 +412,7 @@ func (r *report) details(b *bytes.Buffer) {
 		}
 	}
 	if len(v.stale) > 0 {
-		fmt.Fprintf(b, "\n## Stale after invalidation (%d; the first 20)\n\n%s", len(v.stale), head)
+		fmt.Fprintf(b, "\n## Stale after invalidation (%d)\n\n%s\n\nThe first 20:\n\n%s", len(v.stale), staleSummary(v.stale, lines), head)
 		for i, s := range v.stale {
 			if i == 20 {
 				break
@@ -448,6 +448,47 @@ func (r *report) details(b *bytes.Buffer) {
 			fmt.Fprintf(b, "| %s | %s | %d | %d | %s |\n", secs(inv.bumped.Sub(r.start)), inv.contract, inv.version, inv.attempts, byCount(inv.refused))
 		}
 	}
+}
+
+// staleSummary says when the stale answers came and from where: how long after the
+// acknowledgement the query was sent, whether the replica that answered was the one that
+// acknowledged the invalidation, and which layer answered (the access log's cache field).
+func staleSummary(stale []staleAnswer, lines map[string]requestLine) string {
+	var after []time.Duration
+	same, other, unknown := 0, 0, 0
+	layers := map[string]int{}
+	for _, s := range stale {
+		after = append(after, s.after)
+		answered, okA := lines[s.q.id]
+		acked, okB := lines[s.inv.ackID]
+		switch {
+		case !okA || !okB:
+			unknown++
+		case answered.replica == acked.replica:
+			same++
+		default:
+			other++
+		}
+		layers[cacheLayer(answered.line)]++
+	}
+	return fmt.Sprintf("Sent %s to %s ms after the invalidation's 200 (median %s ms). Answered by the replica that had "+
+		"acknowledged the invalidation: %d; by another replica: %d; not known: %d. Where the answer came from, by the "+
+		"answering replica's access log: %s.", ms(nearestRank(after, 0)), ms(nearestRank(after, 100)), ms(nearestRank(after, 50)),
+		same, other, unknown, byCount(layers))
+}
+
+// cacheLayer reads where an access log line says a query's histories came from: "response cache", or
+// the counts of hits, misses and stale histories.
+func cacheLayer(line string) string {
+	switch {
+	case line == "":
+		return "not logged"
+	case strings.Contains(line, `"cache":"response"`):
+		return "response cache"
+	case strings.Contains(line, `"hit":0,`):
+		return "fetched (no hit)"
+	}
+	return "hot layer or Redis (a hit)"
 }
 
 func codesOf(qs []*query) map[string]int {
