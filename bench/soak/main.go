@@ -206,6 +206,9 @@ func run(ctx context.Context, c *config, stderr io.Writer) (failed bool, err err
 	for _, q := range detailed(v) {
 		wanted[q.id] = true
 	}
+	for _, inv := range l.invalidations {
+		wanted[inv.ackID] = true // the replica that acknowledged each, for the raw file
+	}
 	for _, s := range v.stale {
 		wanted[s.q.id], wanted[s.inv.ackID] = true, true
 	}
@@ -215,7 +218,7 @@ func run(ctx context.Context, c *config, stderr io.Writer) (failed bool, err err
 		fmt.Fprintf(stderr, "soak: HAProxy's log: %v\n", err)
 	}
 	if c.raw != "" {
-		if err := writeRaw(c.raw, start, p, l); err != nil {
+		if err := writeRaw(c.raw, start, p, l, logs); err != nil {
 			return false, err
 		}
 	}
@@ -331,8 +334,28 @@ func readLogs(rs []replica, start time.Time, wanted map[string]bool, stderr io.W
 }
 
 // writeRaw writes every query as a line: request id, kind, token, sent (ms from the start),
-// phase, took (ms), status, codes, data, stale histories, versions shown.
-func writeRaw(path string, start time.Time, p plan, l *load) error {
+// phase, took (ms), status, codes, data, stale histories, versions shown; and next to it
+// (path.invalidations) every invalidation: contract, version, bumped and acknowledged (ms from
+// the start), webhook calls, the replica that acknowledged it.
+func writeRaw(path string, start time.Time, p plan, l *load, logs []logSummary) error {
+	var inv strings.Builder
+	inv.WriteString("contract\tversion\tbumped_ms\tacked_ms\tattempts\tacked_by\n")
+	for _, i := range l.invalidations {
+		by := ""
+		for _, s := range logs {
+			if _, ok := s.requests[i.ackID]; ok {
+				by = s.replica
+			}
+		}
+		acked := int64(-1)
+		if !i.acked.IsZero() {
+			acked = i.acked.Sub(start).Milliseconds()
+		}
+		fmt.Fprintf(&inv, "%s\t%d\t%d\t%d\t%d\t%s\n", i.contract, i.version, i.bumped.Sub(start).Milliseconds(), acked, i.attempts, by)
+	}
+	if err := os.WriteFile(path+".invalidations", []byte(inv.String()), 0o644); err != nil {
+		return err
+	}
 	var b strings.Builder
 	b.WriteString("id\tkind\ttoken\tsent_ms\tphase\ttook_ms\tstatus\tcodes\tdata\tstale\tshown\ttransport\n")
 	for _, q := range l.queries {
