@@ -200,6 +200,9 @@ func run(ctx context.Context, c *config, stderr io.Writer) (failed bool, err err
 		fmt.Fprintf(stderr, "soak: could not reset the stub: %v\n", err)
 	}
 	meta.set("load_after", loadAverage())
+	// The replicas buffer their log lines and write them out every 200 ms: the last answers'
+	// lines are not in the files yet.
+	time.Sleep(time.Second)
 
 	v := check(p, start, l.queries, l.invalidations)
 	wanted := map[string]bool{}
