@@ -106,6 +106,7 @@ type Store struct {
 	obs         upstream.Observer
 	closed      chan struct{} // closed by Close, which ends Invalidations
 	heartbeat   time.Duration // how long a subscription may be silent before it is pinged
+	id          string        // this store among the listeners (see confirm.go)
 	// sharded is set on a cluster, whose invalidations go by sharded pub/sub (SPUBLISH): a
 	// PUBLISH would be relayed to every node of the cluster, an SPUBLISH only within the shard
 	// that holds the channel, where every replica subscribes.
@@ -168,6 +169,7 @@ func newStore(o Options, c config) (*Store, error) {
 		obs:         o.Observer,
 		closed:      make(chan struct{}),
 		heartbeat:   c.heartbeat,
+		id:          newNonce(),
 		sharded:     othersAnswer != nil, // a cluster
 		br:          newBreaker(c, othersAnswer),
 		maxScopes:   c.maxScopes,
@@ -552,7 +554,17 @@ func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (
 	defer ps.Close()
 
 	pinged := false // a ping went out and its pong has not come back
+	var listened time.Time
+	defer func() {
+		if confirmed {
+			s.unlisten() // after feed.Lost below: it serves nothing from memory by now
+		}
+	}()
 	for {
+		if confirmed && time.Since(listened) >= s.heartbeat {
+			s.listen(ctx)
+			listened = time.Now()
+		}
 		msg, err := ps.ReceiveTimeout(ctx, s.heartbeat)
 		switch m := msg.(type) {
 		case *redis.Subscription:

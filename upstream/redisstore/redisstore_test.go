@@ -779,3 +779,57 @@ func TestDropContractWaitsForEveryReplica(t *testing.T) {
 		}
 	}
 }
+
+// gatedFeed's Drop waits for the test's gate, as a replica busy with a message would.
+type gatedFeed struct {
+	dropping chan string // told of each Drop as it begins
+	gate     chan struct{}
+	lost     atomic.Bool
+}
+
+func (f *gatedFeed) Drop(id string) { f.dropping <- id; <-f.gate }
+func (f *gatedFeed) Lost()          { f.lost.Store(true) }
+func (f *gatedFeed) Resumed()       { f.lost.Store(false) }
+
+// A replica whose subscription broke while it was busy has not noticed yet, and serves from
+// memory meanwhile; no invalidation is answered until it has noticed.
+func TestDropContractWaitsForAListenerThatHasNotNoticed(t *testing.T) {
+	url, _, _ := redistest.StartServer(t) // of its own: CLIENT KILL reaches every client
+	prefix := redistest.Prefix(t)
+	s := mustStore(t, patient(url, prefix), config{})
+	replica := mustStore(t, patient(url, prefix), config{heartbeat: 100 * time.Millisecond})
+	feed := &gatedFeed{dropping: make(chan string, 10), gate: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); replica.Invalidations(ctx, feed) }()
+	defer func() { cancel(); <-done }()
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(feed.gate) }) }
+	defer open() // before the replica is waited for, should the test fail with the gate shut
+	for deadline := time.Now().Add(10 * time.Second); s.rdb.SIsMember(ctx, s.listenersKey(), replica.id).Val() == false; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not say it listens within 10s")
+		}
+	}
+
+	first := make(chan error, 1)
+	go func() { first <- s.DropContract(ctx, "1") }()
+	<-feed.dropping // the replica is busy with 1
+	if err := s.rdb.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- s.DropContract(ctx, "2") }()
+	select {
+	case err := <-second:
+		t.Fatalf("DropContract(2) returned (%v) while a listener that missed it had not noticed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	open()
+	if err := <-first; err != nil {
+		t.Errorf("DropContract(1): %v", err)
+	}
+	if err := <-second; err != nil || !feed.lost.Load() {
+		t.Errorf("DropContract(2) = %v, replica lost %v; want nil once the replica knows it may miss some", err, feed.lost.Load())
+	}
+}
