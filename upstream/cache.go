@@ -449,10 +449,14 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projec
 	asked := time.Now()
 	f, err := c.fetchOnce(ctx, cred, id, p)
 	if err == nil && c.invalidatedBetween(id, f.entry.fetched, asked) {
+		// The call that answered stays joinable until its last caller has left: a new one.
+		c.flight.Forget(flightKey(cred, id))
 		f, err = c.fetchOnce(ctx, cred, id, p)
 	}
 	return f, err
 }
+
+func flightKey(cred Credential, id string) string { return cred.Scope + "\x00" + id }
 
 // invalidatedBetween reports whether contractID was last invalidated at or after from and at
 // or before to.
@@ -474,7 +478,7 @@ func (c *Cache) fetchOnce(ctx context.Context, cred Credential, id string, p *Pr
 		return nil, err
 	}
 	deadline, hasDeadline := ctx.Deadline()
-	f, _, err := c.flight.Do(ctx, cred.Scope+"\x00"+id, func(ctx context.Context) (*fetched, error) {
+	f, _, err := c.flight.Do(ctx, flightKey(cred, id), func(ctx context.Context) (*fetched, error) {
 		if hasDeadline {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, deadline)
