@@ -676,7 +676,7 @@ func TestCacheCallerAfterAnInvalidationAsksAgain(t *testing.T) {
 		ctx := context.Background()
 		first, second := make(chan Result, 1), make(chan Result, 1)
 		go func() { first <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
-		synctest.Wait() // the call is under way
+		synctest.Wait()              // the call is under way
 		time.Sleep(time.Millisecond) // the bubble's clock moves only so
 		if err := c.Invalidate(ctx, "1"); err != nil {
 			t.Fatal(err)
