@@ -4,6 +4,12 @@
 // static limit, and issue 4's targets checked against them.
 //
 //	go run ./bench/report -results results.tsv -meta meta.env -out bench/RESULTS.md
+//
+// bench/fleet scale measures through Redis Cluster and writes its own section at the end of the
+// same file (-fleet SCALE.md). Each command keeps the other's part, so running one never loses
+// the other's figures.
+//
+//	go run ./bench/report -fleet SCALE.md -out bench/RESULTS.md
 package main
 
 import (
@@ -21,7 +27,26 @@ func main() {
 	results := flag.String("results", "results.tsv", "runs, as bench/run writes them")
 	metaFile := flag.String("meta", "meta.env", "key=value facts about the run")
 	out := flag.String("out", "bench/RESULTS.md", "the report")
+	fleet := flag.String("fleet", "", "replace the report's fleet section with this file (bench/fleet scale's table) and do nothing else")
 	flag.Parse()
+	old, err := os.ReadFile(*out)
+	if err != nil && !os.IsNotExist(err) {
+		log.Fatal(err)
+	}
+	head, tail := split(string(old))
+	if *fleet != "" {
+		section, err := os.ReadFile(*fleet)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if head == "" {
+			head = "# Load benchmark results\n\nbench/run has not written its part yet.\n"
+		}
+		if err := os.WriteFile(*out, []byte(strings.TrimRight(head, "\n")+"\n\n"+fleetSection(string(section))), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	runs, err := readRuns(*results)
 	if err != nil {
 		log.Fatal(err)
@@ -35,6 +60,9 @@ func main() {
 		log.Fatal(err)
 	}
 	write(f, runs, meta)
+	if tail != "" {
+		io.WriteString(f, "\n"+tail)
+	}
 	if err := f.Close(); err != nil {
 		log.Fatal(err)
 	}
@@ -53,6 +81,27 @@ type run struct {
 
 // runs is keyed by server, then scenario.
 type runs map[string]map[string]*run
+
+// fleetMarker starts bench/fleet scale's section, which runs to the end of the file.
+const fleetMarker = "<!-- written by bench/fleet scale: everything below this line -->"
+
+// split returns the report's bench/run part and its fleet section (with its marker).
+func split(doc string) (head, tail string) {
+	i := strings.Index(doc, fleetMarker)
+	if i < 0 {
+		return doc, ""
+	}
+	return doc[:i], doc[i:]
+}
+
+// fleetSection frames bench/fleet scale's table as the report's last section.
+func fleetSection(table string) string {
+	return fleetMarker + "\n\n## Through Redis Cluster: 100,000 contracts, one replica and three\n\n" +
+		"Written by `bench/fleet scale` (see `bench/README.md`). The hot-layer rows are the same replica " +
+		"answering from its in-process layer, for comparison with the Redis rows; the throughput tables above " +
+		"are bench/run's, with Redis on one node and a working set that fits the hot layer.\n\n" +
+		strings.TrimSpace(table) + "\n"
+}
 
 func readRuns(path string) (runs, error) {
 	f, err := os.Open(path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,4 +61,63 @@ func TestWrite(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
 	}
+}
+
+// Each of bench/run and bench/fleet scale rewrites its own part of RESULTS.md and keeps the
+// other's.
+func TestFleetSectionSurvivesEitherWriter(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "RESULTS.md")
+	table := filepath.Join(dir, "SCALE.md")
+	report := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
+		cmd.Env = append(os.Environ(), "REPORT_MAIN=1")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("report %v: %v\n%s", args, err, b)
+		}
+	}
+	read := func() string {
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	os.WriteFile(table, []byte("| setup | query |\n| one | q1 |\n"), 0o644)
+	report("-fleet", table, "-out", out)
+	if got := read(); !strings.Contains(got, "| one | q1 |") || !strings.Contains(got, "has not written its part") {
+		t.Fatalf("fleet section into a missing report:\n%s", got)
+	}
+
+	results := filepath.Join(dir, "results.tsv")
+	os.WriteFile(results, []byte("server\tscenario\trps\tp50_us\tp99_us\trequests\tnon2xx\tgqlerrors\tsockerr\tcalls_per_req\trss_kib\textra\n"+
+		"facade\twarm-q1\t30000\t900\t4000\t300000\t0\t0\t0\t0.000\t40000\t\n"), 0o644)
+	metaFile := filepath.Join(dir, "meta.env")
+	os.WriteFile(metaFile, []byte("latency=20ms\n"), 0o644)
+	report("-results", results, "-meta", metaFile, "-out", out)
+	got := read()
+	if !strings.Contains(got, "| q1 warm | 30,000 |") || !strings.Contains(got, "| one | q1 |") || strings.Contains(got, "has not written") {
+		t.Fatalf("bench/run's report lost the fleet section or kept the placeholder:\n%s", got)
+	}
+
+	os.WriteFile(table, []byte("| setup | query |\n| three | q3 |\n"), 0o644)
+	report("-fleet", table, "-out", out)
+	got = read()
+	if !strings.Contains(got, "| q1 warm | 30,000 |") || !strings.Contains(got, "| three | q3 |") ||
+		strings.Contains(got, "| one | q1 |") || strings.Count(got, fleetMarker) != 1 {
+		t.Fatalf("a new fleet table must replace the old one and keep bench/run's part:\n%s", got)
+	}
+	report("-fleet", table, "-out", out)
+	if again := read(); again != got {
+		t.Fatalf("splicing the same table twice changed the file:\n%s\n---\n%s", got, again)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("REPORT_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
