@@ -207,6 +207,14 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 		keys[j] = EntryKey{ids[i], cred.Scope}
 	}
 	values, readErr := c.store.GetMany(ctx, keys)
+	if readErr != nil && ctx.Err() != nil {
+		// The caller left (a client that hung up, a deadline) while Redis was being read: not a
+		// Redis failure to count, and nothing to fetch for nobody.
+		for _, i := range cold {
+			res[i].Err = ctx.Err()
+		}
+		return res
+	}
 	if readErr != nil {
 		values = nil // Redis trouble never fails a query: treat everything as missing
 	}

@@ -699,3 +699,57 @@ func TestCacheCallerAfterAnInvalidationAsksAgain(t *testing.T) {
 		c.Flush()
 	})
 }
+
+// stallingStore reads nothing: GetMany waits until its caller gives up.
+type stallingStore struct {
+	Store
+	reading chan struct{}
+}
+
+func (s *stallingStore) GetMany(ctx context.Context, keys []EntryKey) ([][]byte, error) {
+	close(s.reading)
+	<-ctx.Done()
+	return make([][]byte, len(keys)), ctx.Err()
+}
+
+// lookups is an Observer that counts cache lookups by layer and result.
+type lookups struct {
+	nop
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (l *lookups) CacheLookup(layer, result string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n[layer+" "+result]++
+}
+
+// TestCallerWhoLeavesDuringTheStoreReadIsNoRedisError: a client that hangs up while Redis is
+// being read gets its context's error, makes no upstream call, and is not counted as a Redis
+// failure (which would tell the operator Redis is failing whenever clients leave).
+func TestCallerWhoLeavesDuringTheStoreReadIsNoRedisError(t *testing.T) {
+	u := newStubUpstream(t, 0)
+	obs := &lookups{n: map[string]int{}}
+	store := &stallingStore{Store: NewMemoryStore(1 << 20), reading: make(chan struct{})}
+	c := mustCache(t, u, store, CacheOptions{Observer: obs})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-store.reading; cancel() }()
+	res := c.Histories(ctx, alice, []string{"7", "8"}, nil)
+	for i, r := range res {
+		if !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("result %d: err = %v, want context.Canceled", i, r.Err)
+		}
+	}
+	if n := u.calls.Load(); n != 0 {
+		t.Errorf("%d upstream calls for a caller who left, want 0", n)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.n["store error"] != 0 || obs.n["store miss"] != 0 {
+		t.Errorf("lookups %v: a caller who left counted as a store error or miss", obs.n)
+	}
+	if obs.n["hot miss"] != 2 {
+		t.Errorf("lookups %v, want 2 hot misses", obs.n)
+	}
+}
