@@ -215,19 +215,16 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 		}
 		return res
 	}
-	if readErr != nil {
-		values = nil // Redis trouble never fails a query: treat everything as missing
-	}
-	// Decoding is the costly part of a store hit (the JSON, not the zstd), so fresh entries are
-	// decoded in parallel; expired ones only if they are served, stale.
+	// Redis trouble never fails a query: what could not be read is treated as missing, and what
+	// could (the other masters of a cluster) is used. Decoding is the costly part of a store
+	// hit (the JSON, not the zstd), so fresh entries are decoded in parallel; expired ones only
+	// if they are served, stale.
 	found := make([]*hotEntry, len(cold))
-	if values != nil {
-		c.client.each(len(cold), func(j int) {
-			if values[j] != nil {
-				found[j], _ = c.decodeEntry(keys[j], values[j], now)
-			}
-		})
-	}
+	c.client.each(len(cold), func(j int) {
+		if j < len(values) && values[j] != nil {
+			found[j], _ = c.decodeEntry(keys[j], values[j], now)
+		}
+	})
 	var missing []int
 	for j, i := range cold {
 		if e := found[j]; e != nil {
@@ -244,7 +241,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 			}
 		}
 		if readErr != nil {
-			obs.CacheLookup("store", "error")
+			obs.CacheLookup("store", "error") // unread, or absent beside a part that failed
 		} else {
 			obs.CacheLookup("store", "miss")
 		}

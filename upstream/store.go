@@ -10,7 +10,9 @@ import (
 // entries of every scope can be dropped at once.
 type Store interface {
 	// GetMany returns the values of keys in order, nil where an entry is absent or expired. It
-	// makes one round trip however many keys there are.
+	// makes one round trip however many keys there are (one per node, in parallel, on a
+	// cluster). When part of the read fails (a cluster master that is down) it returns the
+	// error with the values it did read: nil is then absent or unread.
 	GetMany(ctx context.Context, keys []EntryKey) ([][]byte, error)
 	// SetMany writes entries, each living for its TTL, in one round trip.
 	SetMany(ctx context.Context, entries []Entry) error
