@@ -638,7 +638,7 @@ func (c *Cache) hotEntry(key EntryKey, now time.Time) (*hotEntry, bool) {
 
 // Watch drops hot entries that other replicas invalidate, until ctx ends. It returns at once
 // for a store that has no other replicas.
-func (c *Cache) Watch(ctx context.Context) { c.store.Invalidations(ctx, feed{c}) }
+func (c *Cache) Watch(ctx context.Context) { c.store.Invalidations(ctx, feed{c, ctx}) }
 
 // feed is the cache's InvalidationFeed. While the store may be missing invalidations the
 // cache is deaf: it serves nothing it keeps in process (the hot layer, and through
@@ -646,7 +646,10 @@ func (c *Cache) Watch(ctx context.Context) { c.store.Invalidations(ctx, feed{c})
 // reads the store, which invalidations empty whether or not anyone hears of them. Once the
 // feed is back, everything kept from before is dropped, since it may have been invalidated
 // unheard.
-type feed struct{ c *Cache }
+type feed struct {
+	c     *Cache
+	watch context.Context // Watch's: once it ends, losing the feed is no news
+}
 
 func (f feed) Drop(contractID string) { f.c.dropHot(contractID) }
 
@@ -655,7 +658,7 @@ func (f feed) Lost() {
 	c.mu.Lock()
 	started := c.resumed.IsZero() // the feed has not begun yet: nothing was lost
 	c.mu.Unlock()
-	if !c.deaf.Swap(true) && !started {
+	if !c.deaf.Swap(true) && !started && f.watch.Err() == nil {
 		c.log.Warn("invalidations may be missed: serving from the store, not from memory, until they are heard again")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -753,3 +754,52 @@ func TestCallerWhoLeavesDuringTheStoreReadIsNoRedisError(t *testing.T) {
 		t.Errorf("lookups %v, want 2 hot misses", obs.n)
 	}
 }
+
+// feedStore has a feed that is heard, lost once while watched (when lose closes), heard again,
+// and lost when the watch ends, as a store's feed is at shutdown.
+type feedStore struct {
+	Store
+	lose, back chan struct{}
+}
+
+func (s feedStore) Invalidations(ctx context.Context, f InvalidationFeed) {
+	f.Resumed()
+	<-s.lose
+	f.Lost()
+	f.Resumed()
+	close(s.back)
+	<-ctx.Done()
+	f.Lost()
+}
+
+// TestFeedLostAtShutdownIsNoWarning: a replica warns when it may be missing invalidations,
+// but not when its watch ends because it is shutting down: then nobody is served anyway, and
+// the warning would send an operator looking for a Redis problem after every deploy.
+func TestFeedLostAtShutdownIsNoWarning(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	u := newStubUpstream(t, 0)
+	store := feedStore{Store: NewMemoryStore(1 << 20), lose: make(chan struct{}), back: make(chan struct{})}
+	c := mustCache(t, u, store, CacheOptions{Logger: log})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Watch(ctx); close(done) }()
+	close(store.lose)
+	<-store.back
+	stop()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "invalidations may be missed"); n != 1 {
+		t.Errorf("%d warnings that invalidations may be missed, want 1 (the loss while watched, none at the end):\n%s", n, logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
