@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -73,9 +71,7 @@ func TestReplicasShareARedisCluster(t *testing.T) {
 		t.Fatalf("replica a's cold list: %d upstream calls, want 30", got)
 	}
 	// a writes its entries behind its answer: wait until all 30 are in the cluster.
-	o, _ := redis.ParseClusterURL(cluster.URL)
-	rdb := redis.NewClusterClient(o)
-	defer rdb.Close()
+	rdb := cluster.Client(t)
 	masters := map[string]bool{}
 	for _, id := range ids {
 		sum := sha256.Sum256([]byte(id))

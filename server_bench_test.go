@@ -166,12 +166,6 @@ func BenchmarkInvalidationDesigns(b *testing.B) {
 		run(b, rdb)
 	})
 	b.Run("generation/cluster", func(b *testing.B) {
-		opts, err := redis.ParseClusterURL(redistest.SharedCluster(b).URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rdb := redis.NewClusterClient(opts)
-		b.Cleanup(func() { rdb.Close() })
-		run(b, rdb)
+		run(b, redistest.SharedCluster(b).Client(b))
 	})
 }

@@ -22,7 +22,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -37,13 +36,12 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	_ "time/tzdata" // the zone of the upstream's timestamps, wherever bi runs
 
+	"github.com/enneo-facade/facade/bench/lookups"
 	"github.com/enneo-facade/facade/bench/queries"
 )
 
@@ -338,38 +336,7 @@ func cacheLookups(ctx context.Context, metricsURL string) (map[string]float64, e
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("facade metrics: %s", resp.Status)
 	}
-	return parseLookups(resp.Body)
-}
-
-// parseLookups reads lines such as facade_cache_lookups_total{layer="hot",result="hit"} 42 of
-// Prometheus' text format.
-func parseLookups(r io.Reader) (map[string]float64, error) {
-	const name = "facade_cache_lookups_total{"
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		labels, rest, ok := strings.Cut(strings.TrimPrefix(sc.Text(), name), "} ")
-		if !ok || !strings.HasPrefix(sc.Text(), name) {
-			continue
-		}
-		var layer, result string
-		for kv := range strings.SplitSeq(labels, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			v, _ = strconv.Unquote(v)
-			switch k {
-			case "layer":
-				layer = v
-			case "result":
-				result = v
-			}
-		}
-		n, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-		if err != nil || layer == "" || result == "" {
-			return nil, fmt.Errorf("facade metrics: cannot read %q", sc.Text())
-		}
-		out[layer+"_"+result] = n
-	}
-	return out, sc.Err()
+	return lookups.Parse(resp.Body)
 }
 
 // runCheck asks the facade the question once, cold, and then the REST way at the same now, and

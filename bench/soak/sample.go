@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/enneo-facade/facade/bench/lookups"
 )
 
 // replica is one facade replica of the fleet.
@@ -63,7 +64,7 @@ func (s *sampler) take(ctx context.Context, at time.Duration) snapshot {
 			rs.rssKiB = rssKiB(rs.pid)
 		}
 		if resp, err := s.get(ctx, r.url+"/metrics"); err == nil {
-			rs.lookups, _ = parseLookups(resp)
+			rs.lookups, _ = lookups.Parse(resp)
 			resp.Close()
 		}
 		sn.replicas = append(sn.replicas, rs)
@@ -123,42 +124,6 @@ func rssKiB(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// parseLookups reads the facade_cache_lookups_total{layer="hot",result="hit"} 42 lines of
-// Prometheus' text format, keyed "hot_hit".
-func parseLookups(r io.Reader) (map[string]float64, error) {
-	const name = "facade_cache_lookups_total{"
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), name)
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		var layer, result string
-		for kv := range strings.SplitSeq(labels, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			v, _ = strconv.Unquote(v)
-			switch k {
-			case "layer":
-				layer = v
-			case "result":
-				result = v
-			}
-		}
-		n, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
-		if err != nil || layer == "" || result == "" {
-			return nil, fmt.Errorf("cannot read %q", sc.Text())
-		}
-		out[layer+"_"+result] = n
-	}
-	return out, sc.Err()
 }
 
 // lookupsBetween adds up the replicas' cache lookups from a to b. A replica whose process

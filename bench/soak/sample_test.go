@@ -2,23 +2,9 @@ package main
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestParseLookups(t *testing.T) {
-	text := `# HELP facade_cache_lookups_total Cache lookups
-# TYPE facade_cache_lookups_total counter
-facade_cache_lookups_total{layer="hot",result="hit"} 42
-facade_cache_lookups_total{layer="store",result="miss"} 7
-facade_operations_total{operation="other",outcome="ok"} 3
-`
-	got, err := parseLookups(strings.NewReader(text))
-	if err != nil || len(got) != 2 || got["hot_hit"] != 42 || got["store_miss"] != 7 {
-		t.Errorf("parseLookups = %v, %v; want hot_hit 42 and store_miss 7", got, err)
-	}
-}
 
 func TestLookupsBetween(t *testing.T) {
 	a := snapshot{replicas: []replicaState{

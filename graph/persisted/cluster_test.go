@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -14,17 +12,8 @@ import (
 // it: each is one key.
 func TestRedisCacheOnCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
-	client := func() *redis.ClusterClient {
-		o, err := redis.ParseClusterURL(c.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cc := redis.NewClusterClient(o)
-		t.Cleanup(func() { cc.Close() })
-		return cc
-	}
 	prefix := redistest.Prefix(t)
-	a, b := NewRedisCache(client(), prefix, time.Hour, 1<<20), NewRedisCache(client(), prefix, time.Hour, 1<<20)
+	a, b := NewRedisCache(c.Client(t), prefix, time.Hour, 1<<20), NewRedisCache(c.Client(t), prefix, time.Hour, 1<<20)
 	masters := map[string]bool{}
 	for i := range 12 {
 		query := fmt.Sprintf("query Q%d { contract(id: %d) { id } }", i, i)

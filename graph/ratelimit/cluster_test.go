@@ -3,8 +3,6 @@ package ratelimit
 import (
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -12,18 +10,9 @@ import (
 // bucket is one key, so redis_rate's script runs on the master of its slot.
 func TestRedisClusterShared(t *testing.T) {
 	c := redistest.StartCluster(t)
-	client := func() *redis.ClusterClient {
-		o, err := redis.ParseClusterURL(c.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cc := redis.NewClusterClient(o)
-		t.Cleanup(func() { cc.Close() })
-		return cc
-	}
 	prefix := redistest.Prefix(t)
 	limit := Limit{Burst: 1000, PerSecond: 1}
-	a, b := NewRedis(client(), prefix, limit, 10, nil), NewRedis(client(), prefix, limit, 10, nil)
+	a, b := NewRedis(c.Client(t), prefix, limit, 10, nil), NewRedis(c.Client(t), prefix, limit, 10, nil)
 	masters := map[string]bool{}
 	for i := range 12 {
 		key := "caller-" + string(rune('a'+i))

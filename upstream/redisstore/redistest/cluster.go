@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // howToCluster is appended to skip and fail messages of the cluster helpers.
@@ -224,6 +226,18 @@ func (c *Cluster) stop() {
 	for _, n := range c.nodes {
 		n.stop()
 	}
+}
+
+// Client returns a go-redis cluster client of the cluster, closed when t ends.
+func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	o, err := redis.ParseClusterURL(c.URL)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	cc := redis.NewClusterClient(o)
+	t.Cleanup(func() { cc.Close() })
+	return cc
 }
 
 // MasterOf returns the address of the master serving key's slot.
