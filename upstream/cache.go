@@ -152,11 +152,8 @@ func (c *Cache) Status() string { return c.store.Status() }
 // Peek returns id's history for cred if a fresh one is at hand in process, without waiting for
 // anything: loaders use it to answer hot contracts without collecting a batch first.
 func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
-	if c.deaf.Load() {
-		return Result{}, false
-	}
 	now := time.Now()
-	e, ok := c.hot.Get(EntryKey{id, cred.Scope}, now)
+	e, ok := c.hotEntry(EntryKey{id, cred.Scope}, now)
 	if !ok || e.notFound || !now.Before(e.freshUntil) || cred.Token == "" && c.client.NeedsCallerToken() {
 		return Result{}, false // a remembered 404 is the loader's to report
 	}
@@ -656,9 +653,9 @@ func (f feed) Drop(contractID string) { f.c.dropHot(contractID) }
 func (f feed) Lost() {
 	c := f.c
 	c.mu.Lock()
-	started := c.resumed.IsZero() // the feed has not begun yet: nothing was lost
+	begun := !c.resumed.IsZero() // before the feed has begun, nothing was lost
 	c.mu.Unlock()
-	if !c.deaf.Swap(true) && !started && f.watch.Err() == nil {
+	if !c.deaf.Swap(true) && begun && f.watch.Err() == nil {
 		c.log.Warn("invalidations may be missed: serving from the store, not from memory, until they are heard again")
 	}
 }

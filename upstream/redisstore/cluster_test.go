@@ -224,7 +224,7 @@ func TestClusterBatchAcrossSlots(t *testing.T) {
 
 // TestClusterInvalidationsAcrossReplicas: a DropContract through one replica reaches another's
 // Invalidations over pub/sub on the cluster, also after every pub/sub connection was killed:
-// go-redis subscribes again by itself.
+// the store subscribes again by itself (see Invalidations).
 func TestClusterInvalidationsAcrossReplicas(t *testing.T) {
 	cl := redistest.SharedCluster(t)
 	t.Cleanup(redistest.NoLeakedGoroutines(t)) // runs last: clean-ups run in reverse order

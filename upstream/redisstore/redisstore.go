@@ -104,14 +104,14 @@ type Store struct {
 	ioTimeout   time.Duration
 	log         *slog.Logger
 	obs         upstream.Observer
-	closed      chan struct{} // closed by Close, which ends Invalidations
+	life        context.Context // ends with Close, and so does Invalidations
+	end         context.CancelFunc
 	heartbeat   time.Duration // how long a subscription may be silent before it is pinged
 	id          string        // this store among the listeners (see confirm.go)
 	// sharded is set on a cluster, whose invalidations go by sharded pub/sub (SPUBLISH): a
 	// PUBLISH would be relayed to every node of the cluster, an SPUBLISH only within the shard
 	// that holds the channel, where every replica subscribes.
 	sharded   bool
-	closeOnce sync.Once
 	br        *gobreaker.CircuitBreaker[struct{}]
 	maxScopes int
 
@@ -158,8 +158,11 @@ func newStore(o Options, c config) (*Store, error) {
 		// that met the dead master again, open again).
 		othersAnswer = func() bool { return w.answeredWithin(c.coolDown) }
 	}
+	life, end := context.WithCancel(context.Background())
 	return &Store{
 		rdb:         rdb,
+		life:        life,
+		end:         end,
 		prefix:      o.Prefix,
 		channel:     o.Prefix + "invalidate",
 		callTimeout: callTimeout,
@@ -167,7 +170,6 @@ func newStore(o Options, c config) (*Store, error) {
 		ioTimeout:   o.IOTimeout,
 		log:         log,
 		obs:         o.Observer,
-		closed:      make(chan struct{}),
 		heartbeat:   c.heartbeat,
 		id:          newNonce(),
 		sharded:     othersAnswer != nil, // a cluster
@@ -528,7 +530,7 @@ func (s *Store) Invalidations(ctx context.Context, feed upstream.InvalidationFee
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.closed:
+		case <-s.life.Done():
 			return
 		case <-time.After(pause):
 			pause = min(2*pause, s.heartbeat)
@@ -545,17 +547,8 @@ func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (
 	}
 	ps := subscribe(ctx, s.channel)
 	// Receive blocks in a socket read for up to a heartbeat; closing the PubSub ends it at once.
-	stop := context.AfterFunc(ctx, func() { ps.Close() })
-	defer stop()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-s.closed:
-			ps.Close()
-		case <-done:
-		}
-	}()
+	defer context.AfterFunc(ctx, func() { ps.Close() })()
+	defer context.AfterFunc(s.life, func() { ps.Close() })()
 	defer ps.Close()
 
 	pinged := false // a ping went out and its pong has not come back
@@ -630,7 +623,7 @@ func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // Close closes the connections; an Invalidations still running returns.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
+	s.end()
 	return s.rdb.Close()
 }
 
