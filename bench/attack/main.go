@@ -35,6 +35,7 @@ import (
 	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/upstream/demo"
+	"github.com/prometheus/procfs"
 )
 
 func main() {
@@ -67,7 +68,7 @@ func main() {
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
 	legit := queries.Legitimate(schema)
 	if *warm > 0 {
-		idle, start := rss(srv.cmd.Process.Pid, "VmRSS"), srv.totalAlloc()
+		idle, start := int64(procStatus(srv.cmd.Process.Pid).VmRSS), srv.totalAlloc()
 		for srv.totalAlloc()-start < *warm<<20 {
 			for _, q := range legit {
 				if _, err := srv.sendQuery(q); err != nil {
@@ -76,9 +77,9 @@ func main() {
 			}
 		}
 		fmt.Printf("Warm-up: the legitimate queries, %d MiB allocated: RSS %d MiB idle, %d MiB after.\n\n",
-			(srv.totalAlloc()-start)>>20, idle>>20, rss(srv.cmd.Process.Pid, "VmRSS")>>20)
+			(srv.totalAlloc()-start)>>20, idle>>20, procStatus(srv.cmd.Process.Pid).VmRSS>>20)
 	}
-	rssBefore := rss(srv.cmd.Process.Pid, "VmRSS")
+	rssBefore := int64(procStatus(srv.cmd.Process.Pid).VmRSS)
 	allocBefore := srv.totalAlloc()
 
 	failed := false
@@ -111,9 +112,9 @@ func main() {
 		}
 		fmt.Printf("| %s%s | %s | %s | %.2f | %.2f | %d |\n", a.Name, mark, size(len(a.Body)), answer, ms(serverMax), ms(clientMax), n)
 	}
-	rssAfter := rss(srv.cmd.Process.Pid, "VmRSS")
+	rssAfter := int64(procStatus(srv.cmd.Process.Pid).VmRSS)
 	fmt.Printf("\nAllocated while answering the corpus: %d MiB.\n", (srv.totalAlloc()-allocBefore)>>20)
-	peak := rss(srv.cmd.Process.Pid, "VmHWM")
+	peak := procStatus(srv.cmd.Process.Pid).VmHWM
 	growth := (rssAfter - rssBefore) >> 20
 	fmt.Printf("\nRSS: %d MiB before the corpus, %d MiB after it (%+d MiB), peak %d MiB; allowed growth %d MiB.\n",
 		rssBefore>>20, rssAfter>>20, growth, peak>>20, *maxGrowth)
@@ -256,19 +257,18 @@ func (s *server) sendQuery(q queries.Query) ([]byte, error) {
 	return raw, nil
 }
 
-// rss reads a memory figure of /proc/pid/status in bytes.
-func rss(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// procStatus reads /proc/pid/status, its memory figures (VmRSS, VmHWM) in bytes; the zero status
+// when it cannot.
+func procStatus(pid int) procfs.ProcStatus {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0
+		return procfs.ProcStatus{}
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return procfs.ProcStatus{}
 	}
-	return 0
+	return st
 }
 
 // totalAlloc reads the bytes the server has allocated so far from its heap profile's

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strconv"
-	"strings"
 )
 
 // Tag names a token in marks: "tok-" and the first 12 hex digits of its SHA-256. It contains no
@@ -39,9 +38,6 @@ var markRE = regexp.MustCompile(`canary (tok-[0-9a-f]{12}) c=([A-Za-z0-9_-]{1,64
 
 // Find returns every mark in b, in order, repeats included.
 func Find(b []byte) []Mark {
-	if !strings.Contains(string(b), "canary tok-") {
-		return nil
-	}
 	var out []Mark
 	for _, m := range markRE.FindAllSubmatch(b, -1) {
 		v, err := strconv.ParseInt(string(m[3]), 10, 64)

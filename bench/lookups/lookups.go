@@ -1,5 +1,5 @@
 // Package lookups reads the facade's cache lookups from its /metrics answer, for the benchmarks
-// that report them (bench/bi, bench/soak).
+// that report them (bench/bi, bench/soak, and bench/fleet through the command in sum/).
 package lookups
 
 import (

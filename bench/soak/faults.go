@@ -22,7 +22,8 @@ type event struct {
 	what string
 }
 
-// timeline collects what the faults did and when, as it happened.
+// timeline collects what the faults did and when, as it happened: in order, each event's time
+// being taken under the lock it is appended under.
 type timeline struct {
 	start  time.Time
 	mu     sync.Mutex
@@ -38,9 +39,7 @@ func (t *timeline) add(format string, args ...any) {
 func (t *timeline) list() []event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := slices.Clone(t.events)
-	slices.SortStableFunc(out, func(a, b event) int { return int(a.at - b.at) })
-	return out
+	return slices.Clone(t.events)
 }
 
 // injector injects the faults, each into the real process or service: the Redis nodes, a facade
@@ -212,8 +211,8 @@ func infoField(info, name string) int {
 	return 0
 }
 
-// restartReplica stops the second replica (the first if there is one) with SIGTERM, as an
-// orchestrator does; its supervisor in bench/fleet starts it again once it has exited. It
+// restartReplica stops the second replica (the only one if there is just one) with SIGTERM, as
+// an orchestrator does; its supervisor in bench/fleet starts it again once it has exited. It
 // follows the restart until the new process is ready.
 func (in *injector) restartReplica(ctx context.Context) error {
 	r := in.c.replicas[min(1, len(in.c.replicas)-1)]

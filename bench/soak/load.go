@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,13 +108,13 @@ type skip struct {
 }
 
 // load sends the soak's mixed load through the balancer, open loop: each kind at its rate,
-// whatever the answers take, up to maxInFlight at once (a tick that finds no room is counted as
-// skipped, never queued, so a slow phase does not shift the load into the next).
+// whatever the answers take, up to maxInFlight of its queries at once (a tick that finds no room
+// is counted as skipped, never queued, so a slow phase does not shift the load into the next).
+// Verification queries and invalidations' calls take no slot: they are not capped.
 type load struct {
 	c      *config
 	http   *http.Client
 	tokens []token
-	start  time.Time
 	run    string // in request ids, so that a run's lines can be found in the replicas' logs
 	slots  chan struct{}
 	seq    atomic.Int64
@@ -126,13 +127,13 @@ type load struct {
 	busy          map[string]bool // contracts being invalidated
 }
 
-func newLoad(c *config, start time.Time) *load {
+func newLoad(c *config) *load {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = c.maxInFlight
 	t.DisableCompression = true
 	run := strconv.FormatUint(rand.Uint64()%1e8, 36)
 	l := &load{
-		c: c, http: &http.Client{Transport: t, Timeout: 30 * time.Second}, start: start, run: run,
+		c: c, http: &http.Client{Transport: t, Timeout: 30 * time.Second}, run: run,
 		slots: make(chan struct{}, c.maxInFlight), busy: map[string]bool{},
 	}
 	for _, name := range []string{"alpha", "bravo"} {
@@ -166,7 +167,7 @@ func (l *load) window() []string {
 	return ids
 }
 
-// run sends the load until ctx ends, then waits for the answers in flight.
+// runUntil sends the load until ctx ends, then waits for the answers in flight.
 func (l *load) runUntil(ctx context.Context) {
 	every := func(rate float64, f func()) {
 		if rate <= 0 {
@@ -286,7 +287,7 @@ func (q *query) read(body []byte, own string) {
 		if code == "" {
 			code = "NO_CODE"
 		}
-		if !contains(q.codes, code) {
+		if !slices.Contains(q.codes, code) {
 			q.codes = append(q.codes, code)
 		}
 		if q.message == "" {
@@ -316,20 +317,11 @@ func (q *query) read(body []byte, own string) {
 	}
 	if q.data {
 		for _, id := range q.contracts {
-			if _, ok := q.shown[id]; !ok && !contains(q.unmarked, id) {
+			if _, ok := q.shown[id]; !ok && !slices.Contains(q.unmarked, id) {
 				q.unmarked = append(q.unmarked, id)
 			}
 		}
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // invalidateOne changes a hot contract that is not being changed already: bumps its version at

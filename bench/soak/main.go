@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -111,7 +112,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.Float64Var(&c.rates.stats, "stats", 1, "100-contract historyStats a second")
 	fs.Float64Var(&c.rates.invalidations, "invalidations", 2, "contracts changed and invalidated a second")
 	fs.IntVar(&c.rates.verify, "verify", 2, "list views per token of each contract once its invalidation is acknowledged")
-	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "queries in flight at most; a tick beyond is skipped and counted")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "the mixed load's queries in flight at most (verification queries and invalidations not counted); a tick beyond is skipped and counted")
 	fs.StringVar(&c.meta, "meta", "", "key=value facts about the run for the report (commit, machine, ...)")
 	fs.StringVar(&c.out, "out", "bench/SOAK.md", "the report")
 	fs.StringVar(&c.raw, "raw", "", "also write every query as a line of TSV here")
@@ -161,7 +162,7 @@ func run(ctx context.Context, c *config, stderr io.Writer) (failed bool, err err
 	tl := &timeline{start: start}
 	in := &injector{c: c, tl: tl, http: hc}
 	smp := &sampler{c: c, http: hc}
-	l := newLoad(c, start)
+	l := newLoad(c)
 	loadCtx, stop := context.WithDeadline(ctx, start.Add(c.duration))
 	defer stop()
 
@@ -199,15 +200,19 @@ func run(ctx context.Context, c *config, stderr io.Writer) (failed bool, err err
 	if err := in.setUpstream("ok"); err != nil { // whatever happened, the stub serves again
 		fmt.Fprintf(stderr, "soak: could not reset the stub: %v\n", err)
 	}
-	meta.set("load_after", loadAverage())
+	meta["load_after"] = loadAverage()
 	// The replicas buffer their log lines and write them out every 200 ms: the last answers'
 	// lines are not in the files yet.
 	time.Sleep(time.Second)
 
 	v := check(p, start, l.queries, l.invalidations)
+	// The request ids of every query details() lists, so that each row gets its log line.
 	wanted := map[string]bool{}
-	for _, q := range detailed(v) {
+	for _, q := range slices.Concat(v.unexpected, v.unmarked) {
 		wanted[q.id] = true
+	}
+	for _, lk := range v.leaks {
+		wanted[lk.q.id] = true
 	}
 	for _, inv := range l.invalidations {
 		wanted[inv.ackID] = true // the replica that acknowledged each, for the raw file
@@ -245,8 +250,13 @@ func preflight(ctx context.Context, c *config, hc *http.Client) error {
 	if err != nil {
 		return fmt.Errorf("the stub: %w", err)
 	}
+	var f struct{ Mode string }
+	err = json.NewDecoder(resp.Body).Decode(&f)
 	resp.Body.Close()
-	l := newLoad(c, time.Now())
+	if resp.StatusCode != http.StatusOK || err != nil || f.Mode != "ok" {
+		return fmt.Errorf("the stub at %s is not in its normal mode: GET /fault answered %s, mode %q (want 200 and mode \"ok\")", c.stub, resp.Status, f.Mode)
+	}
+	l := newLoad(c)
 	q := l.send(kindList, 0, []string{l.contract(0)})
 	if !q.data || len(q.unmarked) > 0 {
 		return fmt.Errorf("a first list view through %s got no marked data: status %d, codes %v, %s %s", c.url, q.status, q.codes, q.message, q.transport)
@@ -291,23 +301,9 @@ func loadAverage() string {
 	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
-// meta is key=value facts, in their order.
-type meta struct {
-	keys []string
-	vals map[string]string
-}
-
-func (m *meta) get(k string) string { return m.vals[k] }
-
-func (m *meta) set(k, v string) {
-	if _, ok := m.vals[k]; !ok {
-		m.keys = append(m.keys, k)
-	}
-	m.vals[k] = v
-}
-
-func readMeta(path string) (*meta, error) {
-	m := &meta{vals: map[string]string{}}
+// readMeta reads key=value facts, a line each.
+func readMeta(path string) (map[string]string, error) {
+	m := map[string]string{}
 	if path == "" {
 		return m, nil
 	}
@@ -317,7 +313,7 @@ func readMeta(path string) (*meta, error) {
 	}
 	for line := range strings.Lines(string(b)) {
 		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			m.set(k, v)
+			m[k] = v
 		}
 	}
 	return m, nil

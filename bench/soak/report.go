@@ -22,7 +22,7 @@ type report struct {
 	timeline []event
 	logs     []logSummary
 	balancer map[string]string // HAProxy's log lines of the detailed queries, by request id
-	meta     *meta
+	meta     map[string]string // key=value facts about the run (-meta)
 }
 
 // phaseFigures are one phase's counts.
@@ -97,6 +97,13 @@ func (r *report) figures() []phaseFigures {
 		}
 		fs[i].lookups = lookupsBetween(a, b)
 	}
+	for i := range fs { // once, for the ranks the report takes
+		slices.Sort(fs[i].all)
+		slices.Sort(fs[i].ackTook)
+		for _, d := range fs[i].took {
+			slices.Sort(d)
+		}
+	}
 	return fs
 }
 
@@ -109,14 +116,16 @@ func (r *report) snapAt(t time.Duration) (snapshot, bool) {
 	return snapshot{}, false
 }
 
-// nearestRank is the value at rank ⌈p/100·n⌉ of d, sorted here; zero for none.
+// nearestRank is the value at rank ⌈p/100·n⌉ of d sorted; zero for none. d is sorted here (a
+// copy) unless it already is: sort a data set once before taking several ranks of it.
 func nearestRank(d []time.Duration, p int) time.Duration {
 	if len(d) == 0 {
 		return 0
 	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[max((p*len(s)+99)/100, 1)-1]
+	if !slices.IsSorted(d) {
+		d = slices.Sorted(slices.Values(d))
+	}
+	return d[max((p*len(d)+99)/100, 1)-1]
 }
 
 func ms(d time.Duration) string {
@@ -151,35 +160,6 @@ func byCount(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// detailed are the queries the report shows one by one: every unexpected failure, stale answer
-// and leak (up to 20 of each).
-func detailed(v verdict) []*query {
-	var out []*query
-	seen := map[*query]bool{}
-	add := func(q *query) {
-		if !seen[q] {
-			seen[q] = true
-			out = append(out, q)
-		}
-	}
-	for i, q := range v.unexpected {
-		if i < 20 {
-			add(q)
-		}
-	}
-	for i, s := range v.stale {
-		if i < 20 {
-			add(s.q)
-		}
-	}
-	for i, l := range v.leaks {
-		if i < 20 {
-			add(l.q)
-		}
-	}
-	return out
-}
-
 func (r *report) markdown() []byte {
 	var b bytes.Buffer
 	m, v, p := r.meta, r.verdict, r.plan
@@ -187,7 +167,7 @@ func (r *report) markdown() []byte {
 	fmt.Fprintf(&b, "# Soak with faults\n\n")
 	fmt.Fprintf(&b, "Written by `bench/fleet soak` (`bench/soak`) on %s: %s of mixed load through HAProxy in front of three facade "+
 		"replicas over a Redis Cluster of three masters with a replica each, while faults are injected (below). "+
-		"See `bench/README.md` for how it is made.\n\n", m.get("date"), r.c.duration)
+		"See `bench/README.md` for how it is made.\n\n", m["date"], r.c.duration)
 	if v.failed() {
 		b.WriteString("**Result: FAILED.**\n\n")
 	} else {
@@ -343,7 +323,7 @@ func (r *report) markdown() []byte {
 	r.details(&b)
 
 	b.WriteString("\n## Set-up\n\n")
-	fmt.Fprintf(&b, "- Load (open loop, each kind at its rate whatever the answers take, at most %d in flight): %.0f list views, %.0f full-ticket queries "+
+	fmt.Fprintf(&b, "- Load (open loop, each kind at its rate whatever the answers take, at most %d of its queries in flight, verification queries and invalidations not counted): %.0f list views, %.0f full-ticket queries "+
 		"(every field, as q2) and %.1f `historyStats` over 100 contracts (every aggregate, per contract and in total, at a fixed `now`, "+
 		"so the response cache may answer) a second, over contracts %d–%d, half the single-contract queries on the first %d (the hot ones, "+
 		"which are also the ones invalidated); each query with one of two tokens, at random.\n",
@@ -355,14 +335,14 @@ func (r *report) markdown() []byte {
 		secs(p.faults[0].at), r.c.replicas[min(1, len(r.c.replicas)-1)].name, secs(p.faults[1].at), secs(p.faults[2].at), r.c.upstreamFault, r.c.slowDelay,
 		secs(p.faults[5].at), secs(p.phases[6].start))
 	for _, k := range []string{"fleet", "facade_env", "stub"} {
-		if v := m.get(k); v != "" {
+		if v := m[k]; v != "" {
 			fmt.Fprintf(&b, "- %s: %s\n", map[string]string{"fleet": "Fleet", "facade_env": "Facade settings", "stub": "Upstream"}[k], v)
 		}
 	}
 
 	b.WriteString("\n## Machine\n\n")
 	for _, k := range []string{"commit", "date", "cpu", "nproc", "memory", "kernel", "os", "go", "redis", "haproxy", "pinning", "load_before", "load_after"} {
-		if v := m.get(k); v != "" {
+		if v := m[k]; v != "" {
 			fmt.Fprintf(&b, "- %s: %s\n", map[string]string{"commit": "Commit", "date": "Date", "cpu": "CPU", "nproc": "Cores", "memory": "Memory",
 				"kernel": "Kernel", "os": "OS", "go": "Go", "redis": "Redis", "haproxy": "HAProxy", "pinning": "Pinning",
 				"load_before": "Load average before", "load_after": "Load average after"}[k], v)
@@ -459,7 +439,11 @@ func (r *report) details(b *bytes.Buffer) {
 	if len(v.unacked) > 0 {
 		fmt.Fprintf(b, "\n## Invalidations never acknowledged (%d)\n\n| bumped s | contract | version | attempts | answers |\n|---:|---|---:|---:|---|\n", len(v.unacked))
 		for _, inv := range v.unacked {
-			fmt.Fprintf(b, "| %s | %s | %d | %d | %s |\n", secs(inv.bumped.Sub(r.start)), inv.contract, inv.version, inv.attempts, byCount(inv.refused))
+			bumped := "– (bump failed)"
+			if !inv.bumped.IsZero() {
+				bumped = secs(inv.bumped.Sub(r.start))
+			}
+			fmt.Fprintf(b, "| %s | %s | %d | %d | %s |\n", bumped, inv.contract, inv.version, inv.attempts, byCount(inv.refused))
 		}
 	}
 }
@@ -489,6 +473,7 @@ func staleSummary(stale []staleAnswer, lines map[string]requestLine) string {
 		}
 		layers[cacheLayer(answered.line)]++
 	}
+	slices.Sort(after) // once, for the three ranks
 	return fmt.Sprintf("Sent %s to %s ms after the invalidation's 200 (median %s ms). Answered by the replica that had "+
 		"acknowledged the invalidation: %d; by another replica: %d; not known: %d. Where the answer came from, by the "+
 		"answering replica's access log: %s.", ms(nearestRank(after, 0)), ms(nearestRank(after, 100)), ms(nearestRank(after, 50)),

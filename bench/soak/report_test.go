@@ -48,7 +48,7 @@ func TestMarkdown(t *testing.T) {
 	start := time.Now()
 	c := &config{duration: 60 * time.Second, upstreamFault: 4 * time.Second, slowDelay: time.Second, first: 1, contracts: 10, hot: 2,
 		maxInFlight: 8, out: "SOAK.md", replicas: []replica{{name: "facade-1"}, {name: "facade-2"}}, rates: rates{list: 1, invalidations: 1, verify: 1}}
-	l := newLoad(c, start)
+	l := newLoad(c)
 	inv := &invalidation{contract: "1", version: 2, bumped: start.Add(time.Second), acked: start.Add(2 * time.Second), refused: map[string]int{"HTTP 503": 3}, ackID: "w"}
 	l.invalidations = []*invalidation{inv}
 	l.queries = []*query{
@@ -65,7 +65,7 @@ func TestMarkdown(t *testing.T) {
 		snaps = append(snaps, snap(at, int64(10*i)))
 	}
 	v := check(p, start, l.queries, l.invalidations)
-	r := &report{c: c, plan: p, start: start, load: l, verdict: v, snaps: snaps, meta: &meta{vals: map[string]string{"commit": "abc1234"}},
+	r := &report{c: c, plan: p, start: start, load: l, verdict: v, snaps: snaps, meta: map[string]string{"commit": "abc1234"},
 		timeline: []event{{9 * time.Second, "Redis master killed"}}}
 	md := string(r.markdown())
 	for _, want := range []string{"**Result: FAILED.**", "| cross-token leaks | 1 |", "| stale after invalidation | 1 |",

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enneo-facade/facade/bench/lookups"
+	"github.com/prometheus/procfs"
 )
 
 // replica is one facade replica of the fleet.
@@ -108,27 +109,22 @@ func (s *sampler) getJSON(ctx context.Context, url string, v any) error {
 	return json.NewDecoder(body).Decode(v)
 }
 
-// rssKiB reads VmRSS of pid from /proc; 0 when it is gone.
+// rssKiB reads VmRSS of pid from /proc, in KiB; 0 when it is gone.
 func rssKiB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0
 	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n
-			}
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0
 	}
-	return 0
+	return int64(st.VmRSS >> 10)
 }
 
 // lookupsBetween adds up the replicas' cache lookups from a to b. A replica whose process
 // changed in between (restarted) counts from zero: what its old process did after a is lost.
-// A replica not read at either end counts nothing.
+// A replica not read at b counts nothing; one read at b but not at a counts from zero too.
 func lookupsBetween(a, b snapshot) map[string]float64 {
 	out := map[string]float64{}
 	for i := range min(len(a.replicas), len(b.replicas)) {
