@@ -1091,7 +1091,7 @@ func refObjects(v any) []map[string]any {
 	return out
 }
 
-// refTime reads a timestamp in one of the upstream's three formats (UPSTREAM.md): unix
+// refTime reads a timestamp in one of the upstream's three formats (docs/upstream.md): unix
 // seconds, "YYYY-MM-DD HH:MM:SS" in Europe/Berlin, or ISO 8601 with an offset. It reads
 // DateTime arguments too, which take the same formats. ok is false for null, and for the
 // "no date" values "" and "0000-00-00 00:00:00", which the facade shows as null (see

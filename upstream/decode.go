@@ -13,7 +13,7 @@ import (
 	gojson "github.com/goccy/go-json"
 )
 
-// This file holds the lenient decoding that the upstream's type hazards (UPSTREAM.md) call for:
+// This file holds the lenient decoding that the upstream's type hazards (docs/upstream.md) call for:
 // ids that are numbers in one place and strings in another, three timestamp formats, 0/1
 // booleans, a string where a list is documented, and values that cannot be decoded at all.
 

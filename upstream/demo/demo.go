@@ -14,6 +14,10 @@
 // id ends in a digit hold a second contract (the id with its last bit flipped, 100000 and
 // 100001), listed in customer.contracts, whose history answers too.
 //
+// Every id stands for one object across all histories, as Enneo's do: a ticket id is in one
+// contract's history only, and an agent, tag, customer, contract, intent or attachment id shows
+// the same object wherever it appears (ids.go says how ids are made).
+//
 // Contract 746839 (ExampleContractID) holds the upstream's example ticket unchanged, among
 // generated tickets of the same customer.
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -467,14 +468,16 @@ func TestValueCoverage(t *testing.T) {
 	}
 }
 
-// freeForm are the fields UPSTREAM.md calls free-form objects: their keys are not compared.
+// freeForm are fields passed through as free-form JSON (docs/upstream.md, "Type hazards"):
+// their keys are not compared.
 var freeForm = map[string]bool{
 	"rawData": true, "registers": true, "additionalData": true, "context": true, "data": true,
 	"internalData": true, "extractionData": true, "extractedData": true, "detectionDetails": true,
 	"testCase": true, "workitem": true, "properties": true, "tenant": true,
 }
 
-// scalarHazards are the fields whose JSON kind documentedly varies (UPSTREAM.md).
+// scalarHazards are the fields whose JSON kind documentedly varies: see docs/upstream.md,
+// "Type hazards".
 var scalarHazards = map[string]bool{"isSsoOnly": true, "id": true, "contractId": true}
 
 // extraKeys are documented fields that the example lacks.
@@ -628,6 +631,218 @@ func TestSecondContractAnswersWithTheSameCustomer(t *testing.T) {
 	if pairs == 0 {
 		t.Error("no customer with two contracts that both have tickets among 200 ids")
 	}
+}
+
+// idKinds names the object an id stands for at each path of a history, by its GraphQL type:
+// clients such as Apollo Client normalise objects by type and id, so an Agent is one object
+// whether it is a ticket's agent or one of its assignedAgents, and a customer's tag and a
+// ticket's tag with the same id are one Tag. Paths not listed are their own kind.
+var idKinds = map[string]string{
+	"tickets[]":                             "Ticket",
+	"tickets[].customer":                    "Customer",
+	"tickets[].customer.contracts[]":        "Contract",
+	"tickets[].customer.tags[]":             "Tag",
+	"tickets[].tags[]":                      "Tag",
+	"tickets[].agent":                       "Agent",
+	"tickets[].assignedAgents[]":            "Agent",
+	"tickets[].workedOnBy[]":                "Agent",
+	"tickets[].attachments[]":               "Attachment",
+	"tickets[].intents[]":                   "Intent",
+	"tickets[].intents[].outcome.sources[]": "OutcomeSource",
+}
+
+// idText is the text of a decoded id, so 746839 and "746839" are one id, as they are to the
+// facade; "" for null and for values that are not ids.
+func idText(v any) string {
+	switch v := v.(type) {
+	case json.Number:
+		return v.String()
+	case string:
+		return v
+	}
+	return ""
+}
+
+// idSighting is where an object with an id was met, and what it held there.
+type idSighting struct {
+	contract, path string
+	obj            map[string]any
+}
+
+// idIndex collects every object with an id, by kind and id, and reports an id that stands for
+// two different things.
+type idIndex struct {
+	t         *testing.T
+	seen      map[[2]string]idSighting // kind, id -> the first sighting
+	owners    map[[2]string]string     // field, value -> the thing that value identifies
+	conflicts map[string][]string      // kind or field -> what is wrong with it
+}
+
+// conflict records what is wrong with an id of kind (a type or a field name).
+func (x *idIndex) conflict(kind, format string, args ...any) {
+	x.conflicts[kind] = append(x.conflicts[kind], fmt.Sprintf(format, args...))
+}
+
+// report fails the test with a few conflicts of each kind and their number.
+func (x *idIndex) report() {
+	x.t.Helper()
+	for _, kind := range slices.Sorted(maps.Keys(x.conflicts)) {
+		list := x.conflicts[kind]
+		for _, c := range list[:min(3, len(list))] {
+			x.t.Error(c)
+		}
+		if len(list) > 3 {
+			x.t.Errorf("... %d conflicts of %s in all", len(list), kind)
+		}
+	}
+}
+
+// walk visits v, found at path in the history of contract, and every value inside it.
+func (x *idIndex) walk(contract, path string, v any) {
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			x.walk(contract, path+"[]", e)
+		}
+	case map[string]any:
+		if id := idText(v["id"]); id != "" {
+			x.object(contract, path, id, v)
+		}
+		for k, e := range v {
+			x.walk(contract, strings.TrimPrefix(path+"."+k, "."), e)
+		}
+	}
+}
+
+// object checks one object with an id against the other sightings of its kind and id: at the
+// same path it must be identical, at another path of the same type (a customer's tag and a
+// ticket's tag) it must agree on the fields both carry. A ticket must be met once only.
+func (x *idIndex) object(contract, path, id string, obj map[string]any) {
+	kind := idKinds[path]
+	if kind == "" {
+		kind = path
+	}
+	key := [2]string{kind, id}
+	first, ok := x.seen[key]
+	if !ok {
+		x.seen[key] = idSighting{contract, path, obj}
+		return
+	}
+	if kind == "Ticket" {
+		x.conflict(kind, "ticket id %s is in the history of contract %s (subject %q) and of contract %s (subject %q)",
+			id, first.contract, first.obj["subject"], contract, obj["subject"])
+		return
+	}
+	for k, v := range obj {
+		w, shared := first.obj[k]
+		if !shared && first.path == path {
+			x.conflict(kind, "%s %s has %s in contract %s (%s) but not in contract %s (%s)", kind, id, k, contract, path, first.contract, first.path)
+			return
+		}
+		if shared && !reflect.DeepEqual(v, w) {
+			x.conflict(kind, "%s %s has %s = %v in contract %s (%s) but %v in contract %s (%s)", kind, id, k, v, contract, path, w, first.contract, first.path)
+			return
+		}
+	}
+	if first.path == path && len(obj) != len(first.obj) {
+		x.conflict(kind, "%s %s has %d fields in contract %s but %d in contract %s", kind, id, len(obj), contract, len(first.obj), first.contract)
+	}
+}
+
+// owns records that the value of field identifies thing; another thing with that value
+// is a conflict.
+func (x *idIndex) owns(field string, value any, thing string) {
+	v := idText(value)
+	if v == "" {
+		return
+	}
+	key := [2]string{field, v}
+	if other, ok := x.owners[key]; !ok {
+		x.owners[key] = thing
+	} else if other != thing {
+		x.conflict(field, "%s %s stands for %s and for %s", field, v, other, thing)
+	}
+}
+
+// references checks the ...Id fields of a ticket of contract that stand for one thing: a
+// ticket's externalTicketId and channelId, an outcome's txId, a contract's orderId, customerId
+// (of tickets and contracts) for one customer, productId for one product, energyTypeId for one
+// energy, and the contractId and agentId a ticket names. The other ...Id fields (subchannelId,
+// partnerId, campaignId, salesChannelId, aiAgentId, the agents' and tags' id lists ...) refer to
+// things the histories hold nothing about, so they cannot stand for two different contents.
+func (x *idIndex) references(contract string, tk map[string]any) {
+	ticket := "ticket " + idText(tk["id"])
+	x.owns("externalTicketId", tk["externalTicketId"], ticket)
+	x.owns("channelId", tk["channelId"], ticket)
+	if got := idText(tk["contractId"]); got != contract {
+		x.conflict("contractId", "%s in the history of contract %s has contractId %s", ticket, contract, got)
+	}
+	if a, ok := tk["agent"].(map[string]any); ok && tk["agentId"] != nil && idText(tk["agentId"]) != idText(a["id"]) {
+		x.conflict("agentId", "%s has agentId %v but agent %v", ticket, tk["agentId"], a["id"])
+	}
+	c, _ := tk["customer"].(map[string]any)
+	customer := "customer " + idText(c["id"])
+	x.owns("customerId", tk["customerId"], customer)
+	contracts, _ := c["contracts"].([]any)
+	for _, k := range contracts {
+		k := k.(map[string]any)
+		x.owns("customerId", k["customerId"], customer)
+		x.owns("orderId", k["orderId"], "contract "+idText(k["id"]))
+		x.owns("productId", k["productId"], fmt.Sprintf("product %v (%v)", k["productName"], k["productCode"]))
+		x.owns("energyTypeId", k["energyTypeId"], "energy "+idText(k["energy"]))
+	}
+	intents, _ := tk["intents"].([]any)
+	for _, it := range intents {
+		it := it.(map[string]any)
+		if got := idText(it["contractId"]); got != contract {
+			x.conflict("contractId", "%s intent %v in the history of contract %s has contractId %s", ticket, it["id"], contract, got)
+		}
+		if o, ok := it["outcome"].(map[string]any); ok {
+			x.owns("txId", o["txId"], "the outcome of intent "+idText(it["id"]))
+		}
+	}
+}
+
+// TestIDsAreUniqueAcrossContracts loads histories over the handler, as a client would, and
+// checks that every id stands for one thing across all of them: a ticket id is in one contract's
+// history only, and agents, tags, customers, contracts, intents, attachments and sources with
+// one id look the same wherever they appear. A client's normalised cache (Apollo Client keys
+// objects by type and id) shows wrong data otherwise.
+func TestIDsAreUniqueAcrossContracts(t *testing.T) {
+	ids := []string{ExampleContractID, "C-1001"}
+	for n := 100001; n <= 100100; n++ {
+		ids = append(ids, strconv.Itoa(n))
+	}
+	ids = append(ids, sampleIDs(200)...) // more numeric ids, and prefixed ones C-1000 to C-1099
+	h := NewHandler()
+	x := &idIndex{t: t, seen: map[[2]string]idSighting{}, owners: map[[2]string]string{}, conflicts: map[string][]string{}}
+	loaded := map[string]bool{}
+	tickets := 0
+	for i := 0; i < len(ids); i++ { // grows: a customer's other contracts are loaded too
+		id := ids[i]
+		if loaded[id] {
+			continue
+		}
+		loaded[id] = true
+		rec := serve(t, h, http.MethodGet, "/contract/"+id+"/history", "Bearer t")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("Get(%q) = %d, want 200", id, rec.Code)
+		}
+		for _, tk := range mustTickets(t, rec.Body.Bytes()) {
+			tickets++
+			x.walk(id, "tickets[]", tk)
+			x.references(id, tk)
+			c, _ := tk["customer"].(map[string]any)
+			contracts, _ := c["contracts"].([]any)
+			for _, k := range contracts {
+				ids = append(ids, idText(k.(map[string]any)["id"]))
+			}
+		}
+	}
+	if tickets < 1000 {
+		t.Fatalf("%d tickets in %d histories, want at least 1000 to compare", tickets, len(loaded))
+	}
+	x.report()
 }
 
 func TestAuth(t *testing.T) {

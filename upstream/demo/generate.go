@@ -149,13 +149,14 @@ type person struct {
 	zip, town string
 }
 
-// newPerson generates the customer of a household.
-func newPerson(key string) *person {
+// newPerson generates the customer of a household, whose id is id.
+func newPerson(key string, id int64) *person {
 	r := newRand("customer", key)
 	first, last := pick(r, firstNames), pick(r, lastNames)
 	pl := pick(r, places)
+	between(r, 10000, 899999) // spent (see ids.go): once the customer's id
 	c := &customer{
-		ID:             int64(between(r, 10000, 899999)),
+		ID:             id,
 		EmailMatches:   chance(r, 85),
 		Firstname:      first,
 		Lastname:       last,
@@ -276,9 +277,10 @@ func newSupply(id string, p *person) *supply {
 	pr := pick(r, offer)
 	signup := midnight(firstSignup + r.Int64N(demoNow-150*day-firstSignup))
 	start := signup + int64(between(r, 7, 42))*day
+	between(r, 1000, 999999) // spent (see ids.go): once the orderId
 	c := &contract{
 		ID:             contractIDValue(id),
-		OrderID:        between(r, 1000, 999999),
+		OrderID:        orderID(id),
 		CustomerID:     strconv.FormatInt(p.c.ID, 10),
 		SignupDate:     signup,
 		Status:         "active",
@@ -389,7 +391,7 @@ func ticketCount(r *rand.Rand) int {
 	case 3:
 		return between(r, 16, 29)
 	default:
-		return between(r, 30, 40)
+		return between(r, 30, maxTickets)
 	}
 }
 
@@ -400,7 +402,7 @@ func generate(id string, n int) *history {
 		return exampleContractHistory()
 	}
 	key, ids := household(id)
-	p := newPerson(key)
+	p := newPerson(key, customerID(ids[0]))
 	var own *supply
 	for _, cid := range ids {
 		s := newSupply(cid, p)
@@ -409,7 +411,7 @@ func generate(id string, n int) *history {
 			own = s
 		}
 	}
-	g := &ticketGen{r: newRand("tickets", id), s: own, cust: p.c, customerID: strconv.FormatInt(p.c.ID, 10)}
+	g := &ticketGen{r: newRand("tickets", id), s: own, cust: p.c, customerID: strconv.FormatInt(p.c.ID, 10), number: contractNumber(id)}
 	if n < 0 {
 		n = ticketCount(g.r)
 	}
@@ -425,7 +427,7 @@ func generate(id string, n int) *history {
 func exampleContractHistory() *history {
 	ex := parsedExample()
 	s := &supply{id: ExampleContractID, c: ex.customer.Contracts[0], product: products[0], meterStart: 81250}
-	g := &ticketGen{r: newRand("tickets", ExampleContractID), s: s, cust: ex.customer, customerID: ex.customerID}
+	g := &ticketGen{r: newRand("tickets", ExampleContractID), s: s, cust: ex.customer, customerID: ex.customerID, number: contractNumber(ExampleContractID)}
 	at, err := time.Parse(naiveLayout, ex.createdAt)
 	if err != nil {
 		panic("demo: example createdAt: " + err.Error())

@@ -20,9 +20,6 @@ import (
 // contract's life, their texts filled in from the topics in words.go, and the agents, tags,
 // attachments and intents that go with them.
 
-// ticketIDEpoch anchors generated ticket ids, which grow with their creation time as real ones do.
-var ticketIDEpoch = time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
-
 // offsets are the zones autoExecuteAt is written in: UTC ("Z") or German winter or summer time.
 var offsets = []*time.Location{time.UTC, time.FixedZone("", 3600), time.FixedZone("", 7200)}
 
@@ -49,7 +46,8 @@ type ticketGen struct {
 	s          *supply
 	cust       *customer
 	customerID string // the ticket's customerId: a string, unlike customer.id
-	lastID     int64
+	number     int64  // the contract's number in ids (see ids.go)
+	seq        int    // how many tickets have been written
 }
 
 // tickets writes n tickets, oldest first, over the contract's life: from signup until the
@@ -312,37 +310,31 @@ func channelFor(r *rand.Rand, dir string) string {
 	return []string{"system", "phone", "email"}[weighted(r, 70, 15, 15)]
 }
 
-// renderedAgents holds each agent in both spellings of isSsoOnly (false/true, then 0/1), built
-// once: agents recur in almost every ticket, and sharing them saves allocations.
-var renderedAgents = sync.OnceValue(func() [2][]*agent {
-	var out [2][]*agent
-	for _, d := range agents {
-		for spelling := range 2 {
-			a := &agent{
-				ID: d.id, FirstName: d.first, LastName: d.last, Email: d.email, Phone: d.phone,
-				LastSeen: d.lastSeen, Type: d.typ, IsSsoOnly: d.ssoOnly, Lang: d.lang, NameAlias: d.alias, ExternalID: d.externalRef,
-			}
-			if spelling == 1 {
-				a.IsSsoOnly = 0
-				if d.ssoOnly {
-					a.IsSsoOnly = 1
-				}
-			}
-			out[spelling] = append(out[spelling], a)
+// renderedAgents holds each agent as tickets show it, built once: agents recur in almost every
+// ticket, and sharing them saves allocations. The two versions of the upstream's docs spell
+// isSsoOnly 0/1 and false/true; agents at even places in the list spell it 0/1, the others
+// false/true, and each keeps its spelling in every ticket, so an agent id always stands for the
+// same object. The first, the example's agent, spells it 0 as the example does.
+var renderedAgents = sync.OnceValue(func() []*agent {
+	var out []*agent
+	for i, d := range agents {
+		a := &agent{
+			ID: d.id, FirstName: d.first, LastName: d.last, Email: d.email, Phone: d.phone,
+			LastSeen: d.lastSeen, Type: d.typ, IsSsoOnly: d.ssoOnly, Lang: d.lang, NameAlias: d.alias, ExternalID: d.externalRef,
 		}
+		if i%2 == 0 {
+			a.IsSsoOnly = 0
+			if d.ssoOnly {
+				a.IsSsoOnly = 1
+			}
+		}
+		out = append(out, a)
 	}
 	return out
 })
 
-// agentAt returns agents[i] as a ticket shows it; ssoAsInt picks the 0/1 spelling of isSsoOnly
-// over false/true, as the two versions of the upstream's docs differ. The result is shared and
-// must not be modified.
-func agentAt(i int, ssoAsInt bool) *agent {
-	if ssoAsInt {
-		return renderedAgents()[1][i]
-	}
-	return renderedAgents()[0][i]
-}
+// agentAt returns agents[i] as a ticket shows it. The result is shared and must not be modified.
+func agentAt(i int) *agent { return renderedAgents()[i] }
 
 // uuid returns a random version 4 UUID from r.
 func uuid(r *rand.Rand) string {
@@ -368,11 +360,10 @@ func hex(r *rand.Rand, n int) string {
 func (g *ticketGen) ticket(e event) *ticket {
 	r, cust, tp, v := g.r, g.cust, e.th.topic, e.th.v
 	created := e.at
-	id := 1_000_000 + (created-ticketIDEpoch)/6
-	if id <= g.lastID {
-		id = g.lastID + 1
-	}
-	g.lastID = id
+	g.seq++
+	id := ticketID(g.number, g.seq)
+	subchannel := between(r, 1, 8)
+	r.IntN(100000) // spent (see ids.go): once the external ticket id
 	t := &ticket{
 		ID:               id,
 		Direction:        e.dir,
@@ -380,8 +371,8 @@ func (g *ticketGen) ticket(e event) *ticket {
 		CcEmails:         []string{},
 		BccEmails:        []string{},
 		ReplyCcEmails:    []string{},
-		SubchannelID:     between(r, 1, 8),
-		ExternalTicketID: fmt.Sprintf("EXT-%05d", r.IntN(100000)),
+		SubchannelID:     subchannel,
+		ExternalTicketID: externalTicketID(id),
 		Sentiment:        pick(r, []string{"neutral", "neutral", "positive", "negative"}),
 		Language:         "German",
 		LanguageCode:     "de",
@@ -596,7 +587,7 @@ func (g *ticketGen) text(t *ticket, e event, v *ticketVars) {
 // recognised.
 func (g *ticketGen) people(t *ticket, e event) {
 	r := g.r
-	sso := chance(r, 50)
+	chance(r, 50) // spent (see ids.go): once the ticket's spelling of isSsoOnly
 	l := legitimations[weighted(r, 10, 10, 10, 35, 35)]
 	if e.dir != "in" {
 		l = legitimations[4]
@@ -609,7 +600,7 @@ func (g *ticketGen) people(t *ticket, e event) {
 	}
 	for _, i := range team[:nAssigned] {
 		t.AssignedAgentIDs = append(t.AssignedAgentIDs, agents[i].id)
-		t.AssignedAgents = append(t.AssignedAgents, agentAt(i, sso))
+		t.AssignedAgents = append(t.AssignedAgents, agentAt(i))
 	}
 	nWorked := 0
 	if t.ClosedAt != nil || t.Status != "open" || e.dir != "in" {
@@ -617,13 +608,13 @@ func (g *ticketGen) people(t *ticket, e event) {
 	}
 	for _, i := range team[:nWorked] {
 		t.WorkedOnByIDs = append(t.WorkedOnByIDs, agents[i].id)
-		t.WorkedOnBy = append(t.WorkedOnBy, agentAt(i, sso))
+		t.WorkedOnBy = append(t.WorkedOnBy, agentAt(i))
 	}
 	switch {
 	case nAssigned > 0 && (e.dir != "in" || chance(r, 80)):
-		t.AgentID, t.Agent = ptr(agents[team[0]].id), agentAt(team[0], sso)
+		t.AgentID, t.Agent = ptr(agents[team[0]].id), agentAt(team[0])
 	case chance(r, 25): // known agent but no agentId, as in the example
-		t.Agent = agentAt(team[len(team)-1], sso)
+		t.Agent = agentAt(team[len(team)-1])
 	}
 	if e.dir == "out" {
 		t.ResponderID = ptr(agents[team[0]].id)
@@ -659,7 +650,7 @@ func (g *ticketGen) tagsFor(t *ticket, tp *topic) {
 		idx = append(idx, tagGreen)
 	}
 	for _, i := range idx {
-		tg := g.tag(&tagDefs[i])
+		tg := g.tag(i)
 		t.Tags = append(t.Tags, tg)
 		if tg.ID != nil {
 			t.TagIDs = append(t.TagIDs, *tg.ID)
@@ -667,33 +658,57 @@ func (g *ticketGen) tagsFor(t *ticket, tp *topic) {
 	}
 }
 
-// tag renders tag d on one ticket. Properties is [] or an object and the id is sometimes null,
-// the variants the upstream's docs show.
-func (g *ticketGen) tag(d *tagDef) *tag {
+// renderedTags holds each tag of tagDefs as tickets show it, with its id and, for the tags that
+// exist only on a ticket, with a null id; built once and shared, so a tag id stands for the same
+// object in every ticket. Properties is [] or an object, the variants the upstream's docs show;
+// the first tag, the example's, is rendered as the example has it.
+var renderedTags = sync.OnceValue(func() [2][]*tag {
+	var out [2][]*tag
+	for i, d := range tagDefs {
+		t := &tag{
+			ID: ptr(d.id), Name: d.name, FullName: d.full, Parent: d.parent, Reference: d.reference, Type: d.typ,
+			Visibility: d.visibility, Color: d.color, Complexity: d.complexity, SLA: d.sla, Priority: d.priority,
+			Channels: d.channels, Subchannels: d.subchans, RoutingRelevance: d.routing, Assignment: d.assignment,
+			ModifiedBy: d.modifiedBy, ModifiedAt: d.modifiedAt,
+			Properties: []any{}, DetectionDetails: map[string]any{}, TestCase: map[string]any{},
+		}
+		switch i % 3 {
+		case 1:
+			t.Properties = map[string]any{}
+		case 2:
+			t.Properties = map[string]any{"erpField": "category_" + strconv.Itoa(d.id), "autoClose": i%2 == 0}
+		}
+		if i%2 == 1 {
+			t.DetectionDetails = map[string]any{"model": "intent-classifier-v3", "keywords": []string{d.name}, "score": round(0.5+float64(d.id%50)/100, 3)}
+		}
+		if i%4 == 3 {
+			t.TestCase = map[string]any{"input": "Beispieltext zu " + d.name, "expected": d.name}
+		}
+		anonymous := *t
+		anonymous.ID = nil
+		out[0], out[1] = append(out[0], t), append(out[1], &anonymous)
+	}
+	return out
+})
+
+// tag returns tagDefs[i] as one ticket shows it: with its id, or now and then without one. The
+// result is shared and must not be modified.
+func (g *ticketGen) tag(i int) *tag {
 	r := g.r
-	t := &tag{
-		Name: d.name, FullName: d.full, Parent: d.parent, Reference: d.reference, Type: d.typ,
-		Visibility: d.visibility, Color: d.color, Complexity: d.complexity, SLA: d.sla, Priority: d.priority,
-		Channels: d.channels, Subchannels: d.subchans, RoutingRelevance: d.routing, Assignment: d.assignment,
-		ModifiedBy: d.modifiedBy, ModifiedAt: d.modifiedAt,
-		Properties: []any{}, DetectionDetails: map[string]any{}, TestCase: map[string]any{},
-	}
-	if chance(r, 92) {
-		t.ID = ptr(d.id)
-	}
-	switch weighted(r, 45, 35, 20) {
-	case 1:
-		t.Properties = map[string]any{}
-	case 2:
-		t.Properties = map[string]any{"erpField": "category_" + strconv.Itoa(d.id), "autoClose": chance(r, 30)}
+	withID := chance(r, 92)
+	// Spent (see ids.go): the draws that once gave a tag its properties, detectionDetails and
+	// testCase anew on each ticket.
+	if weighted(r, 45, 35, 20) == 2 {
+		chance(r, 30)
 	}
 	if chance(r, 30) {
-		t.DetectionDetails = map[string]any{"model": "intent-classifier-v3", "keywords": []string{d.name}, "score": round(0.5+r.Float64()/2, 3)}
+		r.Float64()
 	}
-	if chance(r, 20) {
-		t.TestCase = map[string]any{"input": "Beispieltext zu " + d.name, "expected": d.name}
+	chance(r, 20)
+	if withID {
+		return renderedTags()[0][i]
 	}
-	return t
+	return renderedTags()[1][i]
 }
 
 // attachmentsFor attaches zero to two files that suit the topic.
@@ -707,15 +722,16 @@ func (g *ticketGen) attachmentsFor(t *ticket, tp *topic, v *ticketVars) {
 		return
 	}
 	for range 1 + weighted(r, 80, 20) {
-		t.Attachments = append(t.Attachments, g.attachment(pick(r, kinds), v, t.CreatedAt))
+		t.Attachments = append(t.Attachments, g.attachment(t, pick(r, kinds), v))
 	}
 }
 
-// attachment renders one file of the given kind.
-func (g *ticketGen) attachment(kind attachmentKind, v *ticketVars, created string) *attachment {
+// attachment renders the next file of ticket t, of the given kind.
+func (g *ticketGen) attachment(t *ticket, kind attachmentKind, v *ticketVars) *attachment {
 	r := g.r
-	stamp := strings.NewReplacer("-", "", " ", "_", ":", "").Replace(created)
-	a := &attachment{ID: strconv.FormatInt(100_000_000_000+r.Int64N(900_000_000_000), 10), ExtractionStatus: "success"}
+	stamp := strings.NewReplacer("-", "", " ", "_", ":", "").Replace(t.CreatedAt)
+	r.Int64N(900_000_000_000) // spent (see ids.go): once the attachment's id
+	a := &attachment{ID: strconv.FormatInt(partID(t.ID, len(t.Attachments)+1), 10), ExtractionStatus: "success"}
 	switch kind {
 	case meterPhoto:
 		a.Name, a.FileEnding, a.ContentType = "IMG_"+stamp+".jpg", "jpg", "image/jpeg"
@@ -761,12 +777,13 @@ func (g *ticketGen) attachment(kind attachmentKind, v *ticketVars, created strin
 	return a
 }
 
-// intent renders what the AI recognised about topic tp in ticket t.
+// intent renders what the AI recognised about topic tp in ticket t, as t's next intent.
 func (g *ticketGen) intent(t *ticket, tp *topic, v *ticketVars, created int64) *intent {
 	r, cust := g.r, g.cust
 	conf := round(0.55+r.Float64()*0.44, 2)
+	between(r, 1_000_000, 9_999_999) // spent (see ids.go): once the intent's id
 	it := &intent{
-		ID:             int64(between(r, 1_000_000, 9_999_999)),
+		ID:             partID(t.ID, len(t.Intents)+1),
 		Code:           tp.intentCode,
 		Name:           tp.intentName,
 		ContractID:     g.s.id,
@@ -835,8 +852,9 @@ func (g *ticketGen) intent(t *ticket, tp *topic, v *ticketVars, created int64) *
 		Message:          upperFirst(v.fill(pick(r, tp.replies))),
 		Template:         fmt.Sprintf("<p>Hallo %s,</p><p>%%MESSAGE%%</p><p>Viele Grüße<br>Ihr %s</p>", cust.Firstname, serviceName),
 		Sources:          []*outcomeSource{},
-		TxID:             hex(r, 10),
+		TxID:             txID(it.ID),
 	}
+	hex(r, 10) // spent (see ids.go): once the txId
 	o.TicketClosed = o.Sent && t.ClosedAt != nil
 	if !ok {
 		o.MessageLocalized = pick(r, []string{"ERP hat die Anfrage abgelehnt: Vertrag gesperrt", "Zeitüberschreitung bei der Verbindung zum ERP", "Plausibilitätsprüfung fehlgeschlagen"})

@@ -2,7 +2,7 @@ package demo
 
 // This file holds the wire shapes of a history response. Field names and order mirror
 // example.json, so a generated ticket reads like the example; fields whose JSON kind varies
-// upstream (UPSTREAM.md, "Types that need care") are typed any and filled with either kind.
+// upstream (docs/upstream.md, "Type hazards") are typed any and filled with either kind.
 // Decoding example.json into these types and encoding it again gives back the same value (a
 // test checks it), which is how we know the types cover every field of the example.
 
@@ -105,7 +105,7 @@ type customerTag struct {
 // contract is an energy supply contract as embedded in customer.contracts.
 type contract struct {
 	ID               any                 `json:"id"` // a number for numeric ids, else a string
-	OrderID          int                 `json:"orderId"`
+	OrderID          int64               `json:"orderId"`
 	Tenant           any                 `json:"tenant"`
 	CustomerID       string              `json:"customerId"`
 	SignupDate       int64               `json:"signupDate"` // unix seconds

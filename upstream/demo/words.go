@@ -160,7 +160,8 @@ const (
 	tagBrand     = 13
 )
 
-// tagDefs are the ticket tags; topics refer to them by index.
+// tagDefs are the ticket tags; topics refer to them by index. The first is the example's tag,
+// unchanged, so generated tickets show it as the example ticket does.
 var tagDefs = []tagDef{
 	{123, "Complaint", "Second Level: Complaint", 6, "ticket", "skill", "public", "grey", "moderate", 8, "do-not-change", []string{"email", "chat"}, []int{2, 4}, true, []string{"assignBySubchannel", "assignByCustomLogic"}, "John Doe", "2024-08-29 14:38:12"},
 	{61, "Zählerstand", "Abrechnung: Zählerstand", 3, "ticket", "skill", "public", "green", "simple", 24, "low", []string{"email", "portal", "letter"}, []int{1}, true, []string{"assignBySubchannel"}, "Erika Musterfrau", "2024-03-11 09:12:45"},
@@ -503,9 +504,10 @@ type knowledge struct {
 	name, text string
 }
 
-// knowledgeSources are the supplier's FAQ articles.
+// knowledgeSources are the supplier's FAQ articles. None has the id of the example's source,
+// 376189 ("Opening hours"), which is another article.
 var knowledgeSources = []knowledge{
-	{376189, "Öffnungszeiten", "Unser Kundenservice ist werktags von 8 bis 17 Uhr erreichbar. Am Wochenende sind wir geschlossen. [...]"},
+	{376173, "Öffnungszeiten", "Unser Kundenservice ist werktags von 8 bis 17 Uhr erreichbar. Am Wochenende sind wir geschlossen. [...]"},
 	{376201, "Zählerstand übermitteln", "Sie können Ihren Zählerstand jederzeit im Kundenportal, per E-Mail oder per Post übermitteln. [...]"},
 	{376245, "Abschlag ändern", "Ihren monatlichen Abschlag können Sie einmal pro Quartal anpassen. [...]"},
 	{376302, "Umzug melden", "Bitte teilen Sie uns Ihren Umzug mindestens zwei Wochen vorher mit. [...]"},
@@ -513,7 +515,8 @@ var knowledgeSources = []knowledge{
 	{376410, "SEPA-Lastschrift", "Für den Einzug per Lastschrift benötigen wir ein SEPA-Mandat. [...]"},
 }
 
-// legitimation pairs a customerLegitimation level (UPSTREAM.md) with its message.
+// legitimation pairs a customerLegitimation level with its message; docs/upstream.md lists the
+// levels under "Known values".
 type legitimation struct {
 	level   int
 	message string
