@@ -52,9 +52,10 @@ type Cluster struct {
 type slotRange struct{ first, last int }
 
 // StartCluster starts a Cluster of t's own, stopped when t ends whether it passed or not. It
-// returns once every node agrees on the slots and roles, every slot is served and every replica
-// is in sync with its master (about two seconds, most of it redis-cli's own wait for the nodes
-// to meet). Without redis-server and redis-cli on PATH it skips t, or fails it when CI=true.
+// returns once every node agrees on the slots and roles, every slot is served and every replica's
+// link to its master is up (about two seconds, most of it redis-cli's own wait for the nodes to
+// meet). A link that is up does not mean that the replica has every write yet: see KillMaster.
+// Without redis-server and redis-cli on PATH it skips t, or fails it when CI=true.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
 	bin, cli, ok := clusterBins(t)
@@ -290,10 +291,17 @@ func (c *Cluster) Masters(t testing.TB) []string {
 // KillMaster kills the master at addr with SIGKILL, as a crash would, and returns once the
 // process is gone. Its replica is promoted about two cluster-node-timeouts (2 s) later; see
 // WaitFailover.
+//
+// As in a crash, writes the replica has not received are lost. Replication is asynchronous, and
+// a replica whose sync has just ended may receive no writes for up to a second: after a diskless
+// sync Redis streams writes to it only from its next acknowledgement, which it sends once a
+// second. A test whose write must survive the kill sends WAIT on the connection that wrote, which
+// answers once replicas acknowledge that write; a WAIT on any other connection answers at once.
 func (c *Cluster) KillMaster(t testing.TB, addr string) {
 	t.Helper()
 	if c.shared {
 		t.Fatalf("redistest: KillMaster on the shared cluster; start one of the test's own with StartCluster")
+		return // for a t whose Fatalf returns, as the refusal's own test has: it must kill nothing
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -583,23 +591,52 @@ func (v view) summary(running func(addr string) bool) string {
 // command sends one command to the Redis at addr over a connection of its own, and returns a
 // simple, integer or bulk string reply (an error reply as an error). A raw connection keeps the
 // harness free of go-redis, its pools, goroutines and log lines, which tests would notice.
+//
+// The connection is closed after the one command, so command must not be used for commands that
+// act on what the connection did before: a WAIT sent this way waits for no write at all (see
+// conn).
 func command(addr string, args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	c, err := dial(addr, 2*time.Second)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	return c.do(args...)
+}
+
+// conn is a raw connection to one Redis for commands that must share it. WAIT is the one that
+// needs it: it waits until replicas acknowledge the replication offset of its own connection's
+// last write, so a WAIT on a connection that wrote nothing waits for offset 0, which any
+// replica that is online has acknowledged, and answers at once whatever other connections wrote.
+type conn struct {
+	c       net.Conn
+	r       *bufio.Reader
+	timeout time.Duration // for each command: sending it and reading its reply
+}
+
+// dial connects to the Redis at addr; each command on the connection may take up to timeout.
+func dial(addr string, timeout time.Duration) (*conn, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c, r: bufio.NewReader(c), timeout: timeout}, nil
+}
+
+func (c *conn) Close() error { return c.c.Close() }
+
+// do sends one command and returns its reply, as command does.
+func (c *conn) do(args ...string) (string, error) {
+	_ = c.c.SetDeadline(time.Now().Add(c.timeout))
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
+	if _, err := io.WriteString(c.c, b.String()); err != nil {
 		return "", err
 	}
-	r := bufio.NewReader(c)
-	line, err := r.ReadString('\n')
+	line, err := c.r.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
@@ -618,7 +655,7 @@ func command(addr string, args ...string) (string, error) {
 			return "", fmt.Errorf("bulk reply %q", line)
 		}
 		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
+		if _, err := io.ReadFull(c.r, buf); err != nil {
 			return "", err
 		}
 		return string(buf[:n]), nil
