@@ -144,11 +144,6 @@ func (t *csvTable) write(w *bytes.Buffer, data []byte) error {
 	if err := dec.Decode(&top); err != nil {
 		return fmt.Errorf("decode the data: %w", err)
 	}
-	out := csv.NewWriter(w)
-	out.UseCRLF = true // RFC 4180
-	if err := out.Write(t.columns); err != nil {
-		return err
-	}
 	v := top[t.root.key]
 	var rows [][]string
 	switch {
@@ -161,10 +156,30 @@ func (t *csvTable) write(w *bytes.Buffer, data []byte) error {
 	default:
 		rows = t.root.rows(v)
 	}
-	if err := out.WriteAll(rows); err != nil {
+	out := csv.NewWriter(w)
+	for _, rec := range append([][]string{t.columns}, rows...) {
+		if err := writeRecord(w, out, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRecord writes one record through out, which writes to w, and ends it with CR LF as RFC
+// 4180 has it, its values' own line breaks kept as they are. (csv.Writer's UseCRLF would also
+// turn each LF inside a value into CR LF and drop each CR, so that a text read back from the
+// table differs from the JSON answer.)
+func writeRecord(w *bytes.Buffer, out *csv.Writer, rec []string) error {
+	if err := out.Write(rec); err != nil {
 		return err
 	}
-	return out.Error()
+	out.Flush()
+	if err := out.Error(); err != nil {
+		return err
+	}
+	w.Truncate(w.Len() - 1) // the LF that ends the record
+	w.WriteString("\r\n")
+	return nil
 }
 
 // rows returns the rows of one object value (nil: every column empty): one, or one per element

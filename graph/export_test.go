@@ -276,14 +276,54 @@ func TestCSVMatchesTheJSONAnswer(t *testing.T) {
 	}
 }
 
-// The demo's texts need RFC 4180's quoting: commas and line breaks (CRLF, as every line of the
-// table) within one quoted field. (TestCSVMatchesTheJSONAnswer reads them back whole.)
+// The demo's texts need RFC 4180's quoting: commas and line breaks within one quoted field,
+// the line breaks as they are. (TestCSVMatchesTheJSONAnswer reads them back whole.)
 func TestCSVQuotesText(t *testing.T) {
 	api, _ := newMemCachedAPI(t, demoUpstream(t))
 	q := `{ contract(id: "746839") { history { tickets(first: 3) { bodyPlain } } } }`
 	a := httpGet(t, api.URL, "alice-token", q, nil, url.Values{"format": {"csv"}}, nil)
-	if !strings.HasPrefix(a.body, "history.tickets.bodyPlain\r\n\"Sehr geehrte Damen und Herren,\r\n\r\ngibt es für mich") {
+	if !strings.HasPrefix(a.body, "history.tickets.bodyPlain\r\n\"Sehr geehrte Damen und Herren,\n\ngibt es für mich") {
 		t.Fatalf("a body with a comma and line breaks is not one quoted field: %q", a.body)
+	}
+}
+
+// TestCSVKeepsValuesAsTheyAre: records end with CR LF (RFC 4180), and a value's own line breaks
+// stay as the JSON answer has them, so that a table read back (encoding/csv here, pandas in CI)
+// holds the same text. csv.Writer's UseCRLF wrote every LF inside a value as CR LF.
+func TestCSVKeepsValuesAsTheyAre(t *testing.T) {
+	api, _ := newMemCachedAPI(t, demoUpstream(t))
+	q := `query($ids: [ID!]!) { contracts(ids: $ids) { history { tickets { id bodyPlain } } } }`
+	vars := map[string]any{"ids": []string{"746839", "100001", "100002"}}
+	want := map[string]string{}
+	for _, c := range list(jsonData(t, httpPost(t, api.URL, "tok", q, vars, nil))["contracts"]) {
+		for _, tk := range list(obj(obj(c)["history"])["tickets"]) {
+			want[text(obj(tk)["id"])] = text(obj(tk)["bodyPlain"])
+		}
+	}
+	a := httpPost(t, api.URL, "tok", q, vars, http.Header{"Accept": {"text/csv"}})
+	r := csv.NewReader(strings.NewReader(a.body))
+	records, err := r.ReadAll()
+	if err != nil || len(records) != len(want)+1 {
+		t.Fatalf("%d records (%v), want %d: %q", len(records), err, len(want)+1, a.body)
+	}
+	multiLine := 0
+	for _, rec := range records[1:] {
+		id, body := rec[0], rec[1]
+		if body != want[id] {
+			t.Errorf("ticket %s: bodyPlain read back %q, want %q", id, body, want[id])
+		}
+		if strings.Contains(body, "\n") {
+			multiLine++
+			if quoted := `"` + strings.ReplaceAll(body, `"`, `""`) + `"` + "\r\n"; !strings.Contains(a.body, quoted) {
+				t.Errorf("ticket %s: the table does not hold its text as it is, ended by CR LF: %q", id, body)
+			}
+		}
+	}
+	if multiLine < 8 {
+		t.Errorf("%d multi-line values, want at least 8 to show it", multiLine)
+	}
+	if n := strings.Count(a.body, "\r\n"); n != len(records) {
+		t.Errorf("%d CR LF in the table, want one per record (%d)", n, len(records))
 	}
 }
 
