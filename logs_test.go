@@ -90,11 +90,17 @@ func TestNoPersonalDataOrTokensInLogsOrErrors(t *testing.T) {
 // one, else made, and echoed either way), operation, status, duration, upstream calls and where
 // its histories came from.
 func TestRequestLog(t *testing.T) {
-	p := startProcess(t, map[string]string{"METRICS_OPERATION_NAMES": "ContractTickets"})
+	p := startProcess(t, map[string]string{"METRICS_OPERATION_NAMES": "ContractTickets", "UPSTREAM_TIMEOUT": "300ms"})
 	named := `{"query":"query ContractTickets { contract(id: \"746839\") { history { tickets { id } } } }"}`
+	// The demo's hang id: the upstream call fails when UPSTREAM_TIMEOUT ends it, and was made.
+	hang := `{"query":"query ContractTickets { contract(id: \"hang\") { history { tickets { id } } } }"}`
 	var echoed []string
-	for _, id := range []string{"req-1f3a", "req-1f3b", "bad id\"}"} {
-		req, _ := http.NewRequest(http.MethodPost, p.base+"/graphql", strings.NewReader(named))
+	for i, id := range []string{"req-1f3a", "req-1f3b", "bad id\"}", "req-hang"} {
+		body := named
+		if i == 3 {
+			body = hang
+		}
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/graphql", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer log-token")
 		req.Header.Set("X-Request-Id", id)
@@ -122,13 +128,13 @@ func TestRequestLog(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 3 {
-		t.Fatalf("%d request lines for 3 requests: %+v", len(lines), lines)
+	if len(lines) != 4 {
+		t.Fatalf("%d request lines for 4 requests: %+v", len(lines), lines)
 	}
 	for i, want := range []struct {
 		cache string
 		calls int
-	}{{`{"hit":0,"miss":1,"stale":0,"revalidating":0}`, 1}, {`"response"`, 0}, {`"response"`, 0}} {
+	}{{`{"hit":0,"miss":1,"stale":0,"revalidating":0}`, 1}, {`"response"`, 0}, {`"response"`, 0}, {`{"hit":0,"miss":0,"stale":0,"revalidating":0}`, 1}} {
 		l := lines[i]
 		if l.RequestID != echoed[i] || l.Operation != "ContractTickets" || l.Status != 200 || l.Duration <= 0 ||
 			l.UpstreamCalls != want.calls || string(l.Cache) != want.cache {

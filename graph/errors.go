@@ -32,6 +32,14 @@ const (
 	CodeInternal            = "INTERNAL"
 )
 
+// The codes of HTTP requests refused before they reach GraphQL, each with its status.
+const (
+	CodeBadRequest       = "BAD_REQUEST"            // 400: not a GraphQL request this API reads (not JSON, a batch, no query)
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"     // 405: a method /graphql does not take, or a mutation over GET
+	CodeNotAcceptable    = "NOT_ACCEPTABLE"         // 406: Accept names no type the API writes
+	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE" // 415: a POST body that is not application/json
+)
+
 var errNoLoaders = errors.New("request has no loaders: serve it through NewHandler")
 
 // codedError is an error a resolver words itself, with its code.

@@ -2038,6 +2038,20 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"""
+Delivers this fragment after the rest of the answer, in a part of its own, to a client that takes
+multipart/mixed (Apollo Client's deferSpec=20220824, or incrementalSpec=v0.2 as graphql-js 17
+writes it). A client that takes only JSON gets the fragment's fields inline, in one answer. What
+defers is a contract's history and an intent's tags, the fields that are loaded or computed; the
+other fields of a deferred fragment come at once, with their object.
+"""
+directive @defer(
+  "Deferred when true (the default); false resolves the fragment with the rest."
+  if: Boolean = true
+  "Names the fragment in the parts that deliver it."
+  label: String
+) on FRAGMENT_SPREAD | INLINE_FRAGMENT
+
+"""
 A point in time in RFC 3339 (e.g. 2022-12-13T22:18:06+01:00). The upstream's unix seconds come out
 in UTC, its zoneless "YYYY-MM-DD HH:MM:SS" values in the configured zone (default Europe/Berlin),
 and its ISO 8601 values with their own offset. As input it accepts unix seconds, RFC 3339 / ISO 8601,

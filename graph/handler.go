@@ -86,6 +86,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(get{})
 	gql.AddTransport(post{})
+	gql.AddTransport(refusal{}) // last: whatever the others do not take
 	if o.Introspection {
 		gql.Use(extension.Introspection{})
 	}
@@ -109,6 +110,18 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		resp := next(ctx)
 		l := loadersFrom(ctx)
 		if resp == nil || l == nil {
+			return resp
+		}
+		if resp.HasNext != nil && *resp.HasNext {
+			// A part of an incremental answer (@defer) with more to come: what concerns the
+			// operation as a whole (its log line, metrics, cost, provenance) goes with the last.
+			if len(resp.Errors) > 0 {
+				l.op.partErrors.Store(true)
+			}
+			trimErrors(resp)
+			if !o.Suggestions {
+				withoutSuggestions(resp)
+			}
 			return resp
 		}
 		l.op.logErrors(ctx, log, l.cred.Key)

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,10 @@ type historyKey struct {
 
 // loaders are the request-scoped loaders; one set per HTTP request, never shared.
 type loaders struct {
-	info  *RequestInfo // the access log's, if it keeps one
+	info *RequestInfo // the access log's, if it keeps one
+	// req is the request's context, ended by its deadline or by the client leaving. Batches
+	// end with it whatever context their loads came with (see batch).
+	req   context.Context
 	cred  Credential
 	fetch HistoryFetcher
 	obs   Observer
@@ -41,6 +45,7 @@ type loaders struct {
 	// needs fieldMiddleware's check.
 	lenient atomic.Bool
 	op      operation
+	calls   atomic.Int64 // upstream calls the operation's batches made, failed ones too
 
 	mu        sync.Mutex
 	used      map[string]historyUse // contract id -> the history the operation used
@@ -80,6 +85,7 @@ func withLoaders(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 			ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 			defer cancel()
 		}
+		l.req = ctx
 		defer l.op.stopAtDeadline(ctx)()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, loadersKey{}, l)))
 	})
@@ -123,6 +129,24 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 		ctx, end = l.spans.Batch(ctx, ids)
 		defer end()
 	}
+	// The parts of an incremental answer resolve on a context that the request's end does
+	// not end (streamIncremental): their upstream calls must end with the request all the same.
+	if l.req != nil {
+		if deadline, ok := l.req.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(l.req, func() {
+			if errors.Is(l.req.Err(), context.Canceled) { // a deadline is the timer's above
+				cancel()
+			}
+		})()
+	}
+	ctx = upstream.WithCallCount(ctx, &l.calls)
 	// A request's batches run one at a time: its calls in flight stay within the client's
 	// bound even when a starved CPU splits one resolver's loads into two batches.
 	l.batching.Lock()

@@ -78,7 +78,7 @@ func observeOperation(ctx context.Context, obs Observer, names operationNames, l
 	switch {
 	case resp.Data == nil && len(resp.Errors) > 0:
 		outcome = "refused"
-	case len(resp.Errors) > 0:
+	case len(resp.Errors) > 0, l.op.partErrors.Load():
 		outcome = "errors"
 	}
 	name = names.of(name)

@@ -37,6 +37,8 @@ type operation struct {
 	stopped  atomic.Bool
 	why      atomic.Pointer[codedError]
 	reported atomic.Bool
+	// partErrors is set when a part of an incremental answer before the last had errors.
+	partErrors atomic.Bool
 
 	mu        sync.Mutex
 	contracts map[string]struct{} // distinct contracts loaded

@@ -11,7 +11,7 @@ import (
 // reads it once the request is answered.
 type RequestInfo struct {
 	Operation     string // as metrics name it (never a name the operator did not list)
-	UpstreamCalls int    // histories fetched from the upstream for it
+	UpstreamCalls int    // calls it made to the upstream, failed ones too (retries count)
 	// How many of its histories were cache hits, fetched, stale or revalidating; Response is
 	// set when the whole answer came from the response cache.
 	Hits, Misses, Stale, Revalidating int
@@ -48,6 +48,7 @@ func recordRequest(name string, l *loaders) {
 		return
 	}
 	info.Operation = name
+	info.UpstreamCalls = int(l.calls.Load())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, u := range l.used {
@@ -56,7 +57,6 @@ func recordRequest(name string, l *loaders) {
 			info.Hits++
 		case upstream.CacheMiss:
 			info.Misses++
-			info.UpstreamCalls++
 		case upstream.CacheStale:
 			info.Stale++
 		case upstream.CacheRevalidating:

@@ -86,10 +86,12 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 			return
 		}
 		key, ok := [32]byte{}, false
-		contentType := answerType(r.Header.Get("Accept"))
-		// A CSV table is flattened from the executed operation; any other format or an
-		// unknown one is the transport's to answer.
-		if cred.Err == nil && contentType != textCSV && (r.Method != http.MethodGet || r.URL.Query().Get("format") == "") {
+		form := requestForm(r)
+		contentType := form.media
+		// Only whole JSON answers are kept. A CSV table is flattened from the executed
+		// operation; a client that takes multipart/mixed may be sending @defer, whose parts
+		// are the transport's to write; a refusal (406) is the transport's too.
+		if cred.Err == nil && form.incremental == "" && (contentType == applicationJSON || contentType == graphqlResponseJSON) {
 			key, ok = requestKey(r, cred.Upstream.Scope)
 		}
 		if !ok {
@@ -147,7 +149,7 @@ func (rc *responseCache) valid(e *cachedResponse) bool {
 // on fresh histories only.
 func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *loaders, name string) {
 	m, ok := ctx.Value(missedCtx{}).(missed)
-	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || l.op.timed || !graphql.HasOperationContext(ctx) {
+	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || resp.HasNext != nil || l.op.timed || !graphql.HasOperationContext(ctx) {
 		return
 	}
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Query {

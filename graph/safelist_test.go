@@ -86,8 +86,8 @@ func codeOf(r gqlResponse) string {
 	return c
 }
 
-// TestSafelist: with a safelist, the manifest's operations run, sent by documentId (POST and
-// GET), by their APQ hash, or in full; any other text is refused before any upstream call, and
+// TestSafelist: with a safelist, the manifest's operations run, sent by documentId or Relay's
+// doc_id (POST and GET), by their APQ hash, or in full; any other text is refused before any upstream call, and
 // nothing can be registered.
 func TestSafelist(t *testing.T) {
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
@@ -108,6 +108,9 @@ func TestSafelist(t *testing.T) {
 	}{
 		{"documentId", http.MethodPost, map[string]any{"documentId": "contract-ids-v1", "variables": vars}, ""},
 		{"documentId over GET", http.MethodGet, map[string]any{"documentId": "sha256:" + sha(listed), "variables": vars}, ""},
+		{"Relay's doc_id", http.MethodPost, map[string]any{"doc_id": "contract-ids-v1", "variables": vars}, ""},
+		{"Relay's doc_id over GET", http.MethodGet, map[string]any{"doc_id": "contract-ids-v1", "variables": vars}, ""},
+		{"an unknown doc_id", http.MethodPost, map[string]any{"doc_id": "nope"}, "PERSISTED_QUERY_NOT_FOUND"},
 		{"APQ hash", http.MethodPost, map[string]any{"extensions": apq(sha(listed)), "variables": vars}, ""},
 		{"APQ hash over GET", http.MethodGet, map[string]any{"extensions": apq(sha(listed)), "variables": vars}, ""},
 		{"the listed text", http.MethodPost, map[string]any{"query": listed, "variables": vars}, ""},
@@ -168,6 +171,11 @@ func TestPersistedQueriesSharedByReplicas(t *testing.T) {
 	}
 	if r := do(t, http.MethodPost, apis[1], map[string]any{"documentId": "contract-ids-v1", "variables": map[string]any{"id": "1"}}); string(r.Data["contract"]) != `{"id":"1"}` {
 		t.Errorf("a manifest's operation by id: %s", r.raw)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodGet} { // Relay's request shape, its manifest's format
+		if r := do(t, method, apis[0], map[string]any{"doc_id": "contract-ids-v1", "variables": map[string]any{"id": "3"}}); string(r.Data["contract"]) != `{"id":"3"}` {
+			t.Errorf("%s doc_id: %s", method, r.raw)
+		}
 	}
 	if r := do(t, http.MethodPost, apis[1], map[string]any{"query": `{ contract(id: "2") { id } }`}); len(r.Errors) > 0 {
 		t.Errorf("without a safelist, any query runs: %s", r.raw)

@@ -35,77 +35,128 @@ var (
 	_ graphql.Transport = get{}
 )
 
-// request is a GraphQL request's body (or a GET's parameters): gqlgen's, and documentId, the
-// id of a persisted operation (GraphQL over HTTP's persisted documents), which stands for the
-// query as the hash of automatic persisted queries does.
+// refusal answers every request no other transport takes, as GraphQL over HTTP has it: a JSON
+// body with one coded error (gqlgen answers "transport not supported" in plain text).
+type refusal struct{}
+
+var _ graphql.Transport = refusal{}
+
+func (refusal) Supports(*http.Request) bool { return true }
+
+func (refusal) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	switch {
+	case r.Header.Get("Upgrade") != "":
+		refuse(w, http.StatusBadRequest, CodeBadRequest, "this endpoint serves no WebSocket: send queries with POST or GET")
+	case r.Method == http.MethodPost:
+		media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if media == "" {
+			media = "none"
+		}
+		refuse(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+			fmt.Sprintf("send the request body as Content-Type: application/json (GraphQL over HTTP), not %.64s", media))
+	default:
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		refuse(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "send GraphQL requests with POST, or queries with GET")
+	}
+}
+
+// refuse answers a request that is refused before it reaches GraphQL: status, and one error
+// with its code.
+func refuse(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", applicationJSON)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	writeRequestError(w, &graphql.Response{Errors: gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}})
+}
+
+// request is a GraphQL request's body (or a GET's parameters): gqlgen's, and the id of a
+// persisted operation, which stands for the query as the hash of automatic persisted queries
+// does: documentId (GraphQL over HTTP's persisted documents) or doc_id (Relay's).
 type request struct {
 	graphql.RawParams
 	DocumentID string `json:"documentId"`
+	DocID      string `json:"doc_id"`
 }
 
 // params returns the request as gqlgen takes it.
-func (q *request) params(r *http.Request) *graphql.RawParams {
+func (q *request) params(r *http.Request) (*graphql.RawParams, error) {
 	p := &q.RawParams
-	if q.DocumentID != "" && p.Query == "" && p.Extensions["persistedQuery"] == nil {
+	id := q.DocumentID
+	switch {
+	case id == "":
+		id = q.DocID
+	case q.DocID != "" && q.DocID != id:
+		return nil, errors.New("documentId and doc_id name different documents: send one of them")
+	}
+	if id != "" && p.Query == "" && p.Extensions["persistedQuery"] == nil {
 		if p.Extensions == nil {
 			p.Extensions = map[string]any{}
 		}
-		p.Extensions["persistedQuery"] = map[string]any{"version": 1, "sha256Hash": q.DocumentID}
+		p.Extensions["persistedQuery"] = map[string]any{"version": 1, "sha256Hash": id}
 	}
 	p.Headers = r.Header
-	return p
+	return p, nil
 }
 
 func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ctx := r.Context()
-	contentType, ok := negotiate(w, r, exec)
+	form, ok := negotiate(w, r)
 	if !ok {
 		return
 	}
 	start := graphql.Now()
 	body, err := readRequestBody(r)
 	if err != nil {
-		writeRequestError(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("could not read request body: %+v", err)}))
+		refuse(w, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
+		return
+	}
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
+		refuse(w, http.StatusBadRequest, CodeBadRequest, "the request body is a JSON array, a batch of operations: batches are not supported; send one operation per request")
 		return
 	}
 	var req request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
 		// gqlgen quotes the body here; it may hold tokens or personal data in its variables.
-		writeRequestError(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("%s", bodyError(err))}))
+		refuse(w, http.StatusBadRequest, CodeBadRequest, bodyError(err))
 		return
 	}
-	params := req.params(r)
+	params, err := req.params(r)
+	if err != nil {
+		refuse(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, params, contentType, false)
+	execute(w, r, exec, params, form, false)
 }
 
 func (get) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	// Until an answer says how long it is fresh, it is not to be kept: refusals and errors.
 	w.Header().Set("Cache-Control", "no-store")
-	contentType, ok := negotiate(w, r, exec)
+	form, ok := negotiate(w, r)
 	if !ok {
 		return
 	}
 	start := graphql.Now()
 	v := r.URL.Query()
-	req := request{RawParams: graphql.RawParams{Query: v.Get("query"), OperationName: v.Get("operationName")}, DocumentID: v.Get("documentId")}
+	req := request{RawParams: graphql.RawParams{Query: v.Get("query"), OperationName: v.Get("operationName")}, DocumentID: v.Get("documentId"), DocID: v.Get("doc_id")}
 	for name, into := range map[string]*map[string]any{"variables": &req.Variables, "extensions": &req.Extensions} {
 		if s := v.Get(name); s != "" {
 			dec := json.NewDecoder(strings.NewReader(s))
 			dec.UseNumber()
 			if err := dec.Decode(into); err != nil {
-				w.WriteHeader(http.StatusBadRequest)
-				writeRequestError(w, exec.DispatchError(r.Context(), gqlerror.List{gqlerror.Errorf("the %s parameter must be a JSON object", name)}))
+				refuse(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("the %s parameter must be a JSON object", name))
 				return
 			}
 		}
 	}
-	params := req.params(r)
+	params, err := req.params(r)
+	if err != nil {
+		refuse(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, params, contentType, true)
+	execute(w, r, exec, params, form, true)
 }
 
 // execute runs a request and writes its answer. A request that fails before execution gets a
@@ -113,14 +164,23 @@ func (get) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 // application/json when the query does not parse or validate (or a limit refuses it); 400 for
 // both without any query (or persisted query); 429 with Retry-After when the caller's rate
 // limit refuses it; and over GET, 405 for a mutation.
-func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, contentType string, queriesOnly bool) {
+//
+// An operation with @defer is answered in parts (multipart/mixed) when the client takes them,
+// and otherwise whole, its deferred fields inline.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, form answerForm, queriesOnly bool) {
 	ctx := r.Context()
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+		refuse(w, http.StatusBadRequest, CodeBadRequest, "the request has no query: send {\"query\": \"...\"}, or a persisted operation's documentId")
+		return
+	}
+	contentType := form.media
+	if contentType == "" {
+		contentType = applicationJSON // what errors before execution are written as
+	}
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
 		status := http.StatusOK
 		switch {
-		case params.Query == "" && params.Extensions["persistedQuery"] == nil:
-			status = http.StatusBadRequest
 		case opErr[0].Extensions["code"] == CodeRateLimited:
 			status = http.StatusTooManyRequests
 			if secs, ok := opErr[0].Extensions["retryAfter"].(int64); ok {
@@ -136,12 +196,18 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	}
 	if queriesOnly && rc.Operation.Operation != ast.Query {
 		w.Header().Set("Allow", "POST")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{gqlerror.Errorf("only queries may be sent with GET; send a %s with POST", rc.Operation.Operation)}))
+		refuse(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("only queries may be sent with GET; send a %s with POST", rc.Operation.Operation))
 		return
 	}
 	if rc.Operation.Operation != ast.Query {
 		w.Header().Set("Cache-Control", "no-store")
+	}
+	switch deferring := hasDefer(rc.Doc, rc.Operation); {
+	case deferring && form.incremental != "", form.media == "":
+		streamIncremental(w, r, exec, rc, form.incremental)
+		return
+	case deferring:
+		withoutDefer(rc)
 	}
 	var table *csvTable
 	if contentType == textCSV {
@@ -164,31 +230,44 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	writeResponse(w, resp)
 }
 
-// negotiate picks the answer's media type from the request's Accept header and, over GET, its
-// format parameter (csv or json), and sets the Content-Type of anything but a CSV table. An
-// unknown format is refused.
-func negotiate(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) (string, bool) {
-	contentType := answerType(r.Header.Get("Accept"))
+// negotiate picks the answer's form from the request's Accept header and, over GET, its
+// format parameter (csv or json), and sets the Content-Type of a JSON answer. A request whose
+// Accept names nothing the facade writes is refused with 406, as is an unknown format.
+func negotiate(w http.ResponseWriter, r *http.Request) (answerForm, bool) {
+	form := requestForm(r)
 	if r.Method == http.MethodGet {
 		switch f := r.URL.Query().Get("format"); f {
-		case "":
-		case "csv":
-			contentType = textCSV
-		case "json":
-			contentType = "application/json"
+		case "", "csv", "json":
 		default:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			writeRequestError(w, exec.DispatchError(r.Context(), gqlerror.List{badInput("the format parameter must be csv or json")}))
-			return "", false
+			refuse(w, http.StatusBadRequest, CodeBadUserInput, "the format parameter must be csv or json")
+			return form, false
 		}
 	}
-	if contentType == textCSV {
-		w.Header().Set("Content-Type", "application/json") // until the table is written
-	} else {
-		w.Header().Set("Content-Type", contentType)
+	if !form.acceptable() {
+		refuse(w, http.StatusNotAcceptable, CodeNotAcceptable,
+			"the Accept header names no type this API writes: ask for application/json, application/graphql-response+json, text/csv, or multipart/mixed (for @defer)")
+		return form, false
 	}
-	return contentType, true
+	if form.media != "" && form.media != textCSV {
+		w.Header().Set("Content-Type", form.media)
+	} else {
+		w.Header().Set("Content-Type", applicationJSON) // until a table or parts are written
+	}
+	return form, true
+}
+
+// requestForm is the answer form a request asks for: by its Accept header, unless a GET's
+// format parameter names one (csv or json, for tools that cannot set headers).
+func requestForm(r *http.Request) answerForm {
+	if r.Method == http.MethodGet {
+		switch r.URL.Query().Get("format") {
+		case "csv":
+			return answerForm{media: textCSV}
+		case "json":
+			return answerForm{media: applicationJSON}
+		}
+	}
+	return negotiateAccept(r.Header.Get("Accept"))
 }
 
 // badInput is a request error with the code BAD_USER_INPUT.
@@ -215,32 +294,6 @@ func bodyError(err error) string {
 	return "the request body must be a JSON object with a query"
 }
 
-const (
-	graphqlResponseJSON = "application/graphql-response+json"
-	textCSV             = "text/csv"
-)
-
-// answerType picks the answer's media type from Accept, as transport.POST does by default, or
-// text/csv (see csvTable).
-func answerType(accept string) string {
-	if accept == "" {
-		return "application/json"
-	}
-	for part := range strings.SplitSeq(accept, ",") {
-		media, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch media {
-		case "*/*", "application/*", "application/json":
-			return "application/json"
-		case graphqlResponseJSON, textCSV:
-			return media
-		}
-	}
-	return graphqlResponseJSON
-}
-
 // writeResponse writes r as encoding/json would, in the same field order, with its data as
 // gqlgen encoded it.
 func writeResponse(w io.Writer, r *graphql.Response) { w.Write(appendResponse(nil, r, true)) }
@@ -253,7 +306,7 @@ func appendResponse(b []byte, r *graphql.Response, withData bool) []byte {
 	b = append(b, '{')
 	sep := false
 	if len(r.Errors) > 0 {
-		errs, err := json.Marshal(r.Errors)
+		errs, err := marshalJSON(r.Errors)
 		if err != nil {
 			errs = []byte(`[{"message":"the errors could not be encoded"}]`)
 		}
@@ -272,7 +325,7 @@ func appendResponse(b []byte, r *graphql.Response, withData bool) []byte {
 		}
 		sep = true
 	}
-	tail, err := json.Marshal(responseTail{Label: r.Label, Path: r.Path, HasNext: r.HasNext, Extensions: r.Extensions})
+	tail, err := marshalJSON(responseTail{Label: r.Label, Path: r.Path, HasNext: r.HasNext, Extensions: r.Extensions})
 	if err == nil && len(tail) > 2 { // more than {}
 		if sep {
 			b = append(b, ',')
@@ -280,6 +333,18 @@ func appendResponse(b []byte, r *graphql.Response, withData bool) []byte {
 		b = append(b, tail[1:len(tail)-1]...)
 	}
 	return append(b, '}')
+}
+
+// marshalJSON is json.Marshal but for HTML: messages such as "Bearer <token>" stay readable
+// (json.Marshal writes \u003ctoken\u003e), and an answer is never HTML.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // responseTail is what follows data in a graphql.Response.

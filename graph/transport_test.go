@@ -71,8 +71,7 @@ func TestPostAnswersAsGqlgensPost(t *testing.T) {
 		{"application/json", `{"query":"{ nope }"}`, true},
 		{"application/graphql-response+json", `{"query":"{ nope }"}`, true},
 		{"application/json", `{"query":"query($id: ID!) { contract(id: $id) { id } }","variables":{"id":[1]}}`, true},
-		{"text/html", `{"query":"{ contract(id: \"1\") { id "}`, true},
-		{"application/json", `{"variables":{}}`, true},
+		{"*/*", `{"query":"{ contract(id: \"1\") { id "}`, true},
 	} {
 		var answers [2]struct {
 			status      int
@@ -112,6 +111,104 @@ func TestPostAnswersAsGqlgensPost(t *testing.T) {
 		}
 		if !reflect.DeepEqual(answers[0], answers[1]) {
 			t.Errorf("%s (Accept %q):\ngqlgen: %+v\npost:   %+v", req.body, req.accept, answers[0], answers[1])
+		}
+	}
+}
+
+// TestRefusals: every request refused before it reaches GraphQL is answered as GraphQL over HTTP
+// has it: its status, and a JSON body with one error, its message readable (no HTML escapes),
+// its code from the fixed vocabulary, and no data entry.
+func TestRefusals(t *testing.T) {
+	api, _ := newTestAPI(t, newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(historyWithSibling(id, "x"))
+	}), 0)
+	q := `{"query":"{ contract(id: \"1\") { id } }"}`
+	for _, tt := range []struct {
+		name, method, contentType, accept, body string
+		header                                  http.Header
+		status                                  int
+		code                                    string
+	}{
+		{"an event stream, which is not served", "POST", "application/json", "text/event-stream", q, nil, 406, CodeNotAcceptable},
+		{"HTML", "POST", "application/json", "text/html", q, nil, 406, CodeNotAcceptable},
+		{"JSON refused by q=0", "POST", "application/json", "application/json;q=0, text/html", q, nil, 406, CodeNotAcceptable},
+		{"an event stream over GET", "GET", "", "text/event-stream", "", nil, 406, CodeNotAcceptable},
+		{"a WebSocket upgrade", "GET", "", "", "", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+			"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Websocket-Protocol": {"graphql-transport-ws"}}, 400, CodeBadRequest},
+		{"a batch", "POST", "application/json", "", "[" + q + "," + q + "]", nil, 400, CodeBadRequest},
+		{"application/graphql", "POST", "application/graphql", "", `{ contract(id: "1") { id } }`, nil, 415, CodeUnsupportedMedia},
+		{"a form", "POST", "application/x-www-form-urlencoded", "", "query=x", nil, 415, CodeUnsupportedMedia},
+		{"no Content-Type", "POST", "", "", q, nil, 415, CodeUnsupportedMedia},
+		{"a mutation over GET", "GET", "", "", "", nil, 405, CodeMethodNotAllowed},
+		{"PUT", "PUT", "application/json", "", q, nil, 405, CodeMethodNotAllowed},
+		{"DELETE", "DELETE", "", "", "", nil, 405, CodeMethodNotAllowed},
+		{"no query", "POST", "application/json", "", `{"variables":{}}`, nil, 400, CodeBadRequest},
+		{"not JSON", "POST", "application/json", "", `{"query":`, nil, 400, CodeBadRequest},
+		{"variables that are not JSON", "GET", "", "", "", nil, 400, CodeBadRequest},
+		{"two different documents", "POST", "application/json", "", `{"documentId":"a","doc_id":"b"}`, nil, 400, CodeBadRequest},
+		{"an unknown format", "GET", "", "", "", nil, 400, CodeBadUserInput},
+	} {
+		target := api.URL
+		switch tt.name {
+		case "a mutation over GET":
+			target += "?query=" + url.QueryEscape(`mutation { invalidateContractHistory(contractId: "1") }`)
+		case "variables that are not JSON":
+			target += "?query=" + url.QueryEscape(`{ __typename }`) + "&variables=%7B"
+		case "an unknown format":
+			target += "?query=" + url.QueryEscape(`{ __typename }`) + "&format=xml"
+		case "an event stream over GET", "a WebSocket upgrade":
+			target += "?query=" + url.QueryEscape(`{ __typename }`)
+		}
+		req, _ := http.NewRequest(tt.method, target, strings.NewReader(tt.body))
+		for k, v := range tt.header {
+			req.Header[k] = v
+		}
+		if tt.contentType != "" {
+			req.Header.Set("Content-Type", tt.contentType)
+		}
+		if tt.accept != "" {
+			req.Header.Set("Accept", tt.accept)
+		}
+		req.Header.Set("Authorization", "Bearer token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var body struct {
+			Data   *json.RawMessage `json:"data"`
+			Errors []struct {
+				Message    string
+				Extensions map[string]any
+			}
+		}
+		err = json.Unmarshal(raw, &body)
+		switch {
+		case resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/json":
+			t.Errorf("%s: %d %s, want %d application/json", tt.name, resp.StatusCode, resp.Header.Get("Content-Type"), tt.status)
+		case err != nil || len(body.Errors) != 1 || body.Data != nil || strings.Contains(string(raw), `"data"`):
+			t.Errorf("%s: body %s, want one error and no data", tt.name, raw)
+		case body.Errors[0].Extensions["code"] != tt.code || body.Errors[0].Message == "":
+			t.Errorf("%s: %s, want code %s", tt.name, raw, tt.code)
+		}
+	}
+
+	// Messages are written as they read: "Bearer <token>", not \u003ctoken\u003e.
+	for _, auth := range []string{"", "Basic x"} {
+		req, _ := http.NewRequest(http.MethodPost, api.URL, strings.NewReader(q))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(raw), "Bearer <token>") || strings.Contains(string(raw), `\u003c`) {
+			t.Errorf("Authorization %q: %s, want the message as it reads", auth, raw)
 		}
 	}
 }

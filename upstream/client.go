@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // the default zone must load on distroless images without zoneinfo
 
@@ -197,6 +198,22 @@ func (c *Client) get(ctx context.Context, token, path string, use func(body []by
 	return err
 }
 
+type callCountKey struct{}
+
+// WithCallCount returns ctx with n, which counts the upstream calls made with it: every
+// attempt, the failed ones too, but none the breaker stopped. It is how a request learns what
+// it cost the upstream, whatever caches and shared calls did on the way (a call shared by many
+// callers counts for the one that made it).
+func WithCallCount(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, callCountKey{}, n)
+}
+
+func countCall(ctx context.Context) {
+	if n, ok := ctx.Value(callCountKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+}
+
 // attempt is one GET, bounded by the client's timeout and by ctx.
 func (c *Client) attempt(ctx context.Context, token, path string, use func(body []byte) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -208,7 +225,12 @@ func (c *Client) attempt(ctx context.Context, token, path string, use func(body 
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	start, status := time.Now(), 0
-	defer func() { c.obs.UpstreamCall(status, time.Since(start)) }()
+	defer func() {
+		c.obs.UpstreamCall(status, time.Since(start))
+		if status != -1 { // the breaker let it through: the upstream was asked
+			countCall(ctx)
+		}
+	}()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if errors.Is(err, ErrBreakerOpen) {
