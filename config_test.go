@@ -135,3 +135,34 @@ func TestBadFlagUsageHidesPasswords(t *testing.T) {
 		t.Errorf("usage after a bad flag:\n%s", out.String())
 	}
 }
+
+// A bad value is repeated as it was given, so that an operator sees what was read (a quoting
+// mistake in a manifest, a unit left out); secrets never are.
+func TestLoadConfigRepeatsBadValues(t *testing.T) {
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"CACHE_TTL", "60"}, `CACHE_TTL="60": not a duration such as 5s or 250ms`},
+		{[]string{"PORT", "http"}, `PORT="http": not a whole number`},
+		{[]string{"PORT", "70000"}, `PORT=70000: must be 0 to 65535`},
+		{[]string{"OPERATION_TIMEOUT", "-1s"}, `OPERATION_TIMEOUT=-1s: must be positive`},
+		{[]string{"MAX_DEPTH", "0"}, `MAX_DEPTH=0: must be positive`},
+		{[]string{"UPSTREAM_RETRIES", "-2"}, `UPSTREAM_RETRIES=-2`},
+		{[]string{"CACHE_REVALIDATE", "1h"}, `CACHE_REVALIDATE=1h0m0s`},
+		{[]string{"INTROSPECTION", "maybe"}, `INTROSPECTION="maybe": must be true or false`},
+		{[]string{"LOG_LEVEL", "loud"}, `LOG_LEVEL="loud"`},
+		{[]string{"TIME_ZONE", "Mars/Olympus"}, `"Mars/Olympus"`},
+		{[]string{"CORS_ORIGINS", "desk.example.com"}, `"desk.example.com"`},
+		{[]string{"RATE_LIMIT_BURST", "200000"}, `RATE_LIMIT_BURST=200000 and RATE_LIMIT_PER_SECOND=0`},
+	} {
+		_, err := loadConfig(nil, env(tt.env...), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("loadConfig(%v) = %v, want %s", tt.env, err, tt.want)
+		}
+	}
+	_, err := loadConfig(nil, env("CACHE_ENCRYPTION_KEY", "not-a-key-hush"), &bytes.Buffer{})
+	if err == nil || strings.Contains(err.Error(), "hush") {
+		t.Errorf("a bad CACHE_ENCRYPTION_KEY: %v, want an error that does not repeat it", err)
+	}
+}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,9 +48,14 @@ func TestModes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if got := resp.StatusCode == http.StatusOK; got != tt.on {
-			t.Errorf("%s: GET / = %d, want the playground: %v", tt.name, resp.StatusCode, tt.on)
+		isPlayground := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html")
+		if resp.StatusCode != http.StatusOK || isPlayground != tt.on {
+			t.Errorf("%s: GET / = %d %s, want the playground: %v", tt.name, resp.StatusCode, resp.Header.Get("Content-Type"), tt.on)
+		}
+		if !tt.on && !strings.Contains(string(page), "PLAYGROUND=true") {
+			t.Errorf("%s: GET / says %s, want how to turn the playground on", tt.name, page)
 		}
 		if n := calls.Load() - before; n != 0 {
 			t.Errorf("%s: %d upstream calls, want 0", tt.name, n)
@@ -115,6 +123,50 @@ func TestCORS(t *testing.T) {
 		}
 		if h.Get("Access-Control-Allow-Credentials") != "" {
 			t.Errorf("%s: credentials allowed", tt.name)
+		}
+	}
+}
+
+// TestStartupGuide: the first lines run prints tell a new user where the playground is and
+// what to send; in production, that the playground and introspection are off and how to turn
+// them on.
+func TestStartupGuide(t *testing.T) {
+	url, _ := countingDemo(t)
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"demo", nil, []string{"playground  http://localhost:", "Authorization: Bearer demo-token", "GraphQL     http://localhost:"}},
+		{"production", map[string]string{"UPSTREAM_URL": url}, []string{"playground  off: set PLAYGROUND=true", "introspection off: set INTROSPECTION=true", "GraphQL     http://localhost:"}},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"--port", "0"}, func(k string) string { return tt.env[k] }, pw, io.Discard)
+			pw.Close()
+		}()
+		var lines []string
+		for sc := bufio.NewScanner(pr); sc.Scan(); {
+			lines = append(lines, sc.Text())
+			if strings.HasPrefix(strings.TrimSpace(sc.Text()), "GraphQL") {
+				break
+			}
+		}
+		cancel()
+		go io.Copy(io.Discard, pr)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		out := strings.Join(lines, "\n")
+		if !strings.HasPrefix(out, "listening on http://") {
+			t.Errorf("%s: first line %q, want the address", tt.name, lines[0])
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: start-up says\n%s\nwant %q", tt.name, out, w)
+			}
 		}
 	}
 }

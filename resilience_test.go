@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -92,5 +93,38 @@ func TestBreakerOpenEndToEnd(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&ready)
 	if resp.StatusCode != http.StatusOK || ready["breaker"] != "open" || ready["status"] != "ready" {
 		t.Errorf("/readyz = %d %v, want ready with the breaker open", resp.StatusCode, ready)
+	}
+}
+
+// TestUnreachableRedisAtStart: with REDIS_URL pointing at a closed port the facade starts, logs a
+// warning naming the address (its password hidden), and /readyz says the cache is degraded from
+// its first answer, not "ok" until a query fails.
+func TestUnreachableRedisAtStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	p := startProcess(t, map[string]string{"REDIS_URL": "redis://:hush-hush@" + addr + "/0"})
+	resp, err := http.Get(p.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]string
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || ready["cache"] != "degraded" {
+		t.Errorf("/readyz = %d %v, want ready with the cache degraded", resp.StatusCode, ready)
+	}
+	var warned bool
+	for _, raw := range strings.Split(p.Logs(), "\n") {
+		var l struct{ Level, Msg, Addr string }
+		if json.Unmarshal([]byte(raw), &l) == nil && l.Level == "WARN" && strings.HasPrefix(l.Msg, "REDIS_URL") {
+			warned = strings.Contains(l.Addr, addr) && !strings.Contains(l.Addr, "hush")
+		}
+	}
+	if !warned || strings.Contains(p.Logs(), "hush-hush") {
+		t.Errorf("no warning naming %s (with its password hidden) in:\n%s", addr, p.Logs())
 	}
 }

@@ -150,16 +150,18 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		secrets[env] = p
 	}
 	num := func(p *int64, env string, def int64, usage string) {
-		v, err := strconv.ParseInt(envOr(env, strconv.FormatInt(def, 10)), 10, 64)
+		raw := envOr(env, strconv.FormatInt(def, 10))
+		v, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
-			bad = append(bad, fmt.Errorf("%s: not an integer", env))
+			bad = append(bad, fmt.Errorf("%s=%q: not a whole number", env, raw))
 		}
 		fs.Int64Var(p, flagName(env), v, usage+" ($"+env+")")
 	}
 	dur := func(p *time.Duration, env string, def time.Duration, usage string) {
-		v, err := time.ParseDuration(envOr(env, def.String()))
+		raw := envOr(env, def.String())
+		v, err := time.ParseDuration(raw)
 		if err != nil {
-			bad = append(bad, fmt.Errorf("%s: not a duration such as 5s or 250ms", env))
+			bad = append(bad, fmt.Errorf("%s=%q: not a duration such as 5s or 250ms", env, raw))
 		}
 		fs.DurationVar(p, flagName(env), v, usage+" ($"+env+")")
 	}
@@ -236,7 +238,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	c.Port, c.UpstreamConcurrency = int(port), int(concurrency)
 	if port < 0 || port > 65535 {
-		bad = append(bad, errors.New("PORT: must be 0 to 65535"))
+		bad = append(bad, fmt.Errorf("PORT=%d: must be 0 to 65535", port))
 	}
 	for _, d := range []struct {
 		env string
@@ -248,21 +250,21 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		{"UPSTREAM_BREAKER_COOLDOWN", c.Resilience.BreakerCooldown},
 	} {
 		if d.v <= 0 {
-			bad = append(bad, fmt.Errorf("%s: must be positive", d.env))
+			bad = append(bad, fmt.Errorf("%s=%s: must be positive", d.env, d.v))
 		}
 	}
 	if c.CacheTTL < 0 {
-		bad = append(bad, errors.New("CACHE_TTL: must be 0 (off) or positive"))
+		bad = append(bad, fmt.Errorf("CACHE_TTL=%s: must be 0 (off) or positive", c.CacheTTL))
 	}
 	if c.CacheRevalidate < 0 || c.CacheRevalidate > c.CacheStaleTTL {
-		bad = append(bad, errors.New("CACHE_REVALIDATE: must be 0 (off) up to CACHE_STALE_TTL, as long as expired histories are kept"))
+		bad = append(bad, fmt.Errorf("CACHE_REVALIDATE=%s: must be 0 (off) up to CACHE_STALE_TTL (%s), as long as expired histories are kept", c.CacheRevalidate, c.CacheStaleTTL))
 	}
 	c.Resilience.Retries, c.Resilience.MaxInFlight, c.Resilience.BreakerFailures = int(retries), int(inFlight), int(breakerFailures)
 	if retries == 0 {
 		c.Resilience.Retries = -1 // none, where the zero value means the default
 	}
 	if retries < 0 {
-		bad = append(bad, errors.New("UPSTREAM_RETRIES: must be 0 or more"))
+		bad = append(bad, fmt.Errorf("UPSTREAM_RETRIES=%d: must be 0 or more", retries))
 	}
 	c.Limits.Tokens, c.Limits.Depth, c.Limits.Aliases = int(tokens), int(depth), int(aliases)
 	c.Limits.RootFields, c.Limits.Directives, c.Limits.Contracts = int(rootFields), int(directives), int(contracts)
@@ -278,12 +280,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		{"CACHE_HOT_BYTES", c.CacheHotBytes}, {"CACHE_MEMORY_BYTES", c.CacheMemoryBytes}, {"CACHE_RESPONSE_BYTES", c.CacheResponseBytes},
 	} {
 		if n.v <= 0 {
-			bad = append(bad, fmt.Errorf("%s: must be positive", n.env))
+			bad = append(bad, fmt.Errorf("%s=%d: must be positive", n.env, n.v))
 		}
 	}
 	switch rl := c.RateLimit; {
 	case rl.Burst < 0 || rl.PerSecond < 0 || (rl.Burst == 0) != (rl.PerSecond == 0):
-		bad = append(bad, errors.New("RATE_LIMIT_BURST and RATE_LIMIT_PER_SECOND: set both (positive) to rate limit, or neither"))
+		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST=%d and RATE_LIMIT_PER_SECOND=%d: set both (positive) to rate limit, or neither", rl.Burst, rl.PerSecond))
 	case rl.Burst > 0 && rl.Burst < c.Limits.Cost:
 		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, c.Limits.Cost))
 	}
@@ -302,7 +304,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		if b.v != "" {
 			v, err := strconv.ParseBool(b.v)
 			if err != nil {
-				bad = append(bad, fmt.Errorf("%s: must be true or false", b.env))
+				bad = append(bad, fmt.Errorf("%s=%q: must be true or false", b.env, b.v))
 			}
 			*b.p = v
 		}
@@ -319,7 +321,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
-		bad = append(bad, errors.New("LOG_LEVEL: must be debug, info, warn or error"))
+		bad = append(bad, fmt.Errorf("LOG_LEVEL=%q: must be debug, info, warn or error", level))
 	}
 	switch {
 	case manifest != "":
@@ -517,6 +519,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("REDIS_URL: %w", err)
 		}
 		defer redisStore.Close()
+		// Replicas start while Redis is down (they serve from the upstream meanwhile), but
+		// nobody should learn it from the first slow query: /readyz says degraded at once.
+		if err := redisStore.Ping(ctx); err != nil {
+			log.Warn("REDIS_URL: Redis does not answer; serving from the upstream without the shared cache until it does",
+				"addr", redactURL(cfg.RedisURL), "err", err)
+		}
 	}
 	var cache *upstream.Cache
 	if cfg.CacheTTL > 0 {
@@ -590,6 +598,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	fmt.Fprint(stdout, startupGuide(cfg, demoMode, ln.Addr().(*net.TCPAddr).Port))
 	serveErr := make(chan error, 1)
 	bg.Go(func() { serveErr <- srv.Serve(ln) })
 	select {
@@ -605,6 +614,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// startupGuide is what run prints below its address, for whoever started it: where the
+// playground and the endpoint are, what to send in demo mode, and in production what is off and
+// how to turn it on.
+func startupGuide(cfg config, demo bool, port int) string {
+	base := fmt.Sprintf("http://localhost:%d", port)
+	var b strings.Builder
+	switch {
+	case cfg.Playground && demo:
+		fmt.Fprintf(&b, "  playground  %s/  (the demo upstream: a query and the demo token are filled in; press run)\n", base)
+	case cfg.Playground:
+		fmt.Fprintf(&b, "  playground  %s/\n", base)
+	default:
+		fmt.Fprintf(&b, "  playground  off: set PLAYGROUND=true to serve it at %s/\n", base)
+	}
+	if !cfg.Introspection {
+		b.WriteString("  introspection off: set INTROSPECTION=true to let clients read the schema (schema.graphqls is the same)\n")
+	}
+	fmt.Fprintf(&b, "  GraphQL     %s/graphql", base)
+	if demo {
+		b.WriteString("  (send Authorization: Bearer demo-token; the demo upstream takes any token)")
+	}
+	b.WriteString("\n")
+	return b.String()
 }
 
 // serveAside serves h on a listener of its own at addr, away from the public port, until stop,
@@ -741,16 +775,30 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /graphql", api)
-	mux.Handle("POST /graphql", api)
-	mux.Handle("OPTIONS /graphql", api)
+	// Every method: the GraphQL layer answers those it refuses in its own words. (A pattern
+	// without a method would conflict with the playground's "GET /".)
+	for _, method := range []string{"GET", "POST", "OPTIONS", "HEAD", "PUT", "PATCH", "DELETE"} {
+		mux.Handle(method+" /graphql", api)
+	}
 	if cfg.Playground {
 		mux.Handle("GET /", playground.Handler(pg))
+	} else {
+		mux.Handle("GET /{$}", apiIndex())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /readyz", readiness(p.client, status))
+	var probes []func(context.Context)
+	if p.redis != nil {
+		// A Redis found down is asked again by the probe, through its breaker, so that /readyz
+		// sees it back even while no query uses it.
+		probes = append(probes, func(ctx context.Context) {
+			if p.redis.Status() != "ok" {
+				p.redis.Ping(ctx)
+			}
+		})
+	}
+	mux.Handle("GET /readyz", readiness(p.client, status, probes))
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", p.metrics.Handler())
 	}
@@ -762,6 +810,19 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		h = p.tracer.Handler(h) // outside the access log, which logs the trace id
 	}
 	return h
+}
+
+// apiIndex answers / when the playground is off (production, unless PLAYGROUND=true): what is
+// served here and how to turn the playground on, rather than a bare 404.
+func apiIndex() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{
+			"service":    "Enneo contract history GraphQL API",
+			"graphql":    "POST or GET /graphql with Authorization: Bearer <token>",
+			"playground": "off: set PLAYGROUND=true to serve GraphiQL here (and INTROSPECTION=true for its docs and completion)",
+			"schema":     "schema.graphqls in the repository is the schema served",
+		})
+	})
 }
 
 // withCORS lets browsers on origins call next: preflights are answered, Authorization and
@@ -868,8 +929,9 @@ func limitRequest(maxBytes int64, next http.Handler) http.Handler {
 // "off") and how rate limiting is ("shared" in Redis, "local" in process, "degraded" while
 // Redis cannot be used and each process decides alone, or "off"). Neither an unreachable
 // upstream nor a degraded Redis makes the facade unready: every replica shares them, and taking
-// them all out of service helps nobody.
-func readiness(client *upstream.Client, status map[string]func() string) http.Handler {
+// them all out of service helps nobody. probes run with the upstream's check (a Redis found
+// down is asked again, so that "degraded" ends when Redis is back, queries or not).
+func readiness(client *upstream.Client, status map[string]func() string, probes []func(context.Context)) http.Handler {
 	var (
 		mu      sync.Mutex
 		checked time.Time
@@ -883,6 +945,9 @@ func readiness(client *upstream.Client, status map[string]func() string) http.Ha
 			state = "reachable"
 			if err := client.Ping(ctx); err != nil {
 				state = "unreachable"
+			}
+			for _, probe := range probes {
+				probe(ctx)
 			}
 			cancel()
 			checked = time.Now()
@@ -898,7 +963,9 @@ func readiness(client *upstream.Client, status map[string]func() string) http.Ha
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "Bearer <WEBHOOK_SECRET>", not \u003c...
+	enc.Encode(v)
 }
 
 // statusRecorder remembers the status a handler wrote, for the access log.
