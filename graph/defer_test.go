@@ -88,7 +88,8 @@ func TestDeferOverMultipart(t *testing.T) {
 
 // TestDeferForJSONOnlyClients: a client that takes only JSON gets the deferred fields inline,
 // in one answer equal to the one without @defer, and the second time from the response cache,
-// which keeps only that complete answer; over GET with its ETag as well.
+// which keeps only that complete answer, also for a client that takes JSON or parts; over GET
+// with its ETag as well.
 func TestDeferForJSONOnlyClients(t *testing.T) {
 	hits := &responseHits{}
 	api, _ := newMemCachedAPIWith(t, demoUpstream(t), Options{Observer: hits})
@@ -109,6 +110,21 @@ func TestDeferForJSONOnlyClients(t *testing.T) {
 					t.Errorf("%s %s: the second answer was not the response cache's", accept, q.name)
 				}
 			}
+		}
+	}
+	// A client that would take parts but takes JSON too (urql asks so for every query) gets the
+	// whole answer the cache holds.
+	for _, q := range deferQueries {
+		if len(q.wholeAnswer(t, api.URL).errors) > 0 {
+			continue // not kept: executed, so in parts
+		}
+		before := hits.n.Load()
+		a := httpPost(t, api.URL, "tok", q.query, q.vars, http.Header{"Accept": {"multipart/mixed, application/json"}})
+		if got := decodeAnswer(t, a.body); !reflect.DeepEqual(got, q.wholeAnswer(t, api.URL)) || a.header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s to a client that takes parts or JSON: %s %s", q.name, a.header.Get("Content-Type"), a.body)
+		}
+		if hits.n.Load() == before {
+			t.Errorf("%s to a client that takes parts or JSON: not the response cache's", q.name)
 		}
 	}
 	q := deferQueries[0]
@@ -224,6 +240,12 @@ func mustStream(t *testing.T, api, accept, query string, vars map[string]any) st
 	}
 	defer resp.Body.Close()
 	media, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if media == "application/json" && strings.Contains(accept, "application/json") && resp.StatusCode == http.StatusOK {
+		// A whole answer, as a client that takes JSON too may get (from the response cache).
+		b, _ := io.ReadAll(resp.Body)
+		d := decodeAnswer(t, string(b))
+		return streamed{decoded: d, first: d.data, parts: 1}
+	}
 	if err != nil || media != "multipart/mixed" || resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
@@ -403,7 +425,7 @@ var (
 // the parsed document, shared through the query cache, keeps its directives. Over HTTP: the
 // same text answered whole, then in parts.
 func TestWithoutDeferLeavesTheDocument(t *testing.T) {
-	api, _ := newMemCachedAPI(t, demoUpstream(t))
+	api, _ := newTestAPI(t, demoUpstream(t), 0) // no response cache: each answer is executed
 	q := deferQueries[1]
 	for range 2 {
 		postWhole(t, api.URL, q.query, q.vars)

@@ -88,10 +88,11 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 		key, ok := [32]byte{}, false
 		form := requestForm(r)
 		contentType := form.media
-		// Only whole JSON answers are kept. A CSV table is flattened from the executed
-		// operation; a client that takes multipart/mixed may be sending @defer, whose parts
-		// are the transport's to write; a refusal (406) is the transport's too.
-		if cred.Err == nil && form.incremental == "" && (contentType == applicationJSON || contentType == graphqlResponseJSON) {
+		// Only whole JSON answers are kept (store), and served to any client that takes JSON,
+		// also one that would take the parts of an @defer (urql asks for multipart/mixed with
+		// every query): a whole answer is what it gets without @defer. A CSV table is flattened
+		// from the executed operation; a refusal (406) is the transport's.
+		if cred.Err == nil && (contentType == applicationJSON || contentType == graphqlResponseJSON) {
 			key, ok = requestKey(r, cred.Upstream.Scope)
 		}
 		if !ok {
