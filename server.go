@@ -915,7 +915,7 @@ func limitRequest(maxBytes int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxBytes {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
-				"message": fmt.Sprintf("request body larger than %d bytes", maxBytes), "extensions": map[string]string{"code": "REQUEST_TOO_LARGE"},
+				"message": fmt.Sprintf("request body larger than %d bytes", maxBytes), "extensions": map[string]string{"code": graph.CodeRequestTooLarge},
 			}}})
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -133,6 +134,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if out := decodeBody(t, resp); resp.StatusCode != http.StatusRequestEntityTooLarge || out["errors"] == nil {
 			t.Errorf("2 MiB body: %d %v, want 413 with errors", resp.StatusCode, out)
+		}
+		// The same without a Content-Length (chunked): refused when the read passes the bound.
+		resp, err = http.Post(base+"/graphql", "application/json", io.MultiReader(strings.NewReader(big)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := decodeBody(t, resp); resp.StatusCode != http.StatusRequestEntityTooLarge || fmt.Sprint(codesOf(out)) != "[REQUEST_TOO_LARGE]" {
+			t.Errorf("2 MiB body, chunked: %d %v, want 413 REQUEST_TOO_LARGE", resp.StatusCode, out)
 		}
 		req, _ := http.NewRequest(http.MethodPut, base+"/graphql", nil)
 		resp, err = http.DefaultClient.Do(req)

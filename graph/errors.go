@@ -37,6 +37,7 @@ const (
 	CodeBadRequest       = "BAD_REQUEST"            // 400: not a GraphQL request this API reads (not JSON, a batch, no query)
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"     // 405: a method /graphql does not take, or a mutation over GET
 	CodeNotAcceptable    = "NOT_ACCEPTABLE"         // 406: Accept names no type the API writes
+	CodeRequestTooLarge  = "REQUEST_TOO_LARGE"      // 413: a body over MAX_REQUEST_BYTES
 	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE" // 415: a POST body that is not application/json
 )
 

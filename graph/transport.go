@@ -105,7 +105,12 @@ func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 	}
 	start := graphql.Now()
 	body, err := readRequestBody(r)
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge): // sent without a Content-Length that told so at once
+		refuse(w, http.StatusRequestEntityTooLarge, CodeRequestTooLarge, fmt.Sprintf("request body larger than %d bytes", tooLarge.Limit))
+		return
+	case err != nil:
 		refuse(w, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
 		return
 	}
