@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -121,11 +122,20 @@ func TestRequestLog(t *testing.T) {
 		Duration                        int64
 		Cache                           json.RawMessage
 	}
-	var lines []line
+	var (
+		lines []line
+		raws  []string
+	)
 	for _, raw := range strings.Split(p.Logs(), "\n") {
 		var l line
 		if json.Unmarshal([]byte(raw), &l) == nil && l.Msg == "request" && l.Path == "/graphql" {
-			lines = append(lines, l)
+			lines, raws = append(lines, l), append(raws, raw)
+		}
+	}
+	// README's example line is one the facade writes: the same members, in the same order.
+	if len(raws) > 0 {
+		if got, want := jsonKeys(t, raws[0]), readmeLogLine(t); !slices.Equal(got, want) {
+			t.Errorf("the facade writes %v, README shows %v", got, want)
 		}
 	}
 	if len(lines) != 4 {

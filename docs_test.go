@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestCommentsCiteFilesThatExist: a comment that sends the reader to a document must name one in
+// the repository (six cited the upstream's description, which lived outside it). A path is read
+// from the root; a bare name must be some file of that name in the repository, but for the
+// tables benchmarks write (written, not cited).
+func TestCommentsCiteFilesThatExist(t *testing.T) {
+	var docs []string
+	filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
+			docs = append(docs, path)
+		}
+		if d != nil && d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".git")) {
+			return filepath.SkipDir
+		}
+		return err
+	})
+	cited := regexp.MustCompile(`(?:^|[\s("'\x60])((?:[\w.-]+/)*[\w-]+\.md)\b`)
+	filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			_, comment, ok := strings.Cut(line, "//")
+			if !ok {
+				continue
+			}
+			for _, m := range cited.FindAllStringSubmatch(comment, -1) {
+				name := m[1]
+				found := slices.Contains(docs, filepath.Clean(name))
+				if !strings.Contains(name, "/") {
+					found = slices.ContainsFunc(docs, func(d string) bool { return filepath.Base(d) == name })
+				}
+				if !found && name != "SCALE.md" { // bench/fleet scale's table, written where asked
+					t.Errorf("%s:%d cites %s, which is not in the repository", path, i+1, name)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// TestReadmeIsTrueToTheMachine: the Go the README names is the one go.mod asks for, and its
+// relative links lead to files that exist.
+func TestReadmeIsTrueToTheMachine(t *testing.T) {
+	mod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if goLine == nil || !strings.Contains(string(readme), "Go "+string(goLine[1])) {
+		t.Errorf("README.md does not name the Go go.mod asks for (%s)", goLine)
+	}
+	if strings.Contains(string(readme), "Go 1.26 is all it needs") {
+		t.Error("README.md still says Go 1.26 is all it needs")
+	}
+	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)\)`).FindAllStringSubmatch(string(readme), -1) {
+		if _, err := os.Stat(m[1]); err != nil {
+			t.Errorf("README.md links to %s: %v", m[1], err)
+		}
+	}
+}
+
+// readmeLogLine is the example request line README.md shows under "Logs", decoded in order.
+func readmeLogLine(t *testing.T) []string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, `{"time":`) && strings.Contains(line, `"msg":"request"`) {
+			return jsonKeys(t, line)
+		}
+	}
+	t.Fatal("README.md shows no request log line")
+	return nil
+}
+
+// jsonKeys returns the keys of a JSON object's top level, in order.
+func jsonKeys(t *testing.T, line string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%q is not a JSON object", line)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
