@@ -139,6 +139,7 @@ func TestStartupGuide(t *testing.T) {
 	}{
 		{"demo", nil, []string{"playground  http://localhost:", "Authorization: Bearer demo-token", "GraphQL     http://localhost:"}},
 		{"production", map[string]string{"UPSTREAM_URL": url}, []string{"playground  off: set PLAYGROUND=true", "introspection off: set INTROSPECTION=true", "GraphQL     http://localhost:"}},
+		{"a manifest", map[string]string{"PERSISTED_OPERATIONS_FILE": "testdata/persisted-operations.json"}, []string{"persisted   4 operations"}},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		pr, pw := io.Pipe()

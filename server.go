@@ -633,6 +633,9 @@ func startupGuide(cfg config, demo bool, port int) string {
 	if !cfg.Introspection {
 		b.WriteString("  introspection off: set INTROSPECTION=true to let clients read the schema (schema.graphqls is the same)\n")
 	}
+	if cfg.Manifest != nil {
+		fmt.Fprintf(&b, "  persisted   %d operations from PERSISTED_OPERATIONS_FILE, by documentId, doc_id or hash\n", cfg.Manifest.Len())
+	}
 	fmt.Fprintf(&b, "  GraphQL     %s/graphql", base)
 	if demo {
 		b.WriteString("  (send Authorization: Bearer demo-token; the demo upstream takes any token)")
@@ -887,8 +890,8 @@ func enneoWebhook(secret string, inv graph.Invalidator, log *slog.Logger) http.H
 // exampleQuery pre-fills the playground: a web app's list view of one contract's tickets.
 const exampleQuery = `# Press the run button to see contract 746839's tickets.
 # Demo ids: any id like 100001 or C-1001. Error paths:
-# not-found, forbidden, server-error, rate-limited,
-# malformed, slow, hang.
+# empty, not-found, forbidden, server-error,
+# rate-limited, malformed, html, slow, hang.
 query ContractTickets {
   contract(id: "746839") {
     id

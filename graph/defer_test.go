@@ -21,6 +21,8 @@ import (
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
+
+	"github.com/enneo-facade/facade/bench/queries"
 )
 
 // deferQueries are operations with @defer: on a history (what gqlgen defers), in a list, nested
@@ -450,5 +452,19 @@ func TestWithoutDeferLeavesTheDocument(t *testing.T) {
 	}
 	if hasDefer(rc.Doc, rc.Operation) || !slices.Contains(rc.Doc.Operations, rc.Operation) {
 		t.Errorf("withoutDefer left a @defer, or an operation outside its document")
+	}
+}
+
+// BenchmarkHasDefer is what every executed operation pays to learn whether it defers: q2,
+// every field of a history.
+func BenchmarkHasDefer(b *testing.B) {
+	doc, errs := gqlparser.LoadQuery(parsedSchema, queries.Q2)
+	if errs != nil {
+		b.Fatal(errs)
+	}
+	for b.Loop() {
+		if hasDefer(doc, doc.Operations[0]) {
+			b.Fatal("q2 defers")
+		}
 	}
 }
