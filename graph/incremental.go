@@ -273,8 +273,8 @@ func (d *deliveries) part(resp *graphql.Response) []byte {
 		if resp.HasNext != nil {
 			p.HasNext = &hasNext
 		}
-		if d.form == incrementalV02 {
-			p.Pending = d.announced()
+		if p.Pending = d.announced(); d.form != incrementalV02 {
+			p.Pending = nil
 		}
 		return d.finish(&p, hasNext)
 	}
