@@ -129,9 +129,9 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 		ctx, end = l.spans.Batch(ctx, ids)
 		defer end()
 	}
-	// The parts of an incremental answer resolve on a context that the request's end does
-	// not end (streamIncremental): their upstream calls must end with the request all the same.
-	if l.req != nil {
+	// The parts of an incremental answer resolve on a context that nothing ends
+	// (streamIncremental): their upstream calls must end with the request all the same.
+	if ctx.Done() == nil && l.req != nil {
 		if deadline, ok := l.req.Deadline(); ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, deadline)
