@@ -16,7 +16,8 @@ import (
 	"github.com/enneo-facade/facade/upstream"
 )
 
-// The codes clients see in extensions.code; one fixed vocabulary (README, "Errors").
+// The codes clients see in extensions.code: one vocabulary, kept here and nowhere else, each
+// with what it means in Codes (the documentation's table of errors lists the same).
 const (
 	CodeUnauthenticated     = "UNAUTHENTICATED"
 	CodeForbidden           = "FORBIDDEN"
@@ -30,16 +31,72 @@ const (
 	CodeCancelled           = "CANCELLED"
 	CodeRateLimited         = "RATE_LIMITED"
 	CodeInternal            = "INTERNAL"
+
+	// Requests refused before they reach GraphQL, each with its HTTP status.
+	CodeBadRequest       = "BAD_REQUEST"
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	CodeNotAcceptable    = "NOT_ACCEPTABLE"
+	CodeRequestTooLarge  = "REQUEST_TOO_LARGE"
+	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE"
+
+	// gqlgen's own, for a query that does not parse or validate, and its persisted queries'.
+	CodeParseFailed          = "GRAPHQL_PARSE_FAILED"
+	CodeValidationFailed     = "GRAPHQL_VALIDATION_FAILED"
+	CodePersistedNotFound    = "PERSISTED_QUERY_NOT_FOUND"
+	CodeNotInSafelist        = "PERSISTED_QUERY_NOT_IN_LIST"
+	CodeIntrospectionOff     = "INTROSPECTION_DISABLED"
+	CodeTooManyErrorsInReply = "TOO_MANY_ERRORS"
+
+	// The limits (Limits).
+	CodeTooManyTokens   = "TOO_MANY_TOKENS"
+	CodeQueryTooDeep    = "QUERY_TOO_DEEP"
+	CodeTooManyAliases  = "TOO_MANY_ALIASES"
+	CodeTooManyRoot     = "TOO_MANY_ROOT_FIELDS"
+	CodeTooManyDirects  = "TOO_MANY_DIRECTIVES"
+	CodeTooManyRepeats  = "TOO_MANY_REPEATED_FIELDS"
+	CodeQueryTooComplex = "QUERY_TOO_COMPLEX"
+	CodeTooManyContract = "TOO_MANY_CONTRACTS"
+	CodeResponseTooBig  = "RESPONSE_TOO_LARGE"
+	CodeOperationTime   = "OPERATION_TIMEOUT"
 )
 
-// The codes of HTTP requests refused before they reach GraphQL, each with its status.
-const (
-	CodeBadRequest       = "BAD_REQUEST"            // 400: not a GraphQL request this API reads (not JSON, a batch, no query)
-	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"     // 405: a method /graphql does not take, or a mutation over GET
-	CodeNotAcceptable    = "NOT_ACCEPTABLE"         // 406: Accept names no type the API writes
-	CodeRequestTooLarge  = "REQUEST_TOO_LARGE"      // 413: a body over MAX_REQUEST_BYTES
-	CodeUnsupportedMedia = "UNSUPPORTED_MEDIA_TYPE" // 415: a POST body that is not application/json
-)
+// Codes are every code of the vocabulary, in the order the documentation lists them, each with
+// what it means.
+var Codes = []struct{ Code, Means string }{
+	{CodeUnauthenticated, "no or a malformed Authorization header, a missing API key, or a token the upstream did not accept"},
+	{CodeForbidden, "the upstream answered 403, or a mutation without the admin token"},
+	{CodeNotFound, "the upstream does not know the contract, or does not show it to the token"},
+	{CodeBadUserInput, "an argument the API cannot take: an invalid id, too many ids, a bad page, cursor or filter, a query that is no table"},
+	{CodeUpstreamRateLimited, "the upstream answered 429 (extensions.retryAfter)"},
+	{CodeUpstreamTimeout, "the upstream did not answer in time, or the operation's time ran out while waiting for it"},
+	{CodeUpstreamUnavailable, "the upstream could not be reached, or its breaker is open"},
+	{CodeUpstreamError, "the upstream answered 5xx or another unexpected status"},
+	{CodeUpstreamBadResponse, "the upstream's body was not the documented JSON, too large, or a value could not be decoded"},
+	{CodeCancelled, "the client went away before the answer"},
+	{CodeInternal, "a bug, shown without detail"},
+	{CodeRequestTooLarge, "a request body over MAX_REQUEST_BYTES (HTTP 413)"},
+	{CodeBadRequest, "not a GraphQL request this API reads (HTTP 400)"},
+	{CodeUnsupportedMedia, "a POST body that is not application/json (HTTP 415)"},
+	{CodeNotAcceptable, "an Accept header naming no type the API writes (HTTP 406)"},
+	{CodeMethodNotAllowed, "a mutation over GET, or a method /graphql does not take (HTTP 405)"},
+	{CodeParseFailed, "the query does not parse"},
+	{CodeValidationFailed, "the query does not validate against the schema, or its variables do not"},
+	{CodeTooManyTokens, "the query has more lexical tokens than MAX_TOKENS"},
+	{CodeQueryTooDeep, "fields nest deeper than MAX_DEPTH"},
+	{CodeTooManyAliases, "more aliases than MAX_ALIASES"},
+	{CodeTooManyRoot, "more root fields than MAX_ROOT_FIELDS"},
+	{CodeTooManyDirects, "more directives than MAX_DIRECTIVES"},
+	{CodeTooManyRepeats, "one response name selected more than 10 times in one selection set"},
+	{CodeQueryTooComplex, "an estimated cost over MAX_COST"},
+	{CodeTooManyContract, "more distinct contracts than MAX_CONTRACTS"},
+	{CodeResponseTooBig, "the answer reached MAX_FIELDS or MAX_RESPONSE_BYTES and was cut short"},
+	{CodeOperationTime, "the operation reached OPERATION_TIMEOUT and was cut short"},
+	{CodePersistedNotFound, "an id or hash the facade does not know"},
+	{CodeNotInSafelist, "with SAFELIST=true, an operation that is not in the manifest"},
+	{CodeIntrospectionOff, "__schema or __type where introspection is off"},
+	{CodeRateLimited, "the caller's rate limit cannot pay for the operation now (HTTP 429, Retry-After)"},
+	{CodeTooManyErrorsInReply, "the last of an answer's 100 errors, counting those left out"},
+}
 
 var errNoLoaders = errors.New("request has no loaders: serve it through NewHandler")
 

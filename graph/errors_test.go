@@ -3,6 +3,10 @@ package graph
 import (
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -189,5 +193,52 @@ func TestOperationTimeout(t *testing.T) {
 		if took := time.Since(start); took > 30*time.Second {
 			t.Errorf("%s: took %v: the operation's deadline did not reach the upstream call", name, took)
 		}
+	}
+}
+
+// TestCodesAreOneVocabulary: every code constant of the package is in Codes, once, with its
+// meaning, and Codes names nothing else: the vocabulary is listed in one place.
+func TestCodesAreOneVocabulary(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]string{} // value -> constant
+	for _, f := range pkgs["graph"].Files {
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				for i, name := range spec.(*ast.ValueSpec).Names {
+					if !strings.HasPrefix(name.Name, "Code") {
+						continue
+					}
+					if lit, ok := spec.(*ast.ValueSpec).Values[i].(*ast.BasicLit); ok {
+						declared[strings.Trim(lit.Value, `"`)] = fset.Position(name.Pos()).String()
+					}
+				}
+			}
+		}
+	}
+	listed := map[string]bool{}
+	for _, c := range Codes {
+		if listed[c.Code] || c.Means == "" {
+			t.Errorf("%s is listed twice or without its meaning", c.Code)
+		}
+		listed[c.Code] = true
+		if _, ok := declared[c.Code]; !ok {
+			t.Errorf("%s is listed but no constant declares it", c.Code)
+		}
+	}
+	for code, at := range declared {
+		if !listed[code] {
+			t.Errorf("%s (%s) is not in Codes", code, at)
+		}
+	}
+	if len(declared) < 30 {
+		t.Errorf("found %d code constants", len(declared))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 
 	"github.com/enneo-facade/facade/bench/queries"
+	"github.com/enneo-facade/facade/graph/complexity"
 )
 
 // FuzzCost: for any query text, the checks on its shape and the cost estimate never panic, and
@@ -38,13 +39,13 @@ func FuzzCost(f *testing.F) {
 			return
 		}
 		for _, op := range doc.Operations {
-			c := costOf(schema, op, map[string]any{"ids": []any{"1", "2"}}, DefaultLimits.Contracts)
-			if c.cost < 0 || c.cost > saturated {
-				t.Fatalf("%q costs %d", q, c.cost)
+			c := complexity.Estimate(schema, op, map[string]any{"ids": []any{"1", "2"}}, DefaultLimits.Contracts)
+			if c.Cost < 0 || c.Cost > complexity.Saturated {
+				t.Fatalf("%q costs %d", q, c.Cost)
 			}
-			if len(c.contracts) > 0 && c.cost == 0 && !c.introspects {
+			if len(c.Contracts) > 0 && c.Cost == 0 && !c.Introspects {
 				// Every contract a root field names is an object, and costs 1.
-				t.Fatalf("%q names contracts %v at no cost", q, c.contracts)
+				t.Fatalf("%q names contracts %v at no cost", q, c.Contracts)
 			}
 		}
 	})

@@ -334,7 +334,8 @@ func (d *deliveries) finish(p *payload, hasNext bool) []byte {
 	}
 	b, err := marshalJSON(p)
 	if err != nil {
-		return []byte(`{"errors":[{"message":"the answer could not be encoded","extensions":{"code":"INTERNAL"}}],"hasNext":false}`)
+		last := false
+		b, _ = marshalJSON(payload{Errors: gqlerror.List{{Message: "the answer could not be encoded", Extensions: map[string]any{"code": CodeInternal}}}, HasNext: &last})
 	}
 	return b
 }

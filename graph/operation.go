@@ -25,7 +25,7 @@ import (
 type operation struct {
 	start  time.Time // when the request reached the GraphQL layer
 	limits Limits
-	cost   int64 // estimated before execution (see costOf)
+	cost   int64 // estimated before execution (see complexity.Estimate)
 	costed bool  // cost is known: the operation got past validation
 	// timed is set when an aggregate counts what is overdue at the request's own time (its now
 	// argument left out): the answer holds for this request only.
@@ -193,7 +193,8 @@ func severity(code string) (slog.Level, bool) {
 	case CodeInternal:
 		return slog.LevelError, true
 	case CodeNotFound, CodeBadUserInput, CodeUnauthenticated, CodeIntrospectionOff,
-		"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "PERSISTED_QUERY_NOT_FOUND":
+		CodeParseFailed, CodeValidationFailed, CodePersistedNotFound,
+		CodeBadRequest, CodeMethodNotAllowed, CodeNotAcceptable, CodeRequestTooLarge, CodeUnsupportedMedia:
 		return 0, false
 	case CodeTooManyTokens, CodeQueryTooDeep, CodeTooManyAliases, CodeTooManyRoot, CodeTooManyDirects, CodeTooManyRepeats,
 		CodeQueryTooComplex, CodeTooManyContract, CodeResponseTooBig, CodeOperationTime, CodeRateLimited, CodeNotInSafelist:
@@ -317,7 +318,7 @@ func trimErrors(resp *graphql.Response) {
 	if n := len(resp.Errors); n > maxAnswerErrors {
 		more := &gqlerror.Error{
 			Message:    fmt.Sprintf("%d more errors are left out of this answer", n-maxAnswerErrors),
-			Extensions: map[string]any{"code": "TOO_MANY_ERRORS"},
+			Extensions: map[string]any{"code": CodeTooManyErrorsInReply},
 		}
 		resp.Errors = append(resp.Errors[:maxAnswerErrors:maxAnswerErrors], more)
 	}

@@ -11,9 +11,6 @@ import (
 	"github.com/enneo-facade/facade/graph/persisted"
 )
 
-// CodeNotInSafelist refuses, in safelist mode, an operation that is not in the manifest.
-const CodeNotInSafelist = "PERSISTED_QUERY_NOT_IN_LIST"
-
 func init() { errcode.RegisterErrorType(CodeNotInSafelist, errcode.KindProtocol) }
 
 // persistedQueries is where gqlgen's automatic persisted queries find a query by its hash:
