@@ -17,6 +17,7 @@ import (
 
 	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/httpapi"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -133,7 +134,7 @@ func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"query": q.Query, "variables": q.Variables})
 		all = append(all, example{q.Name, "demo-token", b, nil})
 	}
-	b, _ := json.Marshal(map[string]any{"query": exampleQuery})
+	b, _ := json.Marshal(map[string]any{"query": httpapi.ExampleQuery})
 	all = append(all, example{"the playground's query", "demo-token", b, nil})
 	for i, body := range readmeExamples(t) {
 		token := "demo-token"

@@ -3,46 +3,37 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	gqlgraphql "github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/cors"
 
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/httpapi"
 	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/graph/persisted"
-	"github.com/enneo-facade/facade/graph/playground"
 	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/graph/tracing"
 	"github.com/enneo-facade/facade/upstream"
@@ -449,7 +440,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logs := newBufferedLog(stderr)
+	logs := httpapi.NewBufferedLog(stderr)
 	defer logs.Close()
 	// Every goroutine run starts ends before it returns (the deferred stops below run first).
 	var bg sync.WaitGroup
@@ -741,7 +732,7 @@ type parts struct {
 	demo    bool             // the built-in demo upstream serves
 }
 
-// newHandler holds the one route list.
+// newHandler wires the GraphQL handler over the parts, and the HTTP layer's routes around it.
 func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	var (
 		fetch       graph.HistoryFetcher = p.client
@@ -761,404 +752,37 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if p.limiter != nil {
 		o.RateLimiter, status["rateLimit"] = p.limiter, p.limiter.Status
 	}
+	var probes []func(context.Context)
 	if p.redis != nil {
 		// Queries clients register, shared by the replicas; a day is long enough for a
 		// client to keep sending the hash, and whoever misses registers the query again.
 		o.Persisted = persisted.NewRedisCache(p.redis.Client(), cfg.CachePrefix, 24*time.Hour, int(cfg.MaxRequestBytes))
-	}
-	o.Invalidator, o.Changes = invalidator, changes
-	if p.tracer != nil {
-		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
-	}
-	api := withCORS(cfg.CORSOrigins, limitRequest(cfg.MaxRequestBytes, graph.NewHandler(fetch, p.auth, o, log)))
-
-	pg := playground.Config{Title: "Enneo contract history", Endpoint: "/graphql", DefaultQuery: exampleQuery}
-	if p.demo {
-		pg.DefaultHeaders = map[string]string{"Authorization": "Bearer demo-token"}
-	}
-
-	mux := http.NewServeMux()
-	// Every method: the GraphQL layer answers those it refuses in its own words. (A pattern
-	// without a method would conflict with the playground's "GET /".)
-	for _, method := range []string{"GET", "POST", "OPTIONS", "HEAD", "PUT", "PATCH", "DELETE"} {
-		mux.Handle(method+" /graphql", api)
-	}
-	if cfg.Playground {
-		mux.Handle("GET /", playground.Handler(pg))
-	} else {
-		mux.Handle("GET /{$}", apiIndex())
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	var probes []func(context.Context)
-	if p.redis != nil {
-		// A Redis found down is asked again by the probe, through its breaker, so that /readyz
-		// sees it back even while no query uses it.
+		// A Redis found down is asked again by /readyz, through its breaker, so that it is
+		// seen back even while no query uses it.
 		probes = append(probes, func(ctx context.Context) {
 			if p.redis.Status() != "ok" {
 				p.redis.Ping(ctx)
 			}
 		})
 	}
-	mux.Handle("GET /readyz", readiness(p.client, status, probes))
-	if cfg.MetricsAddr == "" {
-		mux.Handle("GET /metrics", p.metrics.Handler())
-	}
-	if cfg.WebhookSecret != "" {
-		mux.Handle("POST /webhooks/enneo", enneoWebhook(cfg.WebhookSecret, invalidator, log))
-	}
-	h := accessLog(log, p.logs, p.auth, p.tracer != nil, mux)
+	o.Invalidator, o.Changes = invalidator, changes
 	if p.tracer != nil {
-		h = p.tracer.Handler(h) // outside the access log, which logs the trace id
+		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
 	}
-	return h
-}
-
-// apiIndex answers / when the playground is off (production, unless PLAYGROUND=true): what is
-// served here and how to turn the playground on, rather than a bare 404.
-func apiIndex() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{
-			"service":    "Enneo contract history GraphQL API",
-			"graphql":    "POST or GET /graphql with Authorization: Bearer <token>",
-			"playground": "off: set PLAYGROUND=true to serve GraphiQL here (and INTROSPECTION=true for its docs and completion)",
-			"schema":     "schema.graphqls in the repository is the schema served",
-		})
+	h := httpapi.Options{
+		CORSOrigins: cfg.CORSOrigins, MaxRequestBytes: cfg.MaxRequestBytes, Playground: cfg.Playground,
+		WebhookSecret: cfg.WebhookSecret, Metrics: cfg.MetricsAddr == "",
+	}
+	if p.demo {
+		h.DemoToken = "demo-token"
+	}
+	return httpapi.NewHandler(h, httpapi.Parts{
+		GraphQL: graph.NewHandler(fetch, p.auth, o, log), Auth: p.auth, Invalidator: invalidator, Upstream: p.client,
+		Status: status, Probes: probes, Metrics: p.metrics.Handler(), Tracer: p.tracer, Log: log, Lines: p.logs,
 	})
-}
-
-// withCORS lets browsers on origins call next: preflights are answered, Authorization and
-// Content-Type may be sent, and answers vary by Origin. Credentials are only ever the
-// Authorization header, never cookies, so none are allowed. Without origins, no CORS headers are
-// sent at all, and browsers keep other origins out.
-func withCORS(origins []string, next http.Handler) http.Handler {
-	if len(origins) == 0 {
-		return next
-	}
-	return cors.New(cors.Options{
-		AllowedOrigins:   origins,
-		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", "Accept"},
-		ExposedHeaders:   []string{"Retry-After"},
-		AllowCredentials: false,
-		MaxAge:           600,
-	}).Handler(next)
 }
 
 // noCache is the invalidator when caching is off: there is nothing to drop.
 type noCache struct{}
 
 func (noCache) Invalidate(context.Context, string) error { return nil }
-
-// enneoWebhook drops a contract's cached history for every scope when Enneo reports a change:
-// an Enneo event handler (TicketCreated, TicketUpdated, ...) POSTs {event, contractId, ticketId}
-// with Authorization: Bearer <WEBHOOK_SECRET>. It answers as soon as the entries are gone.
-func enneoWebhook(secret string, inv graph.Invalidator, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		if subtle.ConstantTimeCompare([]byte(auth), []byte("Bearer "+secret)) != 1 {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "send Authorization: Bearer <WEBHOOK_SECRET>"})
-			return
-		}
-		var ev struct {
-			Event      string      `json:"event"`
-			ContractID upstream.ID `json:"contractId"`
-		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&ev); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be JSON: {\"event\", \"contractId\", \"ticketId\"}"})
-			return
-		}
-		id := string(ev.ContractID)
-		if !upstream.ValidID(id) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "contractId must be 1 to 64 letters, digits, '-' or '_'"})
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := inv.Invalidate(ctx, id); err != nil {
-			// Tell Enneo to try again: other replicas may still hold the entry.
-			log.WarnContext(ctx, "webhook: the shared cache could not be reached", "contract", id, "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the shared cache could not be reached; retry"})
-			return
-		}
-		log.InfoContext(ctx, "webhook: history invalidated", "event", ev.Event, "contract", id)
-		writeJSON(w, http.StatusOK, map[string]string{"invalidated": id})
-	})
-}
-
-// exampleQuery pre-fills the playground: a web app's list view of one contract's tickets.
-const exampleQuery = `# Press the run button to see contract 746839's tickets.
-# Demo ids: any id like 100001 or C-1001. Error paths:
-# empty, not-found, forbidden, server-error,
-# rate-limited, malformed, html, slow, hang.
-query ContractTickets {
-  contract(id: "746839") {
-    id
-    productName
-    history {
-      tickets {
-        id
-        createdAt
-        status
-        channel
-        subject
-        customer {
-          firstname
-          lastname
-        }
-      }
-    }
-  }
-}
-`
-
-// limitRequest caps the request body (the operation's deadline is graph.Options.Timeout).
-func limitRequest(maxBytes int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBytes {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []map[string]any{{
-				"message": fmt.Sprintf("request body larger than %d bytes", maxBytes), "extensions": map[string]string{"code": graph.CodeRequestTooLarge},
-			}}})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
-		next.ServeHTTP(w, r)
-	})
-}
-
-// readiness reports ready once serving; it says whether the upstream answers, checked at most
-// every few seconds so probes cannot load it, how the cache is ("memory", "ok", "degraded" or
-// "off") and how rate limiting is ("shared" in Redis, "local" in process, "degraded" while
-// Redis cannot be used and each process decides alone, or "off"). Neither an unreachable
-// upstream nor a degraded Redis makes the facade unready: every replica shares them, and taking
-// them all out of service helps nobody. probes run with the upstream's check (a Redis found
-// down is asked again, so that "degraded" ends when Redis is back, queries or not).
-func readiness(client *upstream.Client, status map[string]func() string, probes []func(context.Context)) http.Handler {
-	var (
-		mu      sync.Mutex
-		checked time.Time
-		state   string
-	)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(checked) > 5*time.Second {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			state = "reachable"
-			if err := client.Ping(ctx); err != nil {
-				state = "unreachable"
-			}
-			for _, probe := range probes {
-				probe(ctx)
-			}
-			cancel()
-			checked = time.Now()
-		}
-		report := map[string]string{"status": "ready", "upstream": state, "breaker": client.BreakerState()}
-		for name, f := range status {
-			report[name] = f()
-		}
-		writeJSON(w, http.StatusOK, report)
-	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // "Bearer <WEBHOOK_SECRET>", not \u003c...
-	enc.Encode(v)
-}
-
-// statusRecorder remembers the status a handler wrote, for the access log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// accessLog writes one line per request, at info: its id (a well-formed X-Request-Id it came
-// with, else a new one, echoed in the answer), method, path, status and duration, and what the
-// GraphQL layer learnt of it (operation name, upstream calls, where its histories came from),
-// and the name of the caller's API key where keys are required. Never query strings, headers,
-// keys or bodies, which may carry tokens and personal data.
-//
-// The line is written by hand into the buffered log, not through slog: slog's record, attributes
-// and group cost 2.2 µs and 5 allocations a request (BenchmarkWarmQ1), 40% of a cached answer's
-// time in the handler; this costs a fifth of it. It is the same JSON slog would write.
-//
-// With traced, the line carries the request's trace id.
-func accessLog(log *slog.Logger, logs io.Writer, auth *graph.Authenticator, traced bool, next http.Handler) http.Handler {
-	lines := log.Enabled(context.Background(), slog.LevelInfo) // LOG_LEVEL is read once, at start
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		req := &loggedRequest{statusRecorder: statusRecorder{ResponseWriter: w, status: http.StatusOK}}
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || !requestID.MatchString(id) {
-			id = newRequestID()
-		}
-		req.id[0] = id
-		w.Header()["X-Request-Id"] = req.id[:]
-		next.ServeHTTP(req, r)
-		if !lines {
-			return
-		}
-		info, rec := &req.info, &req.statusRecorder
-		took := time.Since(start)
-		buf := lineBuffers.Get().(*[]byte)
-		b := append((*buf)[:0], `{"time":"`...)
-		b = start.Add(took).AppendFormat(b, time.RFC3339Nano)
-		b = append(b, `","level":"INFO","msg":"request","requestId":`...)
-		b = appendJSONString(b, id)
-		b = append(b, `,"method":`...)
-		b = appendJSONString(b, r.Method)
-		b = append(b, `,"path":`...)
-		b = appendJSONString(b, r.URL.Path)
-		b = append(b, `,"status":`...)
-		b = strconv.AppendInt(b, int64(rec.status), 10)
-		b = append(b, `,"duration":`...)
-		b = strconv.AppendInt(b, int64(took), 10)
-		if traced {
-			if trace := tracing.TraceID(r.Context()); trace != "" {
-				b = append(b, `,"traceId":`...)
-				b = appendJSONString(b, trace)
-			}
-		}
-		if info.Operation != "" {
-			b = append(b, `,"operation":`...)
-			b = appendJSONString(b, info.Operation)
-			b = append(b, `,"upstreamCalls":`...)
-			b = strconv.AppendInt(b, int64(info.UpstreamCalls), 10)
-			if info.Response {
-				b = append(b, `,"cache":"response"`...)
-			} else {
-				b = append(b, `,"cache":{"hit":`...)
-				b = strconv.AppendInt(b, int64(info.Hits), 10)
-				b = append(b, `,"miss":`...)
-				b = strconv.AppendInt(b, int64(info.Misses), 10)
-				b = append(b, `,"stale":`...)
-				b = strconv.AppendInt(b, int64(info.Stale), 10)
-				b = append(b, `,"revalidating":`...)
-				b = strconv.AppendInt(b, int64(info.Revalidating), 10)
-				b = append(b, '}')
-			}
-		}
-		if caller := auth.Caller(r); caller != "" {
-			b = append(b, `,"caller":`...)
-			b = appendJSONString(b, caller)
-		}
-		b = append(b, "}\n"...)
-		logs.Write(b)
-		*buf = b
-		lineBuffers.Put(buf)
-	})
-}
-
-// loggedRequest is accessLog's state of one request, in one allocation: the writer the
-// handlers write to, which collects what the GraphQL layer learns of the request.
-type loggedRequest struct {
-	statusRecorder
-	info graph.RequestInfo
-	id   [1]string // the X-Request-Id header's value
-}
-
-func (l *loggedRequest) RequestInfo() *graph.RequestInfo { return &l.info }
-
-var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// appendJSONString appends s as a JSON string, as encoding/json would but for HTML, which a log
-// line need not escape.
-func appendJSONString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\ufffd")
-	}
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
-
-// requestID is what an incoming X-Request-Id must look like to be kept: a UUID, a trace id or
-// the like, nothing that could forge a log line.
-var requestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
-// newRequestID returns 32 hex digits: 64 random bits drawn once per process, then a count of the
-// requests it has seen. Request ids need to be unique, across replicas too, not secret, and a
-// counter is cheaper than drawing random bits for each request on the warm path.
-func newRequestID() string {
-	var b [16]byte
-	var h [32]byte
-	binary.BigEndian.PutUint64(b[:8], requestIDPrefix)
-	binary.BigEndian.PutUint64(b[8:], requestCount.Add(1))
-	hex.Encode(h[:], b[:])
-	return string(h[:])
-}
-
-var (
-	requestIDPrefix = mrand.Uint64()
-	requestCount    atomic.Uint64
-)
-
-// bufferedLog is where log lines go: a buffer, written out when it is full and at least every
-// logFlushInterval, so that a line per request does not cost a write each (one per request
-// halved the throughput of cached answers). Close writes out the rest.
-type bufferedLog struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-const logFlushInterval = 200 * time.Millisecond
-
-func newBufferedLog(w io.Writer) *bufferedLog {
-	b := &bufferedLog{w: bufio.NewWriterSize(w, 64<<10), done: make(chan struct{})}
-	b.wg.Go(func() {
-		tick := time.NewTicker(logFlushInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				b.flush()
-			case <-b.done:
-				b.flush()
-				return
-			}
-		}
-	})
-	return b
-}
-
-func (b *bufferedLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.w.Write(p)
-}
-
-func (b *bufferedLog) flush() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.w.Flush()
-}
-
-// Close writes out what is buffered and stops the flushing.
-func (b *bufferedLog) Close() {
-	close(b.done)
-	b.wg.Wait()
-}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/httpapi"
 	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/demo"
@@ -36,7 +37,7 @@ func BenchmarkWarmQ1(b *testing.B) {
 			m := metrics.New()
 			client, _ := upstream.New(upstream.Options{BaseURL: up.URL, Observer: m})
 			cache, _ := upstream.NewCache(client, upstream.NewMemoryStore(8<<20), upstream.CacheOptions{Observer: m})
-			logs := newBufferedLog(io.Discard)
+			logs := httpapi.NewBufferedLog(io.Discard)
 			b.Cleanup(logs.Close)
 			log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 			h := newHandler(cfg, parts{client: client, cache: cache, auth: graph.NewAuthenticator("", []byte("k")), metrics: m, logs: logs}, log)
