@@ -291,7 +291,7 @@ func scalar(v any) string {
 // writeCSV answers with resp's data as the table t, or, when the operation met errors, with
 // the errors as JSON and an HTTP status that says what went wrong: a BI tool shows a failed
 // request, where a partial table would pass for a whole one.
-func writeCSV(w http.ResponseWriter, r *http.Request, resp *graphql.Response, t *csvTable, l *loaders) {
+func writeCSV(w http.ResponseWriter, r *http.Request, resp *graphql.Response, t *csvTable, q *request) {
 	if len(resp.Errors) > 0 {
 		w.Header().Set("Cache-Control", "no-store")
 		code, _ := resp.Errors[0].Extensions["code"].(string)
@@ -304,7 +304,7 @@ func writeCSV(w http.ResponseWriter, r *http.Request, resp *graphql.Response, t 
 	}
 	var body bytes.Buffer
 	err := t.write(&body, resp.Data)
-	if err == nil && l != nil && int64(body.Len()) > l.op.limits.Bytes {
+	if err == nil && q != nil && int64(body.Len()) > q.op.limits.Bytes {
 		err = errTooManyBytes // the parents' columns repeat on every row of their lists
 	}
 	if err != nil {
@@ -318,7 +318,7 @@ func writeCSV(w http.ResponseWriter, r *http.Request, resp *graphql.Response, t 
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	h.Set("Content-Disposition", `attachment; filename="`+t.root.key+`.csv"`)
-	if r.Method == http.MethodGet && l != nil && notModified(w, r, textCSV, resp, l) {
+	if r.Method == http.MethodGet && q != nil && notModified(w, r, textCSV, resp, q) {
 		return
 	}
 	h.Set("Content-Length", strconv.Itoa(body.Len()))

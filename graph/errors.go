@@ -148,8 +148,8 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 
 // noteError counts an error for its operation's log line, or logs it at once outside one.
 func noteError(ctx context.Context, log *slog.Logger, code, path string, err error) {
-	if l := loadersFrom(ctx); l != nil {
-		l.op.note(code, path, err)
+	if q := requestFrom(ctx); q != nil {
+		q.op.note(code, path, err)
 		return
 	}
 	if level, ok := severity(code); ok {

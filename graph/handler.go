@@ -108,15 +108,15 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	rc := newResponseCache(o)
 	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
-		l := loadersFrom(ctx)
-		if resp == nil || l == nil {
+		q := requestFrom(ctx)
+		if resp == nil || q == nil {
 			return resp
 		}
 		if resp.HasNext != nil && *resp.HasNext {
 			// A part of an incremental answer (@defer) with more to come: what concerns the
 			// operation as a whole (its log line, metrics, cost, provenance) goes with the last.
 			if len(resp.Errors) > 0 {
-				l.op.partErrors.Store(true)
+				q.op.partErrors.Store(true)
 			}
 			trimErrors(resp)
 			if !o.Suggestions {
@@ -124,29 +124,29 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 			}
 			return resp
 		}
-		l.op.logErrors(ctx, log, l.cred.Key)
-		name := observeOperation(ctx, o.Observer, names, l, resp)
-		recordRequest(name, l)
+		q.op.logErrors(ctx, log, q.cred.Key)
+		name := observeOperation(ctx, o.Observer, names, q, resp)
+		recordRequest(name, q)
 		trimErrors(resp)
 		if !o.Suggestions {
 			withoutSuggestions(resp)
 		}
-		l.op.reportCost(resp, o.RateLimiter)
+		q.op.reportCost(resp, o.RateLimiter)
 		if rc != nil {
-			rc.store(ctx, resp, l, name)
+			rc.store(ctx, resp, q, name)
 		}
-		reportProvenance(resp, l)
+		reportProvenance(resp, q)
 		return resp
 	})
-	var h http.Handler = withLoaders(fetch, auth, o, gql)
+	var h http.Handler = withRequest(fetch, auth, o, gql)
 	if rc != nil {
 		h = rc.serve(auth, h) // a cached answer needs neither loaders nor a deadline
 	}
 	return h
 }
 
-// provenance is reported for each history an operation used, in extensions.histories.
-type provenance struct {
+// historyReport is reported for each history an operation used, in extensions.histories.
+type historyReport struct {
 	Cache      string `json:"cache"`
 	AgeSeconds int64  `json:"ageSeconds"`
 }
@@ -154,17 +154,15 @@ type provenance struct {
 // reportProvenance says in extensions.histories where each history the operation used came
 // from: {"746839": {"cache": "hit", "ageSeconds": 12}}; "stale" marks an expired entry served
 // because the upstream failed.
-func reportProvenance(resp *graphql.Response, l *loaders) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.used) == 0 {
+func reportProvenance(resp *graphql.Response, q *request) {
+	if q.used.len() == 0 {
 		return
 	}
 	now := time.Now()
-	histories := make(map[string]provenance, len(l.used))
-	for id, u := range l.used {
-		histories[id] = provenance{Cache: u.cache, AgeSeconds: int64(now.Sub(u.fetched).Seconds())}
-	}
+	histories := map[string]historyReport{}
+	q.used.each(func(id string, u historyUse) {
+		histories[id] = historyReport{Cache: u.cache, AgeSeconds: int64(now.Sub(u.fetched).Seconds())}
+	})
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}
 	}

@@ -16,25 +16,23 @@ import (
 // asking again with If-None-Match costs a 304 instead of the body. They are private: every
 // answer is one caller's, by its token. Errors and mutations are no-store.
 
-// notModified sets the caching headers of a successful GET answer resp, built from l's
+// notModified sets the caching headers of a successful GET answer resp, built from q's
 // histories, and answers 304 when the request's If-None-Match holds its ETag.
-func notModified(w http.ResponseWriter, r *http.Request, contentType string, resp *graphql.Response, l *loaders) bool {
-	if len(resp.Errors) > 0 || resp.Data == nil || l == nil {
+func notModified(w http.ResponseWriter, r *http.Request, contentType string, resp *graphql.Response, q *request) bool {
+	if len(resp.Errors) > 0 || resp.Data == nil || q == nil {
 		return false // no-store, as get.Do set it
 	}
 	var until time.Time // stays zero without a cache: fresh for no time
-	l.mu.Lock()
 	used := false
-	for _, u := range l.used {
+	q.used.each(func(_ string, u historyUse) {
 		if !used || u.freshUntil.Before(until) {
 			until, used = u.freshUntil, true
 		}
-	}
-	l.mu.Unlock()
-	if l.op.timed {
+	})
+	if q.op.timed {
 		used = false // what is overdue changes with the time it is asked at: revalidate
 	}
-	return conditional(w, r, l.cred.Upstream.Scope, contentType, resp.Data, used, until, time.Now())
+	return conditional(w, r, q.cred.Upstream.Scope, contentType, resp.Data, used, until, time.Now())
 }
 
 // conditional sets Cache-Control, ETag and Vary for an answer of data, built from histories

@@ -169,9 +169,9 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 		err.Extensions = map[string]any{"code": CodeIntrospectionOff}
 		return err
 	}
-	l := loadersFrom(ctx)
-	if l != nil {
-		l.op.cost, l.op.costed, l.op.timed = c.Cost, true, c.Timed
+	q := requestFrom(ctx)
+	if q != nil {
+		q.op.cost, q.op.costed, q.op.timed = c.Cost, true, c.Timed
 	}
 	if c.Cost > o.limits.Cost {
 		return limitError(CodeQueryTooComplex, c.Cost, o.limits.Cost,
@@ -181,11 +181,11 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 		return limitError(CodeTooManyContract, int64(n), int64(o.limits.Contracts),
 			"the query names more than %d distinct contracts, the most one operation may load", o.limits.Contracts)
 	}
-	if o.rates == nil || l == nil {
+	if o.rates == nil || q == nil {
 		return nil
 	}
-	d := o.rates.Take(ctx, l.cred.rateKey(), c.Cost)
-	l.op.throttle = &d
+	d := o.rates.Take(ctx, q.cred.rateKey(), c.Cost)
+	q.op.throttle = &d
 	if !d.Allowed {
 		return rateLimited(c.Cost, d)
 	}

@@ -66,7 +66,7 @@ func (m operationNames) of(name string) string {
 
 // observeOperation reports an operation answered after it reached gqlgen: its name, outcome
 // and time, and the limits that refused or stopped it. It returns the name as reported.
-func observeOperation(ctx context.Context, obs Observer, names operationNames, l *loaders, resp *graphql.Response) string {
+func observeOperation(ctx context.Context, obs Observer, names operationNames, q *request, resp *graphql.Response) string {
 	name := ""
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
@@ -78,12 +78,12 @@ func observeOperation(ctx context.Context, obs Observer, names operationNames, l
 	switch {
 	case resp.Data == nil && len(resp.Errors) > 0:
 		outcome = "refused"
-	case len(resp.Errors) > 0, l.op.partErrors.Load():
+	case len(resp.Errors) > 0, q.op.partErrors.Load():
 		outcome = "errors"
 	}
 	name = names.of(name)
-	obs.Operation(name, outcome, time.Since(l.op.start))
-	for _, code := range l.op.limitCodes() {
+	obs.Operation(name, outcome, time.Since(q.op.start))
+	for _, code := range q.op.limitCodes() {
 		obs.Refused(code)
 	}
 	return name

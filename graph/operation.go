@@ -132,11 +132,11 @@ func (op *operation) admit(ids []string, errs []error) {
 // a field whose upstream value could not be decoded resolves to null with an
 // UPSTREAM_BAD_RESPONSE error at its path, its siblings unharmed.
 func fieldMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
-	l := loadersFrom(ctx)
-	if l == nil {
+	q := requestFrom(ctx)
+	if q == nil {
 		return next(ctx)
 	}
-	op := &l.op
+	op := &q.op
 	if op.stopped.Load() {
 		return op.cut(ctx, next)
 	}
@@ -144,7 +144,7 @@ func fieldMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
 		op.stop(errTooManyFields)
 		return op.cut(ctx, next)
 	}
-	if l.lenient.Load() { // a history with undecodable values was loaded
+	if q.lenient.Load() { // a history with undecodable values was loaded
 		fc := graphql.GetFieldContext(ctx)
 		if obj, ok := parentObject(fc).(interface{ Undecodable(string) bool }); ok && obj.Undecodable(fc.Field.Name) {
 			return nil, &fieldError{object: fc.Object, field: fc.Field.Name}

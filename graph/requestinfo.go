@@ -42,16 +42,14 @@ func requestInfoOf(w http.ResponseWriter) *RequestInfo {
 }
 
 // recordRequest fills in the request's info from what its operation used.
-func recordRequest(name string, l *loaders) {
-	info := l.info
+func recordRequest(name string, q *request) {
+	info := q.info
 	if info == nil {
 		return
 	}
 	info.Operation = name
-	info.UpstreamCalls = int(l.calls.Load())
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, u := range l.used {
+	info.UpstreamCalls = int(q.calls.Load())
+	q.used.each(func(_ string, u historyUse) {
 		switch u.cache {
 		case upstream.CacheHit:
 			info.Hits++
@@ -62,5 +60,5 @@ func recordRequest(name string, l *loaders) {
 		case upstream.CacheRevalidating:
 			info.Revalidating++
 		}
-	}
+	})
 }

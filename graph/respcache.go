@@ -148,29 +148,30 @@ func (rc *responseCache) valid(e *cachedResponse) bool {
 
 // store keeps resp, the answer to the operation called name, if it was a query that succeeded
 // on fresh histories only.
-func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, l *loaders, name string) {
+func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, q *request, name string) {
 	m, ok := ctx.Value(missedCtx{}).(missed)
-	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || resp.HasNext != nil || l.op.timed || !graphql.HasOperationContext(ctx) {
+	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || resp.HasNext != nil || q.op.timed || !graphql.HasOperationContext(ctx) {
 		return
 	}
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Query {
 		return
 	}
 	now := time.Now()
-	e := &cachedResponse{data: bytes.Clone(resp.Data), name: name, cost: l.op.cost}
+	e := &cachedResponse{data: bytes.Clone(resp.Data), name: name, cost: q.op.cost}
 	expires := now.Add(time.Hour) // or when its first history stops being fresh
-	l.mu.Lock()
-	for id, u := range l.used {
+	keep := true
+	q.used.each(func(id string, u historyUse) {
 		if u.cache == upstream.CacheStale || !now.Before(u.freshUntil) {
-			l.mu.Unlock()
-			return
+			keep = false
 		}
 		if u.freshUntil.Before(expires) {
 			expires = u.freshUntil
 		}
 		e.deps = append(e.deps, historyDep{contractID: id, fetched: u.fetched})
+	})
+	if !keep {
+		return
 	}
-	l.mu.Unlock()
 	slices.SortFunc(e.deps, func(a, b historyDep) int { return strings.Compare(a.contractID, b.contractID) })
 	e.freshUntil = expires
 	// Counted twice: the data and one rendering of it.

@@ -36,10 +36,10 @@ func (r *intentResolver) Tags(ctx context.Context, obj *upstream.Intent) ([]stri
 
 // InvalidateContractHistory is the resolver for the invalidateContractHistory field.
 func (r *mutationResolver) InvalidateContractHistory(ctx context.Context, contractID string) (bool, error) {
-	switch l := loadersFrom(ctx); {
+	switch q := requestFrom(ctx); {
 	case r.adminToken == "":
 		return false, &codedError{CodeForbidden, "invalidateContractHistory is off: the server has no ADMIN_TOKEN"}
-	case l == nil || !l.cred.isAdmin(r.adminToken):
+	case q == nil || !q.cred.isAdmin(r.adminToken):
 		return false, &codedError{CodeForbidden, "invalidateContractHistory needs Authorization: Bearer <ADMIN_TOKEN>"}
 	case !upstream.ValidID(contractID):
 		return false, upstream.ErrInvalidID

@@ -68,8 +68,8 @@ func (e *contractError) Unwrap() error { return e.err }
 
 // requestTime is when the operation's request arrived.
 func requestTime(ctx context.Context) time.Time {
-	if l := loadersFrom(ctx); l != nil {
-		return l.op.start
+	if q := requestFrom(ctx); q != nil {
+		return q.op.start
 	}
 	return time.Now()
 }

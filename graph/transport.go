@@ -69,17 +69,17 @@ func refuse(w http.ResponseWriter, status int, code, msg string) {
 	writeRequestError(w, &graphql.Response{Errors: gqlerror.List{{Message: msg, Extensions: map[string]any{"code": code}}}})
 }
 
-// request is a GraphQL request's body (or a GET's parameters): gqlgen's, and the id of a
+// requestBody is a GraphQL request's body (or a GET's parameters): gqlgen's, and the id of a
 // persisted operation, which stands for the query as the hash of automatic persisted queries
 // does: documentId (GraphQL over HTTP's persisted documents) or doc_id (Relay's).
-type request struct {
+type requestBody struct {
 	graphql.RawParams
 	DocumentID string `json:"documentId"`
 	DocID      string `json:"doc_id"`
 }
 
 // params returns the request as gqlgen takes it.
-func (q *request) params(r *http.Request) (*graphql.RawParams, error) {
+func (q *requestBody) params(r *http.Request) (*graphql.RawParams, error) {
 	p := &q.RawParams
 	id := q.DocumentID
 	switch {
@@ -118,7 +118,7 @@ func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 		refuse(w, http.StatusBadRequest, CodeBadRequest, "the request body is a JSON array, a batch of operations: batches are not supported; send one operation per request")
 		return
 	}
-	var req request
+	var req requestBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
@@ -144,7 +144,7 @@ func (get) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 	}
 	start := graphql.Now()
 	v := r.URL.Query()
-	req := request{RawParams: graphql.RawParams{Query: v.Get("query"), OperationName: v.Get("operationName")}, DocumentID: v.Get("documentId"), DocID: v.Get("doc_id")}
+	req := requestBody{RawParams: graphql.RawParams{Query: v.Get("query"), OperationName: v.Get("operationName")}, DocumentID: v.Get("documentId"), DocID: v.Get("doc_id")}
 	for name, into := range map[string]*map[string]any{"variables": &req.Variables, "extensions": &req.Extensions} {
 		if s := v.Get(name); s != "" {
 			dec := json.NewDecoder(strings.NewReader(s))
@@ -226,10 +226,10 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	resp := responses(ctx)
 	if table != nil {
-		writeCSV(w, r, resp, table, loadersFrom(ctx))
+		writeCSV(w, r, resp, table, requestFrom(ctx))
 		return
 	}
-	if queriesOnly && notModified(w, r, contentType, resp, loadersFrom(ctx)) {
+	if queriesOnly && notModified(w, r, contentType, resp, requestFrom(ctx)) {
 		return
 	}
 	writeResponse(w, resp)

@@ -48,12 +48,12 @@ func TestPostAnswersAsGqlgensPost(t *testing.T) {
 		gql.SetErrorPresenter(ErrorPresenter(slog.New(slog.DiscardHandler)))
 		gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 			resp := next(ctx)
-			if l := loadersFrom(ctx); resp != nil && l != nil {
-				reportProvenance(resp, l) // extensions, after data
+			if q := requestFrom(ctx); resp != nil && q != nil {
+				reportProvenance(resp, q) // extensions, after data
 			}
 			return resp
 		})
-		srv := httptest.NewServer(withLoaders(client, NewAuthenticator("", []byte("k")), Options{}, gql))
+		srv := httptest.NewServer(withRequest(client, NewAuthenticator("", []byte("k")), Options{}, gql))
 		t.Cleanup(srv.Close)
 		return srv
 	}
