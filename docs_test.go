@@ -125,10 +125,10 @@ func headingAnchors(t *testing.T, file string) []string {
 	return anchors
 }
 
-// readmeLogLine is the example request line README.md shows under "Logs", decoded in order.
+// readmeLogLine is the example request line docs/logs.md shows, decoded in order.
 func readmeLogLine(t *testing.T) []string {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("docs/logs.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func readmeLogLine(t *testing.T) []string {
 			return jsonKeys(t, line)
 		}
 	}
-	t.Fatal("README.md shows no request log line")
+	t.Fatal("docs/logs.md shows no request log line")
 	return nil
 }
 
