@@ -125,14 +125,14 @@ func headingAnchors(t *testing.T, file string) []string {
 	return anchors
 }
 
-// readmeLogLine is the example request line docs/logs.md shows, decoded in order.
-func readmeLogLine(t *testing.T) []string {
+// documentedLogLine is the example request line docs/logs.md shows, decoded in order.
+func documentedLogLine(t *testing.T) []string {
 	t.Helper()
-	readme, err := os.ReadFile("docs/logs.md")
+	doc, err := os.ReadFile("docs/logs.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(readme), "\n") {
+	for _, line := range strings.Split(string(doc), "\n") {
 		if strings.HasPrefix(line, `{"time":`) && strings.Contains(line, `"msg":"request"`) {
 			return jsonKeys(t, line)
 		}
