@@ -16,7 +16,7 @@ import (
 	"github.com/enneo-facade/facade/upstream"
 )
 
-// The codes clients see in extensions.code; one fixed vocabulary (README, "Errors").
+// The codes clients see in extensions.code; one fixed vocabulary (docs/errors.md).
 const (
 	CodeUnauthenticated     = "UNAUTHENTICATED"
 	CodeForbidden           = "FORBIDDEN"
