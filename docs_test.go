@@ -56,9 +56,9 @@ func TestCommentsCiteFilesThatExist(t *testing.T) {
 	})
 }
 
-// TestReadmeIsTrueToTheMachine: the Go the README names is the one go.mod asks for, and the
-// relative links of README.md and docs/*.md lead to files that exist (and, with a fragment, to
-// a heading of that file).
+// TestReadmeIsTrueToTheMachine: the Go the README names is the one go.mod asks for, the README
+// links to every file in docs/, and the relative links of README.md and docs/*.md lead to files
+// that exist (and, with a fragment, to a heading of that file).
 func TestReadmeIsTrueToTheMachine(t *testing.T) {
 	mod, err := os.ReadFile("go.mod")
 	if err != nil {
@@ -80,6 +80,11 @@ func TestReadmeIsTrueToTheMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := regexp.MustCompile(`\]\(([^)#:]*)(?:#([^)]*))?\)`)
+	for _, file := range files {
+		if !strings.Contains(string(readme), "]("+filepath.ToSlash(file)+")") {
+			t.Errorf("README.md does not link to %s", file)
+		}
+	}
 	for _, file := range append([]string{"README.md"}, files...) {
 		doc, err := os.ReadFile(file)
 		if err != nil {
