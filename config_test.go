@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +166,44 @@ func TestLoadConfigRepeatsBadValues(t *testing.T) {
 	_, err := loadConfig(nil, env("CACHE_ENCRYPTION_KEY", "not-a-key-hush"), &bytes.Buffer{})
 	if err == nil || strings.Contains(err.Error(), "hush") {
 		t.Errorf("a bad CACHE_ENCRYPTION_KEY: %v, want an error that does not repeat it", err)
+	}
+}
+
+// TestHelpAndTheConfigurationTableAgree: the table of docs/configuration.md names every variable
+// --help lists, and no other but Go's own and OpenTelemetry's standard ones, which their
+// runtimes read.
+func TestHelpAndTheConfigurationTableAgree(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := loadConfig([]string{"--help"}, env(), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	help := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\(\$([A-Z0-9_]+)\)`).FindAllStringSubmatch(out.String(), -1) {
+		help[m[1]] = true
+	}
+	doc, err := os.ReadFile("docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if first, _, ok := strings.Cut(strings.TrimPrefix(line, "| "), " | "); ok && strings.HasPrefix(line, "| `") {
+			for _, m := range regexp.MustCompile("`([A-Z][A-Z0-9_]*)`").FindAllStringSubmatch(first, -1) {
+				table[m[1]] = true
+			}
+		}
+	}
+	if len(help) == 0 || len(table) == 0 {
+		t.Fatalf("--help lists %d variables, docs/configuration.md's table %d", len(help), len(table))
+	}
+	for v := range help {
+		if !table[v] {
+			t.Errorf("docs/configuration.md's table lacks %s, which --help lists", v)
+		}
+	}
+	for v := range table {
+		if !help[v] && v != "GOMEMLIMIT" && v != "GOGC" && !strings.HasPrefix(v, "OTEL_") {
+			t.Errorf("docs/configuration.md's table names %s, which --help does not list", v)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // TestCommentsCiteFilesThatExist: a comment that sends the reader to a document must name one in
@@ -55,8 +56,9 @@ func TestCommentsCiteFilesThatExist(t *testing.T) {
 	})
 }
 
-// TestReadmeIsTrueToTheMachine: the Go the README names is the one go.mod asks for, and its
-// relative links lead to files that exist.
+// TestReadmeIsTrueToTheMachine: the Go the README names is the one go.mod asks for, the README
+// links to every file in docs/, and the relative links of README.md and docs/*.md lead to files
+// that exist (and, with a fragment, to a heading of that file).
 func TestReadmeIsTrueToTheMachine(t *testing.T) {
 	mod, err := os.ReadFile("go.mod")
 	if err != nil {
@@ -73,26 +75,74 @@ func TestReadmeIsTrueToTheMachine(t *testing.T) {
 	if strings.Contains(string(readme), "Go 1.26 is all it needs") {
 		t.Error("README.md still says Go 1.26 is all it needs")
 	}
-	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)\)`).FindAllStringSubmatch(string(readme), -1) {
-		if _, err := os.Stat(m[1]); err != nil {
-			t.Errorf("README.md links to %s: %v", m[1], err)
+	files, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`\]\(([^)#:]*)(?:#([^)]*))?\)`)
+	for _, file := range files {
+		if !strings.Contains(string(readme), "]("+filepath.ToSlash(file)+")") {
+			t.Errorf("README.md does not link to %s", file)
+		}
+	}
+	for _, file := range append([]string{"README.md"}, files...) {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(doc), -1) {
+			target := file
+			if m[1] != "" {
+				target = filepath.Join(filepath.Dir(file), m[1])
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s links to %s: %v", file, m[1], err)
+				continue
+			}
+			if m[2] != "" && !slices.Contains(headingAnchors(t, target), m[2]) {
+				t.Errorf("%s links to %s#%s: %s has no such heading", file, m[1], m[2], target)
+			}
 		}
 	}
 }
 
-// readmeLogLine is the example request line README.md shows under "Logs", decoded in order.
-func readmeLogLine(t *testing.T) []string {
+// headingAnchors are the fragments GitHub gives a Markdown file's headings: lower case, spaces
+// as hyphens, punctuation but hyphens and underscores dropped.
+func headingAnchors(t *testing.T, file string) []string {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
+	doc, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(readme), "\n") {
+	var anchors []string
+	for _, m := range regexp.MustCompile(`(?m)^#+ (.*)$`).FindAllStringSubmatch(string(doc), -1) {
+		anchor := strings.Map(func(r rune) rune {
+			switch {
+			case r == ' ':
+				return '-'
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, m[1])
+		anchors = append(anchors, anchor)
+	}
+	return anchors
+}
+
+// documentedLogLine is the example request line docs/logs.md shows, decoded in order.
+func documentedLogLine(t *testing.T) []string {
+	t.Helper()
+	doc, err := os.ReadFile("docs/logs.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(doc), "\n") {
 		if strings.HasPrefix(line, `{"time":`) && strings.Contains(line, `"msg":"request"`) {
 			return jsonKeys(t, line)
 		}
 	}
-	t.Fatal("README.md shows no request log line")
+	t.Fatal("docs/logs.md shows no request log line")
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -120,7 +121,8 @@ func TestAttacksAreRefused(t *testing.T) {
 }
 
 // TestLegitimateQueriesPassTheDefaultLimits: every legitimate query of bench/queries, the
-// playground's own query and every example in the README get data under the default limits.
+// playground's own query and every example in README.md and docs/*.md get data under the default
+// limits.
 func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
 	base, _ := startTestServer(t, map[string]string{"ADMIN_TOKEN": "admin-token", "PERSISTED_OPERATIONS_FILE": "testdata/persisted-operations.json"})
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
@@ -136,13 +138,13 @@ func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
 	}
 	b, _ := json.Marshal(map[string]any{"query": httpapi.ExampleQuery})
 	all = append(all, example{"the playground's query", "demo-token", b, nil})
-	for i, body := range readmeExamples(t) {
+	for _, d := range docExamples(t) {
 		token := "demo-token"
-		if bytes.Contains(body, []byte("mutation")) {
+		if bytes.Contains(d.body, []byte("mutation")) {
 			token = "admin-token"
 		}
-		// The README's list view shows how a contract that is not found fails alone.
-		all = append(all, example{fmt.Sprint("README example ", i+1), token, body, []string{graph.CodeNotFound}})
+		// The list view of many contracts shows how a contract that is not found fails alone.
+		all = append(all, example{d.name, token, d.body, []string{graph.CodeNotFound}})
 	}
 	for _, e := range all {
 		var (
@@ -172,42 +174,65 @@ func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
 
 var (
 	graphqlBlock = regexp.MustCompile("(?s)```graphql\n(.*?)```")
-	readmeVars   = regexp.MustCompile(`(?m)^# variables: (.*)$`)
+	exampleVars  = regexp.MustCompile(`(?m)^# variables: (.*)$`)
 	// A curl command, over one line or more joined by backslashes: its -d body, or the URL of a
 	// GET.
 	curlBody = regexp.MustCompile(`curl (?:[^\n]|\\\n)*?localhost:8080/graphql(?:[^\n]|\\\n)*?-d '([^']*)'`)
 	curlGet  = regexp.MustCompile(`curl -s 'localhost:8080(/graphql\?[^']*)'`)
 )
 
-// readmeExamples are the request bodies of README.md's GraphQL blocks and curl commands ("GET
-// <path>" for a curl that GETs).
-func readmeExamples(t *testing.T) [][]byte {
+// docExample is the request body of a GraphQL block or curl command of README.md or docs/*.md
+// ("GET <path>" for a curl that GETs), named by its file and place there.
+type docExample struct {
+	name string
+	body []byte
+}
+
+// docExamples are the examples of README.md and of every file in docs/, in that order.
+func docExamples(t *testing.T) []docExample {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
+	files, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []docExample
+	for _, file := range append([]string{"README.md"}, files...) {
+		bodies := examplesIn(t, file)
+		if file == "README.md" && len(bodies) < 3 {
+			t.Fatalf("found %d examples in README.md, want its GraphQL blocks and curl commands", len(bodies))
+		}
+		for i, body := range bodies {
+			all = append(all, docExample{fmt.Sprintf("%s example %d", file, i+1), body})
+		}
+	}
+	return all
+}
+
+// examplesIn are the request bodies of one file's GraphQL blocks, then its curl commands.
+func examplesIn(t *testing.T, file string) [][]byte {
+	t.Helper()
+	doc, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var bodies [][]byte
-	for _, m := range graphqlBlock.FindAllSubmatch(readme, -1) {
+	for _, m := range graphqlBlock.FindAllSubmatch(doc, -1) {
 		req := map[string]any{"query": string(m[1])}
-		if v := readmeVars.FindSubmatch(m[1]); v != nil {
+		if v := exampleVars.FindSubmatch(m[1]); v != nil {
 			var vars map[string]any
 			if err := json.Unmarshal(v[1], &vars); err != nil {
-				t.Fatalf("README: variables %s: %v", v[1], err)
+				t.Fatalf("%s: variables %s: %v", file, v[1], err)
 			}
 			req["variables"] = vars
 		}
 		b, _ := json.Marshal(req)
 		bodies = append(bodies, b)
 	}
-	for _, m := range curlBody.FindAllSubmatch(readme, -1) {
+	for _, m := range curlBody.FindAllSubmatch(doc, -1) {
 		bodies = append(bodies, m[1])
 	}
-	for _, m := range curlGet.FindAllSubmatch(readme, -1) {
+	for _, m := range curlGet.FindAllSubmatch(doc, -1) {
 		bodies = append(bodies, append([]byte("GET "), m[1]...))
-	}
-	if len(bodies) < 3 {
-		t.Fatalf("found %d examples in README.md, want its GraphQL blocks and curl commands", len(bodies))
 	}
 	return bodies
 }

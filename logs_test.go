@@ -132,10 +132,10 @@ func TestRequestLog(t *testing.T) {
 			lines, raws = append(lines, l), append(raws, raw)
 		}
 	}
-	// README's example line is one the facade writes: the same members, in the same order.
+	// docs/logs.md's example line is one the facade writes: the same members, in the same order.
 	if len(raws) > 0 {
-		if got, want := jsonKeys(t, raws[0]), readmeLogLine(t); !slices.Equal(got, want) {
-			t.Errorf("the facade writes %v, README shows %v", got, want)
+		if got, want := jsonKeys(t, raws[0]), documentedLogLine(t); !slices.Equal(got, want) {
+			t.Errorf("the facade writes %v, docs/logs.md shows %v", got, want)
 		}
 	}
 	if len(lines) != 4 {

@@ -17,7 +17,7 @@ import (
 )
 
 // The codes clients see in extensions.code: one vocabulary, kept here and nowhere else, each
-// with what it means in Codes (the documentation's table of errors lists the same).
+// with what it means in Codes (docs/errors.md lists the same).
 const (
 	CodeUnauthenticated     = "UNAUTHENTICATED"
 	CodeForbidden           = "FORBIDDEN"

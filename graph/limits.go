@@ -37,7 +37,7 @@ type Limits struct {
 // introspection query at 15 fields (data queries reach 8), a dashboard of 20 aliased
 // contracts costs 1,040, the BI tools' historyStats over 100 contracts with every aggregate
 // 12,474, every field of one contract's history 24,202, the same with its customers' contract
-// histories one level down 37,202, and the README's list of 4 contracts with theirs 52,408.
+// histories one level down 37,202, and docs/web-apps.md's list of 4 contracts with theirs 52,408.
 var DefaultLimits = Limits{
 	Tokens:     2000,
 	Depth:      20,

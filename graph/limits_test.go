@@ -364,8 +364,8 @@ func answerCost(t *testing.T, resp gqlResponse) int64 {
 	return out.Extensions.Cost.RequestedQueryCost
 }
 
-// TestHistoryStatsBIQueryPassesTheDefaultLimits: the BI tools' query of bench/queries (the
-// README's), every aggregate with rows and totals over 100 contracts, is answered under the
+// TestHistoryStatsBIQueryPassesTheDefaultLimits: the BI tools' query of bench/queries (that of
+// docs/bi.md), every aggregate with rows and totals over 100 contracts, is answered under the
 // default limits, at the cost worked out here.
 func TestHistoryStatsBIQueryPassesTheDefaultLimits(t *testing.T) {
 	api, _ := newTestAPI(t, newStatsUpstream(t), 0)

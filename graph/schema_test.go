@@ -43,7 +43,7 @@ func TestSchemaIsDocumented(t *testing.T) {
 	}
 }
 
-// Nothing that can exceed 32 bits may be an Int (README, "Types"): the Int fields are
+// Nothing that can exceed 32 bits may be an Int (docs/types.md): the Int fields are
 // exactly these, all small by nature (the counts of tickets are over at most 100 histories).
 func TestIntFieldsAreSmall(t *testing.T) {
 	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()

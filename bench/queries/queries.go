@@ -79,8 +79,8 @@ func DemoContracts() []string {
 // contract's history; the same with its customers' contract histories one level down; a
 // 100-contract list view; a dashboard of 20 aliased contracts (q3); the benchmark's other
 // queries; bench/stats' BI question; GraphiQL's introspection query; the BI tools' historyStats
-// over 100 contracts. The README's examples are added by the test that sends these, which reads
-// them from README.md.
+// over 100 contracts. The examples of README.md and docs/*.md are added by the test that sends
+// these, which reads them from those files.
 func Legitimate(s *ast.Schema) []Query {
 	every := `query EveryField($id: ID!) { contract(id: $id) ` +
 		strings.Replace(EveryField(s, "Contract"), " tabPreview", " history { contractId tickets "+EveryField(s, "Ticket")+" } tabPreview", 1) + ` }`

@@ -34,7 +34,7 @@ import (
 //
 // The generator once drew these ids at random. Where it did, it still makes the draw and drops
 // the value (marked "spent"), so that every other value of a history, the subjects, dates,
-// statuses and counts that README.md and tests elsewhere rely on, is what it was.
+// statuses and counts that README.md, docs/ and tests elsewhere rely on, is what it was.
 
 // maxTickets is the most tickets a generated history holds; it keeps the last two digits of
 // every generated ticket id between 01 and 40.

@@ -18,7 +18,7 @@ export async function post(query, variables, extra = {}) {
   return res.json();
 }
 
-// The demo's contracts 100001..100100, as the README's BI example names them.
+// The demo's contracts 100001..100100, as docs/bi.md's BI example names them.
 export const demoContracts = Array.from({ length: 100 }, (_, i) => String(100001 + i));
 
 // withoutTypename drops the __typename fields clients add to every selection.

@@ -180,7 +180,7 @@ func startNode(bin, dir string) (*server, error) {
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", // in dir, kept for a restart
 			"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout.Milliseconds())),
-			// As a cache's cluster should be (see the README): the other masters keep serving
+			// As a cache's cluster should be (see docs/replicas.md): the other masters keep serving
 			// their slots while a dead one's are uncovered, rather than the whole cluster
 			// refusing every command from the moment it declares the master failed.
 			"--cluster-require-full-coverage", "no",
