@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +243,40 @@ func TestCodesAreOneVocabulary(t *testing.T) {
 	if len(declared) < 30 {
 		t.Errorf("found %d code constants", len(declared))
 	}
+}
+
+var updateDocs = flag.Bool("update-docs", false, "rewrite docs/errors.md's table from Codes")
+
+// TestErrorsDocumentIsCodes: docs/errors.md's table is Codes, row for row, so that the
+// vocabulary and what each code means are written once, here.
+func TestErrorsDocumentIsCodes(t *testing.T) {
+	const path = "../docs/errors.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	table.WriteString("| code | when |\n|---|---|\n")
+	for _, c := range Codes {
+		fmt.Fprintf(&table, "| `%s` | %s |\n", c.Code, c.Means)
+	}
+	text := string(doc)
+	start := strings.Index(text, "| code | when |\n")
+	if start < 0 {
+		t.Fatalf("%s has no table of codes", path)
+	}
+	end := len(text) // the table ends at a blank line, or with the file
+	if i := strings.Index(text[start:], "\n\n"); i >= 0 {
+		end = start + i + 1
+	}
+	if text[start:end] == table.String() {
+		return
+	}
+	if *updateDocs {
+		if err := os.WriteFile(path, []byte(text[:start]+table.String()+text[end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s's table is not Codes; run go test ./graph -run ErrorsDocument -update-docs:\n%s", path, table.String())
 }
