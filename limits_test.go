@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -92,7 +92,7 @@ func codesOf(out map[string]any) []string {
 	return codes
 }
 
-// TestAttacksAreRefused sends bench/queries' attack corpus to the whole service over real
+// TestAttacksAreRefused sends graph/queries' attack corpus to the whole service over real
 // HTTP: each is refused with its code and costs no upstream call. (How fast, and what it does
 // to memory, bench/attack measures.)
 func TestAttacksAreRefused(t *testing.T) {
@@ -118,7 +118,7 @@ func TestAttacksAreRefused(t *testing.T) {
 	}
 }
 
-// TestLegitimateQueriesPassTheDefaultLimits: every legitimate query of bench/queries, the
+// TestLegitimateQueriesPassTheDefaultLimits: every legitimate query of graph/queries, the
 // playground's own query and every example in the README get data under the default limits.
 func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {
 	base, _ := startTestServer(t, map[string]string{"ADMIN_TOKEN": "admin-token", "PERSISTED_OPERATIONS_FILE": "testdata/persisted-operations.json"})

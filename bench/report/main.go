@@ -370,7 +370,7 @@ func notes(w io.Writer) {
 	fmt.Fprint(w, `
 ## How the peers were set up, and how they differ
 
-- All servers get the same query texts (bench/queries/q1.graphql, q2.graphql, q3.graphql) and the
+- All servers get the same query texts (graph/queries/q1.graphql, q2.graphql, q3.graphql) and the
   same Authorization header; no peer query needed adapting. Tailcall (bench/tailcall.graphql) and
   Hive (bench/openapi.yaml, bench/hive/) expose contract(id) { history { tickets { ... } } } with
   every ticket field of the facade's schema, so q2 selects the same fields everywhere.
