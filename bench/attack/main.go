@@ -10,7 +10,7 @@
 // meet the limits, not the mode), its access log at debug level (a line, with the duration,
 // for every request) and its profiles on a loopback port (for its allocation count).
 //
-//	.ci/build /tmp/facade && go run ./bench/attack -bin /tmp/facade
+//	.ci/build /tmp/facade && go -C bench run ./attack -bin /tmp/facade
 package main
 
 import (

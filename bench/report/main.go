@@ -3,13 +3,13 @@
 // calls and memory of every server in every scenario, the facade's ratio to each peer and to the
 // static limit, and issue 4's targets checked against them.
 //
-//	go run ./bench/report -results results.tsv -meta meta.env -out bench/RESULTS.md
+//	cd bench && go run ./report -results results.tsv -meta meta.env -out RESULTS.md
 //
 // bench/fleet scale measures through Redis Cluster and writes its own section at the end of the
 // same file (-fleet SCALE.md). Each command keeps the other's part, so running one never loses
 // the other's figures.
 //
-//	go run ./bench/report -fleet SCALE.md -out bench/RESULTS.md
+//	cd bench && go run ./report -fleet SCALE.md -out RESULTS.md
 package main
 
 import (
