@@ -16,9 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/httpapi"
+	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -94,7 +94,7 @@ func codesOf(out map[string]any) []string {
 	return codes
 }
 
-// TestAttacksAreRefused sends bench/queries' attack corpus to the whole service over real
+// TestAttacksAreRefused sends graph/queries' attack corpus to the whole service over real
 // HTTP: each is refused with its code and costs no upstream call. (How fast, and what it does
 // to memory, bench/attack measures.)
 func TestAttacksAreRefused(t *testing.T) {
@@ -120,7 +120,7 @@ func TestAttacksAreRefused(t *testing.T) {
 	}
 }
 
-// TestLegitimateQueriesPassTheDefaultLimits: every legitimate query of bench/queries, the
+// TestLegitimateQueriesPassTheDefaultLimits: every legitimate query of graph/queries, the
 // playground's own query and every example in README.md and docs/*.md get data under the default
 // limits.
 func TestLegitimateQueriesPassTheDefaultLimits(t *testing.T) {

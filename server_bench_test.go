@@ -13,10 +13,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/httpapi"
 	"github.com/enneo-facade/facade/graph/metrics"
+	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/demo"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"

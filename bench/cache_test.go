@@ -1,5 +1,5 @@
 // Package bench holds measurements: Go benchmarks of the cache and, later, the load benchmark
-// against other gateways. Run: go test ./bench -run '^$' -bench . -benchtime 200x
+// against other gateways. Run: go -C bench test . -run '^$' -bench . -benchtime 200x
 package bench
 
 import (

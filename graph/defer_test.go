@@ -22,7 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
 
-	"github.com/enneo-facade/facade/bench/queries"
+	"github.com/enneo-facade/facade/graph/queries"
 )
 
 // deferQueries are operations with @defer: on a history (what gqlgen defers), in a list, nested

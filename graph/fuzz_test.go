@@ -7,8 +7,8 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
 
-	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph/complexity"
+	"github.com/enneo-facade/facade/graph/queries"
 )
 
 // FuzzCost: for any query text, the checks on its shape and the cost estimate never panic, and

@@ -11,7 +11,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/enneo-facade/facade/bench/queries"
+	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 

@@ -33,7 +33,7 @@ type Limits struct {
 
 // DefaultLimits admit every legitimate query we know of with room to spare (the test
 // TestLegitimateQueriesPassTheDefaultLimits sends them) and refuse the attacks of
-// bench/queries: the largest legitimate query text is ~400 tokens, the deepest is GraphiQL's
+// graph/queries: the largest legitimate query text is ~400 tokens, the deepest is GraphiQL's
 // introspection query at 15 fields (data queries reach 8), a dashboard of 20 aliased
 // contracts costs 1,040, the BI tools' historyStats over 100 contracts with every aggregate
 // 12,474, every field of one contract's history 24,202, the same with its customers' contract

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enneo-facade/facade/bench/queries"
+	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -364,7 +364,7 @@ func answerCost(t *testing.T, resp gqlResponse) int64 {
 	return out.Extensions.Cost.RequestedQueryCost
 }
 
-// TestHistoryStatsBIQueryPassesTheDefaultLimits: the BI tools' query of bench/queries (that of
+// TestHistoryStatsBIQueryPassesTheDefaultLimits: the BI tools' query of graph/queries (that of
 // docs/bi.md), every aggregate with rows and totals over 100 contracts, is answered under the
 // default limits, at the cost worked out here.
 func TestHistoryStatsBIQueryPassesTheDefaultLimits(t *testing.T) {

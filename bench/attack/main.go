@@ -1,4 +1,4 @@
-// Command attack sends the attack corpus of bench/queries to a built facade over real HTTP and
+// Command attack sends the attack corpus of graph/queries to a built facade over real HTTP and
 // measures what each entry costs it: the server's own time (from its access log), the time the
 // client waited, the upstream calls it caused (a counting upstream of its own), and the
 // server's memory before and after the whole corpus. It then sends the legitimate queries, which
@@ -10,7 +10,7 @@
 // meet the limits, not the mode), its access log at debug level (a line, with the duration,
 // for every request) and its profiles on a loopback port (for its allocation count).
 //
-//	.ci/build /tmp/facade && go run ./bench/attack -bin /tmp/facade
+//	.ci/build /tmp/facade && go -C bench run ./attack -bin /tmp/facade
 package main
 
 import (
@@ -32,8 +32,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/enneo-facade/facade/bench/queries"
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream/demo"
 	"github.com/prometheus/procfs"
 )
@@ -127,7 +127,7 @@ func main() {
 			failed = true
 		}
 	}
-	fmt.Printf("The %d legitimate queries of bench/queries answered with data after the corpus.\n", len(legit))
+	fmt.Printf("The %d legitimate queries of graph/queries answered with data after the corpus.\n", len(legit))
 	if failed {
 		fmt.Println("\nFAILED")
 		srv.stop()

@@ -42,7 +42,7 @@ import (
 	_ "time/tzdata" // the zone of the upstream's timestamps, wherever bi runs
 
 	"github.com/enneo-facade/facade/bench/lookups"
-	"github.com/enneo-facade/facade/bench/queries"
+	"github.com/enneo-facade/facade/graph/queries"
 )
 
 func main() {

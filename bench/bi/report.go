@@ -118,7 +118,7 @@ func report(w io.Writer, lines []line, m meta) {
 		m.get("server_cpu"), m.get("load_cpu"), m.get("server_cpu"), m.get("load_cpu"))
 	p("- Upstream: `bench/stub -demo`, the demo upstream's generated histories over real HTTP, after %s. The 100 contracts (`queries.DemoContracts`, 100001 to 100100) hold %s tickets in %s bytes of JSON.\n",
 		orList(latencies), thousands(check.num("tickets")), thousands(check.num("history_bytes")))
-	p("- The question: `bench/queries/stats.graphql`, `historyStats` over the 100 contracts with `filter: {createdFrom: %s}` and `now: %s`: contracts, failed, totals and one row per contract, each with count, open, byStatus, byChannel, byPriority, byIntent, byMonth, timeToClose (count, median, p90) and dueBreaches. %s of the tickets count; the facade's answer is %s bytes.\n",
+	p("- The question: `graph/queries/stats.graphql`, `historyStats` over the 100 contracts with `filter: {createdFrom: %s}` and `now: %s`: contracts, failed, totals and one row per contract, each with count, open, byStatus, byChannel, byPriority, byIntent, byMonth, timeToClose (count, median, p90) and dueBreaches. %s of the tickets count; the facade's answer is %s bytes.\n",
 		m.get("from"), m.get("now"), thousands(check.num("counted")), thousands(check.num("answer_bytes")))
 	p("- Facades (the release build of `.ci/build`, `UPSTREAM_URL` the stub, `CACHE_TTL=1h`, defaults otherwise):\n")
 	for _, f := range facades {

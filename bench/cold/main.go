@@ -25,7 +25,7 @@ import (
 func main() {
 	url := flag.String("url", "http://127.0.0.1:9100/graphql", "GraphQL endpoint under test")
 	stats := flag.String("stats", "http://127.0.0.1:9101/stats", "the stub's call counter")
-	queryFile := flag.String("query", "bench/queries/q3.graphql", "query whose contract ids are replaced")
+	queryFile := flag.String("query", "graph/queries/q3.graphql", "query whose contract ids are replaced")
 	n := flag.Int("n", 50, "measured requests")
 	token := flag.String("token", "bench-token", "bearer token sent")
 	nonce := flag.Int64("nonce", time.Now().UnixNano()%1e6, "makes this run's ids differ from every other run's")

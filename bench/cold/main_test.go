@@ -1,17 +1,14 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/enneo-facade/facade/graph/queries"
 )
 
 func TestFreshIDs(t *testing.T) {
-	q, err := os.ReadFile("../queries/q3.graphql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, n := freshIDs(string(q), "9123")
+	got, n := freshIDs(queries.Q3, "9123")
 	if n != 15 {
 		t.Errorf("freshIDs(q3) found %d distinct ids, want 15", n)
 	}

@@ -4,7 +4,7 @@
 // on a real backend. It counts the exports and their bytes and reports them at GET /stats, so the
 // benchmark can tell that spans were sent.
 //
-//	go run ./bench/otlpsink -addr 127.0.0.1:9106
+//	go -C bench run ./otlpsink -addr 127.0.0.1:9106
 package main
 
 import (

@@ -3,13 +3,13 @@
 // calls and memory of every server in every scenario, the facade's ratio to each peer and to the
 // static limit, and issue 4's targets checked against them.
 //
-//	go run ./bench/report -results results.tsv -meta meta.env -out bench/RESULTS.md
+//	cd bench && go run ./report -results results.tsv -meta meta.env -out RESULTS.md
 //
 // bench/fleet scale measures through Redis Cluster and writes its own section at the end of the
 // same file (-fleet SCALE.md). Each command keeps the other's part, so running one never loses
 // the other's figures.
 //
-//	go run ./bench/report -fleet SCALE.md -out bench/RESULTS.md
+//	cd bench && go run ./report -fleet SCALE.md -out RESULTS.md
 package main
 
 import (
@@ -370,7 +370,7 @@ func notes(w io.Writer) {
 	fmt.Fprint(w, `
 ## How the peers were set up, and how they differ
 
-- All servers get the same query texts (bench/queries/q1.graphql, q2.graphql, q3.graphql) and the
+- All servers get the same query texts (graph/queries/q1.graphql, q2.graphql, q3.graphql) and the
   same Authorization header; no peer query needed adapting. Tailcall (bench/tailcall.graphql) and
   Hive (bench/openapi.yaml, bench/hive/) expose contract(id) { history { tickets { ... } } } with
   every ticket field of the facade's schema, so q2 selects the same fields everywhere.

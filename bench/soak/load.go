@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/enneo-facade/facade/bench/canary"
-	"github.com/enneo-facade/facade/bench/queries"
+	"github.com/enneo-facade/facade/graph/queries"
 )
 
 // The kinds of query the load sends.
@@ -37,7 +37,7 @@ var fullQuery = func() string {
   contract(id: "100001") {`, `query FullTickets($id: ID!) {
   contract(id: $id) {`, 1)
 	if q == queries.Q2 {
-		panic("bench/queries/q2.graphql no longer starts as fullQuery expects")
+		panic("graph/queries/q2.graphql no longer starts as fullQuery expects")
 	}
 	return q
 }()

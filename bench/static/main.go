@@ -3,7 +3,7 @@
 // pairs NAME.request.json (a request body, matched exactly) and NAME.response.json (the bytes
 // to answer it with).
 //
-//	go run ./bench/static -addr 127.0.0.1:9102 -dir /tmp/bench/static
+//	go -C bench run ./static -addr 127.0.0.1:9102 -dir /tmp/bench/static
 package main
 
 import (

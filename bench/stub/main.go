@@ -18,9 +18,9 @@
 // {"mode":"slow","delay":"1s"} answers each after delay more, {"mode":"ok"} ends either;
 // GET /fault says which mode is on and how many calls were refused.
 //
-//	go run ./bench/stub -addr 127.0.0.1:9101 -latency 20ms -tickets 5
-//	go run ./bench/stub -addr 127.0.0.1:9101 -latency 20ms -demo
-//	go run ./bench/stub -addr 127.0.0.1:9101 -canary
+//	go -C bench run ./stub -addr 127.0.0.1:9101 -latency 20ms -tickets 5
+//	go -C bench run ./stub -addr 127.0.0.1:9101 -latency 20ms -demo
+//	go -C bench run ./stub -addr 127.0.0.1:9101 -canary
 package main
 
 import (

@@ -1,6 +1,8 @@
 // Package queries holds the queries the facade is measured and tested with: the load
 // benchmark's q1, q2 and q3, the legitimate queries its default limits must admit, and the attack
-// corpus they must refuse, quickly and without calling the upstream.
+// corpus they must refuse, quickly and without calling the upstream. It belongs to the service
+// module, not to bench/ (a module of its own that requires this one), because the service's
+// tests send these queries and the service must not depend on its benchmarks.
 package queries
 
 import (
