@@ -21,7 +21,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/sony/gobreaker/v2"
 
-	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 )
 
 // ErrUnavailable is returned, without calling Redis, while a Store's breaker is open after
@@ -52,7 +52,14 @@ type Options struct {
 	// per call, and never values or scopes. Nil discards.
 	Logger *slog.Logger
 	// Observer is told of every failed call (nil: none).
-	Observer upstream.Observer
+	Observer Observer
+}
+
+// Observer is told of the store's failed calls, for metrics. It runs on the call's path: it
+// must be cheap and safe for concurrent use.
+type Observer interface {
+	// RedisError is a Redis call of op that failed (not one its caller gave up on).
+	RedisError(op string)
 }
 
 // config holds what production leaves at its defaults and tests change.
@@ -80,7 +87,7 @@ func (c *config) setDefaults() {
 	}
 }
 
-// Store is an upstream.Store on Redis, shared by the facade's replicas.
+// Store is a cache.Store on Redis, shared by the facade's replicas.
 //
 // Layout: one hash per contract, key Prefix+"c:{"+digest(contractID)+"}", one field per
 // credential scope holding that scope's encoded entry. A contract's entries of every scope are
@@ -103,7 +110,7 @@ type Store struct {
 	dialTimeout time.Duration
 	ioTimeout   time.Duration
 	log         *slog.Logger
-	obs         upstream.Observer
+	obs         Observer
 	life        context.Context // ends with Close, and so does Invalidations
 	end         context.CancelFunc
 	heartbeat   time.Duration // how long a subscription may be silent before it is pinged
@@ -119,7 +126,7 @@ type Store struct {
 	downSince time.Time // the first failure of the current run of failures; zero: none
 }
 
-var _ upstream.Store = (*Store)(nil)
+var _ cache.Store = (*Store)(nil)
 
 // New returns a Store for o. It does not connect, so the facade starts while
 // Redis is down (it then runs degraded and recovers by itself); its error names what is wrong
@@ -385,7 +392,7 @@ func (s *Store) hashKey(contractID string) string {
 // an error (Redis down, slow, or skipped by the breaker) it returns a slice of nils of the
 // same length along with the error, so a caller can treat it as "all missing" without a
 // special case.
-func (s *Store) GetMany(ctx context.Context, keys []upstream.EntryKey) ([][]byte, error) {
+func (s *Store) GetMany(ctx context.Context, keys []cache.EntryKey) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -443,8 +450,8 @@ return 1
 // works). Entries with a TTL under a millisecond are skipped: they would expire at once. After
 // Redis lost its script cache (a restart, SCRIPT FLUSH) the entries that met NOSCRIPT are sent
 // again with EVAL, which loads the script: a second round trip, once.
-func (s *Store) SetMany(ctx context.Context, entries []upstream.Entry) error {
-	live := make([]upstream.Entry, 0, len(entries))
+func (s *Store) SetMany(ctx context.Context, entries []cache.Entry) error {
+	live := make([]cache.Entry, 0, len(entries))
 	for _, e := range entries {
 		if e.TTL >= time.Millisecond {
 			live = append(live, e)
@@ -464,8 +471,8 @@ func (s *Store) SetMany(ctx context.Context, entries []upstream.Entry) error {
 }
 
 // set sends one pipeline of script calls, and returns the entries Redis had no script for.
-func (s *Store) set(ctx context.Context, entries []upstream.Entry,
-	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) (noScript []upstream.Entry, err error) {
+func (s *Store) set(ctx context.Context, entries []cache.Entry,
+	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) (noScript []cache.Entry, err error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(entries))
 	for i, e := range entries {
@@ -520,7 +527,7 @@ func (s *Store) DropContract(ctx context.Context, contractID string) error {
 // Redis cannot be reached.
 //
 // It leaves no goroutine behind: each PubSub is closed before the next, and on return.
-func (s *Store) Invalidations(ctx context.Context, feed upstream.InvalidationFeed) {
+func (s *Store) Invalidations(ctx context.Context, feed cache.InvalidationFeed) {
 	feed.Lost()
 	pause := s.heartbeat / 8
 	for {
@@ -540,7 +547,7 @@ func (s *Store) Invalidations(ctx context.Context, feed upstream.InvalidationFee
 
 // subscribe runs one subscription until it breaks, ctx ends or the store closes, and reports
 // whether it was ever confirmed.
-func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (confirmed bool) {
+func (s *Store) subscribe(ctx context.Context, feed cache.InvalidationFeed) (confirmed bool) {
 	subscribe := s.rdb.Subscribe
 	if s.sharded {
 		subscribe = s.rdb.SSubscribe
