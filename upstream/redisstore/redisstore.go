@@ -308,27 +308,19 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		u.RawQuery = q.Encode()
 	}
 
-	// Each setting below keeps a hung Redis cheap, or drops a round trip from the handshake:
-	//   - no command retries (MaxRetries -1) and a single dial attempt (DialerRetries 1; go-redis
-	//     otherwise dials 5 times with backoff): the breaker, not the client, decides when to try
-	//     again, and a failed cache read is cheaper than a slow one;
-	//   - ContextTimeoutEnabled: a caller's earlier deadline cuts a call short;
-	//   - PoolTimeout about one dial and one I/O: waiting longer for a connection than a call
-	//     may take is pointless;
-	//   - DisableIdentity and disabled maintenance notifications: CLIENT SETINFO and CLIENT
-	//     MAINT_NOTIFICATIONS would add round trips to every new connection, for telemetry and
-	//     for Redis Enterprise's live upgrades, neither of which a cache needs.
-	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	poolTimeout := o.DialTimeout + o.IOTimeout
+	// The policy (ApplyPolicy), set on the node's options and copied to a Sentinel's or a
+	// cluster's, whose clients hand it on to the nodes they connect to.
+	var p redis.Options
+	ApplyPolicy(&p, o.DialTimeout, o.IOTimeout)
 	if sentinel {
 		fo, err := redis.ParseFailoverURL(u.String())
 		if err != nil {
 			return nil, urlError(err)
 		}
-		fo.MaxRetries, fo.DialerRetries = -1, 1
-		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
-		fo.ContextTimeoutEnabled, fo.PoolTimeout = true, poolTimeout
-		fo.DisableIdentity = true
+		fo.MaxRetries, fo.DialerRetries = p.MaxRetries, p.DialerRetries
+		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = p.DialTimeout, p.ReadTimeout, p.WriteTimeout
+		fo.ContextTimeoutEnabled, fo.PoolTimeout = p.ContextTimeoutEnabled, p.PoolTimeout
+		fo.DisableIdentity = p.DisableIdentity // (go-redis turns maintenance notifications off itself)
 		if c.dialer != nil {
 			fo.Dialer = c.dialer
 		}
@@ -339,7 +331,7 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, urlError(err)
 		}
-		co.MaxRetries, co.DialerRetries = -1, 1
+		co.MaxRetries, co.DialerRetries = p.MaxRetries, p.DialerRetries
 		// MaxRedirects also bounds how often a cluster client resends a command to a node it
 		// could not reach, after a backoff from 10 ms doubling: the default 3 made every read
 		// touching a dead master wait about 100 ms before it failed. One is enough for what a
@@ -349,9 +341,9 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		// The slot map is reloaded on errors too (see clusterWatch); a reload at most this old
 		// also catches a failover that no failed call has told of.
 		co.ClusterStateReloadInterval = 2 * time.Second
-		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
-		co.ContextTimeoutEnabled, co.PoolTimeout = true, poolTimeout
-		co.DisableIdentity, co.MaintNotificationsConfig = true, maint
+		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = p.DialTimeout, p.ReadTimeout, p.WriteTimeout
+		co.ContextTimeoutEnabled, co.PoolTimeout = p.ContextTimeoutEnabled, p.PoolTimeout
+		co.DisableIdentity, co.MaintNotificationsConfig = p.DisableIdentity, p.MaintNotificationsConfig
 		if c.dialer != nil {
 			co.Dialer = c.dialer
 		}
@@ -361,14 +353,34 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, urlError(err)
 	}
-	ro.MaxRetries, ro.DialerRetries = -1, 1
-	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
-	ro.ContextTimeoutEnabled, ro.PoolTimeout = true, poolTimeout
-	ro.DisableIdentity, ro.MaintNotificationsConfig = true, maint
+	ApplyPolicy(ro, o.DialTimeout, o.IOTimeout)
 	if c.dialer != nil {
 		ro.Dialer = c.dialer
 	}
 	return redis.NewClient(ro), nil
+}
+
+// ApplyPolicy sets o to the go-redis policy of every client of the facade's Redis: the
+// store's (on one node, a cluster's nodes, a Sentinel's master), and those of tests that need
+// a client set up like the facade's. dialTimeout bounds connecting and ioTimeout each read and
+// each write. Each setting keeps a hung Redis cheap, or drops a round trip from the handshake:
+//   - no command retries (MaxRetries -1) and a single dial attempt (go-redis otherwise dials 5
+//     times with backoff): the breaker, not the client, decides when to try again, and a failed
+//     cache read is cheaper than a slow one;
+//   - ContextTimeoutEnabled: a caller's earlier deadline cuts a call short;
+//   - PoolTimeout one dial and one I/O: waiting longer for a connection than a call may take is
+//     pointless;
+//   - DisableIdentity and disabled maintenance notifications: CLIENT SETINFO and CLIENT
+//     MAINT_NOTIFICATIONS would add round trips to every new connection, for telemetry and for
+//     Redis Enterprise's live upgrades, neither of which a cache needs.
+//
+// The address, credentials, database, TLS and pool size stay as o has them (from a URL).
+func ApplyPolicy(o *redis.Options, dialTimeout, ioTimeout time.Duration) {
+	o.MaxRetries, o.DialerRetries = -1, 1
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
+	o.ContextTimeoutEnabled, o.PoolTimeout = true, dialTimeout+ioTimeout
+	o.DisableIdentity = true
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
 // urlError keeps what is wrong with a URL and drops the URL itself: net/url and go-redis quote
