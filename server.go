@@ -37,6 +37,7 @@ import (
 	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/graph/tracing"
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/demo"
 	"github.com/enneo-facade/facade/upstream/redisstore"
 )
@@ -517,23 +518,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				"addr", redactURL(cfg.RedisURL), "err", err)
 		}
 	}
-	var cache *upstream.Cache
+	var histories *cache.Cache
 	if cfg.CacheTTL > 0 {
-		var store upstream.Store = upstream.NewMemoryStore(cfg.CacheMemoryBytes)
+		var store cache.Store = cache.NewMemoryStore(cfg.CacheMemoryBytes)
 		if redisStore != nil {
 			store = redisStore
 		}
-		cache, err = upstream.NewCache(client, store, upstream.CacheOptions{
+		histories, err = cache.New(client, store, cache.Options{
 			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, Revalidate: cfg.CacheRevalidate, HotBytes: cfg.CacheHotBytes,
-			EncryptionKey: cfg.CacheEncryptionKey, Logger: log, Observer: metrics,
+			EncryptionKey: cfg.CacheEncryptionKey, Concurrency: cfg.UpstreamConcurrency, MaxBodyBytes: cfg.UpstreamMaxBytes,
+			Logger: log, Observer: metrics,
 		})
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
-		defer cache.Close() // before the store closes
+		defer histories.Close() // before the store closes
 		watchCtx, stopWatch := context.WithCancel(context.Background())
 		defer stopWatch()
-		bg.Go(func() { cache.Watch(watchCtx) })
+		bg.Go(func() { histories.Watch(watchCtx) })
 	}
 
 	if redisStore != nil {
@@ -578,7 +580,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
-			client: client, cache: cache, auth: newAuthenticator(cfg, secret),
+			client: client, cache: histories, auth: newAuthenticator(cfg, secret),
 			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs, demo: demoMode,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -722,7 +724,7 @@ func newAuthenticator(cfg config, secret []byte) *graph.Authenticator {
 // parts are what run builds for the routes.
 type parts struct {
 	client  *upstream.Client
-	cache   *upstream.Cache // nil: caching is off
+	cache   *cache.Cache // nil: caching is off
 	auth    *graph.Authenticator
 	limiter *ratelimit.Limiter // nil: no rate limit
 	redis   *redisstore.Store  // nil: no REDIS_URL

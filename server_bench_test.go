@@ -18,6 +18,7 @@ import (
 	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/demo"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
@@ -36,11 +37,11 @@ func BenchmarkWarmQ1(b *testing.B) {
 			}
 			m := metrics.New()
 			client, _ := upstream.New(upstream.Options{BaseURL: up.URL, Observer: m})
-			cache, _ := upstream.NewCache(client, upstream.NewMemoryStore(8<<20), upstream.CacheOptions{Observer: m})
+			histories, _ := cache.New(client, cache.NewMemoryStore(8<<20), cache.Options{Observer: m})
 			logs := httpapi.NewBufferedLog(io.Discard)
 			b.Cleanup(logs.Close)
 			log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
-			h := newHandler(cfg, parts{client: client, cache: cache, auth: graph.NewAuthenticator("", []byte("k")), metrics: m, logs: logs}, log)
+			h := newHandler(cfg, parts{client: client, cache: histories, auth: graph.NewAuthenticator("", []byte("k")), metrics: m, logs: logs}, log)
 			body := []byte(`{"query":` + quote(queries.Q1) + `}`)
 			send := func() *httptest.ResponseRecorder {
 				req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/graphql", bytes.NewReader(body))
@@ -101,9 +102,9 @@ func BenchmarkInvalidationDesigns(b *testing.B) {
 	}
 	m := metrics.New()
 	client, _ := upstream.New(upstream.Options{BaseURL: up.URL, Observer: m})
-	cache, _ := upstream.NewCache(client, upstream.NewMemoryStore(8<<20), upstream.CacheOptions{Observer: m})
+	histories, _ := cache.New(client, cache.NewMemoryStore(8<<20), cache.Options{Observer: m})
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	h := newHandler(cfg, parts{client: client, cache: cache, auth: graph.NewAuthenticator("", []byte("k")), metrics: m}, log)
+	h := newHandler(cfg, parts{client: client, cache: histories, auth: graph.NewAuthenticator("", []byte("k")), metrics: m}, log)
 
 	q3IDs := make([]string, 15)
 	for i := range q3IDs {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/demo"
 	"github.com/enneo-facade/facade/upstream/redisstore"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
@@ -39,7 +40,7 @@ func demoIDs(tb testing.TB, n int) []string {
 }
 
 // newCachedHandler serves /graphql over the demo upstream through a cache on Redis.
-func newCachedHandler(tb testing.TB, redisURL, prefix string, hotBytes int64) (http.Handler, *upstream.Cache) {
+func newCachedHandler(tb testing.TB, redisURL, prefix string, hotBytes int64) (http.Handler, *cache.Cache) {
 	up := httptest.NewServer(demo.NewHandler())
 	tb.Cleanup(up.Close)
 	client, err := upstream.New(upstream.Options{BaseURL: up.URL})
@@ -51,12 +52,12 @@ func newCachedHandler(tb testing.TB, redisURL, prefix string, hotBytes int64) (h
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	cache, err := upstream.NewCache(client, store, upstream.CacheOptions{TTL: time.Hour, HotBytes: hotBytes})
+	histories, err := cache.New(client, store, cache.Options{TTL: time.Hour, HotBytes: hotBytes})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return graph.NewHandler(cache, graph.NewAuthenticator("", []byte("bench")), graph.Options{}, log), cache
+	return graph.NewHandler(histories, graph.NewAuthenticator("", []byte("bench")), graph.Options{}, log), histories
 }
 
 func post(tb testing.TB, h http.Handler, body []byte) {
@@ -85,9 +86,9 @@ func BenchmarkWarm50Contracts(b *testing.B) {
 		hotBytes int64
 	}{{"hot", 64 << 20}, {"redis-only", 1}} {
 		b.Run(layer.name, func(b *testing.B) {
-			h, cache := newCachedHandler(b, url, redistest.Prefix(b), layer.hotBytes)
+			h, histories := newCachedHandler(b, url, redistest.Prefix(b), layer.hotBytes)
 			post(b, h, body) // warm: every history fetched and stored
-			cache.Flush()
+			histories.Flush()
 			var took []time.Duration
 			for b.Loop() {
 				start := time.Now()
@@ -123,16 +124,16 @@ func BenchmarkStoredSize(b *testing.B) {
 			up := httptest.NewServer(demo.NewHandler())
 			defer up.Close()
 			client, _ := upstream.New(upstream.Options{BaseURL: up.URL})
-			cache, err := upstream.NewCache(client, store, upstream.CacheOptions{EncryptionKey: enc.key})
+			histories, err := cache.New(client, store, cache.Options{EncryptionKey: enc.key})
 			if err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if r := cache.Histories(context.Background(), upstream.Credential{Token: "t", Scope: "s"}, []string{id}, nil); r[0].Err != nil {
+				if r := histories.Histories(context.Background(), upstream.Credential{Token: "t", Scope: "s"}, []string{id}, nil); r[0].Err != nil {
 					b.Fatal(r[0].Err)
 				}
 			}
-			cache.Flush()
+			histories.Flush()
 			keys, err := rdb.Keys(context.Background(), prefix+"c:*").Result()
 			if err != nil || len(keys) != 1 {
 				b.Fatalf("keys: %v %v", keys, err)

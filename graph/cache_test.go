@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
@@ -24,18 +25,18 @@ import (
 // newCachedAPI serves the /graphql handler with a cache on a real Redis in front of up.
 func newCachedAPI(t *testing.T, up *testUpstream, redisURL, prefix string) (*httptest.Server, *countingFetcher) {
 	t.Helper()
-	api, fetch, _ := newCachedAPIWith(t, up, redisURL, prefix, upstream.CacheOptions{})
+	api, fetch, _ := newCachedAPIWith(t, up, redisURL, prefix, cache.Options{})
 	return api, fetch
 }
 
 // newCachedAPIWith is newCachedAPI with cache options, returning the cache too.
-func newCachedAPIWith(t *testing.T, up *testUpstream, redisURL, prefix string, o upstream.CacheOptions) (*httptest.Server, *countingFetcher, *upstream.Cache) {
+func newCachedAPIWith(t *testing.T, up *testUpstream, redisURL, prefix string, o cache.Options) (*httptest.Server, *countingFetcher, *cache.Cache) {
 	t.Helper()
 	return newCachedAPIWaiting(t, up, redisURL, prefix, o, 0)
 }
 
 // newCachedAPIWaiting is newCachedAPIWith whose batches collect loads for wait (0: the default).
-func newCachedAPIWaiting(t *testing.T, up *testUpstream, redisURL, prefix string, o upstream.CacheOptions, wait time.Duration) (*httptest.Server, *countingFetcher, *upstream.Cache) {
+func newCachedAPIWaiting(t *testing.T, up *testUpstream, redisURL, prefix string, o cache.Options, wait time.Duration) (*httptest.Server, *countingFetcher, *cache.Cache) {
 	t.Helper()
 	// Generous timeouts: on a loaded CI machine the default 150 ms would turn hits into misses.
 	store, err := redisstore.New(redisstore.Options{URL: redisURL, Prefix: prefix, IOTimeout: 5 * time.Second, DialTimeout: 5 * time.Second})
@@ -48,26 +49,26 @@ func newCachedAPIWaiting(t *testing.T, up *testUpstream, redisURL, prefix string
 
 // newCachedAPIOver serves the /graphql handler, with its response cache, over a cache of its
 // own in front of up, keeping entries in store: two of them over one store are two replicas.
-func newCachedAPIOver(t *testing.T, up *testUpstream, store upstream.Store, o upstream.CacheOptions) (*httptest.Server, *countingFetcher, *upstream.Cache) {
+func newCachedAPIOver(t *testing.T, up *testUpstream, store cache.Store, o cache.Options) (*httptest.Server, *countingFetcher, *cache.Cache) {
 	t.Helper()
 	return serveCached(t, up, store, o, 0)
 }
 
-func serveCached(t *testing.T, up *testUpstream, store upstream.Store, o upstream.CacheOptions, wait time.Duration) (*httptest.Server, *countingFetcher, *upstream.Cache) {
+func serveCached(t *testing.T, up *testUpstream, store cache.Store, o cache.Options, wait time.Duration) (*httptest.Server, *countingFetcher, *cache.Cache) {
 	t.Helper()
 	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := upstream.NewCache(client, store, o)
+	histories, err := cache.New(client, store, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fetch := &countingFetcher{next: cache}
+	fetch := &countingFetcher{next: histories}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("test-secret")), Options{Invalidator: cache, Changes: cache, Wait: wait}, log))
+	api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("test-secret")), Options{Invalidator: histories, Changes: histories, Wait: wait}, log))
 	t.Cleanup(api.Close)
-	return api, fetch, cache
+	return api, fetch, histories
 }
 
 // countingFetcher counts the batches the loaders hand to the cache.
@@ -82,7 +83,7 @@ func (f *countingFetcher) Histories(ctx context.Context, cred upstream.Credentia
 }
 
 // flush waits for the cache's writes behind its answers.
-func (f *countingFetcher) flush() { f.next.(*upstream.Cache).Flush() }
+func (f *countingFetcher) flush() { f.next.(*cache.Cache).Flush() }
 
 func (f *countingFetcher) Peek(cred upstream.Credential, id string) (upstream.Result, bool) {
 	return f.next.Peek(cred, id)
@@ -199,7 +200,7 @@ func TestProvenanceAndOneBatchOnWarmRedis(t *testing.T) {
 	// Another replica, whose process holds nothing: everything comes from Redis in one batch.
 	// (Its batches wait longer than the default millisecond: on a loaded machine a resolver
 	// preempted in its loop of loads would split them, which says nothing of the cache.)
-	api, fetch, _ := newCachedAPIWaiting(t, up, url, prefix, upstream.CacheOptions{}, 100*time.Millisecond)
+	api, fetch, _ := newCachedAPIWaiting(t, up, url, prefix, cache.Options{}, 100*time.Millisecond)
 	before := up.total()
 	warm := mustQuery(t, api, "alice-token", q, map[string]any{"ids": ids})
 	if len(warm.Errors) > 0 || strings.Count(warm.raw, `"cache":"hit"`) != 50 {
@@ -216,12 +217,12 @@ func TestProvenanceAndOneBatchOnWarmRedis(t *testing.T) {
 func TestInvalidateMutation(t *testing.T) {
 	up := personalUpstream(t, 0)
 	client, _ := upstream.New(upstream.Options{BaseURL: up.srv.URL})
-	cache, err := upstream.NewCache(client, upstream.NewMemoryStore(1<<20), upstream.CacheOptions{})
+	histories, err := cache.New(client, cache.NewMemoryStore(1<<20), cache.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	api := httptest.NewServer(NewHandler(cache, NewAuthenticator("", []byte("k")), Options{Invalidator: cache, AdminToken: "admin-secret"}, log))
+	api := httptest.NewServer(NewHandler(histories, NewAuthenticator("", []byte("k")), Options{Invalidator: histories, AdminToken: "admin-secret"}, log))
 	defer api.Close()
 
 	const q = `{ contract(id: "5") { id } }`

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -31,28 +32,28 @@ func demoUpstream(t *testing.T) *testUpstream {
 
 // newMemCachedAPI serves the /graphql handler with an in-process cache (fresh for a minute)
 // and the response cache in front of up; the mutation takes the token "admin-token".
-func newMemCachedAPI(t *testing.T, up *testUpstream) (*httptest.Server, *upstream.Cache) {
+func newMemCachedAPI(t *testing.T, up *testUpstream) (*httptest.Server, *cache.Cache) {
 	t.Helper()
 	return newMemCachedAPIWith(t, up, Options{})
 }
 
 // newMemCachedAPIWith is newMemCachedAPI with more handler options.
-func newMemCachedAPIWith(t *testing.T, up *testUpstream, o Options) (*httptest.Server, *upstream.Cache) {
+func newMemCachedAPIWith(t *testing.T, up *testUpstream, o Options) (*httptest.Server, *cache.Cache) {
 	t.Helper()
 	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := upstream.NewCache(client, upstream.NewMemoryStore(64<<20), upstream.CacheOptions{TTL: time.Minute})
+	histories, err := cache.New(client, cache.NewMemoryStore(64<<20), cache.Options{TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cache.Close)
+	t.Cleanup(histories.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o.Invalidator, o.Changes, o.AdminToken = cache, cache, "admin-token"
-	api := httptest.NewServer(NewHandler(cache, NewAuthenticator("", []byte("test-secret")), o, log))
+	o.Invalidator, o.Changes, o.AdminToken = histories, histories, "admin-token"
+	api := httptest.NewServer(NewHandler(histories, NewAuthenticator("", []byte("test-secret")), o, log))
 	t.Cleanup(api.Close)
-	return api, cache
+	return api, histories
 }
 
 // reply is an HTTP answer of /graphql.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 )
 
 // TestLimitsRefuseBeforeAnyUpstreamCall: each limit refuses an operation over it with its own
@@ -301,8 +302,8 @@ func TestAnswersListAtMostAHundredErrors(t *testing.T) {
 }
 
 // newConcurrencyAPI serves the handler over a client that makes at most concurrency calls at
-// once, each allowed a minute, with (cached) or without the cache in front, and the operation
-// timeout given.
+// once, each allowed a minute, with (cached) or without the cache, bound alike, in front, and
+// the operation timeout given.
 func newConcurrencyAPI(t *testing.T, up *testUpstream, concurrency int, timeout time.Duration, cached bool) *httptest.Server {
 	t.Helper()
 	client, err := upstream.New(upstream.Options{BaseURL: up.srv.URL, Timeout: time.Minute, Concurrency: concurrency})
@@ -312,11 +313,11 @@ func newConcurrencyAPI(t *testing.T, up *testUpstream, concurrency int, timeout 
 	var fetch HistoryFetcher = client
 	o := Options{Timeout: timeout}
 	if cached {
-		cache, err := upstream.NewCache(client, upstream.NewMemoryStore(1<<20), upstream.CacheOptions{})
+		histories, err := cache.New(client, cache.NewMemoryStore(1<<20), cache.Options{Concurrency: concurrency})
 		if err != nil {
 			t.Fatal(err)
 		}
-		fetch, o.Changes, o.Invalidator = cache, cache, cache
+		fetch, o.Changes, o.Invalidator = histories, histories, histories
 	}
 	api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("k")), o, slog.New(slog.DiscardHandler)))
 	t.Cleanup(api.Close)

@@ -119,7 +119,7 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 	// Hot histories need no batch: answering them now saves the batch's wait. The rest are
 	// loaded in a loop of their own, so that they land in one batch. A contract this
 	// operation loaded before is the loader's to answer: what it holds may be decoded for this
-	// operation only, and a hot entry of it is not yet decoded whole (see upstream.Cache).
+	// operation only, and a hot entry of it is not yet decoded whole (see cache.Cache).
 	for i, id := range ids {
 		if !upstream.ValidID(id) {
 			errs[i] = upstream.ErrInvalidID

@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -126,14 +127,14 @@ func TestProjectionChangesNothing(t *testing.T) {
 			}
 			// Through a cache, whose first fetch of a contract is decoded through the
 			// projection too (a fresh cache each time, so that nothing is a hit).
-			cache, err := upstream.NewCache(client, upstream.NewMemoryStore(1<<20), upstream.CacheOptions{})
+			histories, err := cache.New(client, cache.NewMemoryStore(1<<20), cache.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			cached := httptest.NewServer(NewHandler(cache, auth, Options{}, log))
+			cached := httptest.NewServer(NewHandler(histories, auth, Options{}, log))
 			got = mustQuery(t, cached, "token", q, vars)
 			cached.Close()
-			cache.Flush()
+			histories.Flush()
 			if canonical(t, got.raw) != canonical(t, want.raw) {
 				t.Errorf("%s, cached: %s\nselected: %s\nwhole:    %s", name, q, got.raw, want.raw)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 )
 
 // costOf52 costs 1 contract + 1 history + 50 tickets.
@@ -62,18 +63,18 @@ func TestRateLimitPerCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := upstream.NewCache(client, upstream.NewMemoryStore(1<<20), upstream.CacheOptions{})
+	histories, err := cache.New(client, cache.NewMemoryStore(1<<20), cache.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, o := range map[string]Options{
 		"executed":                {},
-		"from the response cache": {Changes: cache},
+		"from the response cache": {Changes: histories},
 	} {
 		o.RateLimiter = ratelimit.NewMemory(ratelimit.Limit{Burst: 160, PerSecond: 1}, 100)
 		var fetch HistoryFetcher = client
 		if o.Changes != nil {
-			fetch = cache
+			fetch = histories
 		}
 		api := httptest.NewServer(NewHandler(fetch, NewAuthenticator("", []byte("k")), o, slog.New(slog.DiscardHandler)))
 		t.Cleanup(api.Close)

@@ -8,10 +8,12 @@ import (
 
 	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 )
 
 // HistoryFetcher is what the GraphQL layer needs from the upstream: many contracts' histories
-// at once, in order, each with where it came from. The client and its cache both provide it.
+// at once, in order, each with where it came from. The client and its cache (upstream/cache)
+// both provide it.
 type HistoryFetcher interface {
 	// Histories fetches the histories of ids; those it decodes from an upstream body it may
 	// decode only as far as p keeps (whole for a nil p).
@@ -38,10 +40,10 @@ type ChangeTracker interface {
 }
 
 var (
-	_ ChangeTracker  = (*upstream.Cache)(nil)
+	_ ChangeTracker  = (*cache.Cache)(nil)
 	_ HistoryFetcher = (*upstream.Client)(nil)
-	_ HistoryFetcher = (*upstream.Cache)(nil)
-	_ Invalidator    = (*upstream.Cache)(nil)
+	_ HistoryFetcher = (*cache.Cache)(nil)
+	_ Invalidator    = (*cache.Cache)(nil)
 	_ RateLimiter    = (*ratelimit.Limiter)(nil)
 )
 

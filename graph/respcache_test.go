@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -25,7 +25,7 @@ func TestResponseCache(t *testing.T) {
 			w.Write(historyWithSibling(id, "x"))
 		}
 	})
-	api, fetch, cache := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: 300 * time.Millisecond})
+	api, fetch, histories := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), cache.Options{TTL: 300 * time.Millisecond})
 	const q = `query($id: ID!) { contract(id: $id) { id productName } }`
 	vars := map[string]any{"id": "11"}
 
@@ -44,7 +44,7 @@ func TestResponseCache(t *testing.T) {
 	}
 
 	// An invalidation reaches the cached response.
-	if err := cache.Invalidate(context.Background(), "11"); err != nil {
+	if err := histories.Invalidate(context.Background(), "11"); err != nil {
 		t.Fatal(err)
 	}
 	if resp := mustQuery(t, api, "alice-token", q, vars); !strings.Contains(resp.raw, `"cache":"miss"`) {
@@ -96,7 +96,7 @@ func TestResponseCacheSkipsStale(t *testing.T) {
 		}
 		w.Write(historyWithSibling(id, "x"))
 	})
-	api, fetch, _ := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: 100 * time.Millisecond})
+	api, fetch, _ := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), cache.Options{TTL: 100 * time.Millisecond})
 	const q = `{ contract(id: "21") { id } }`
 	mustQuery(t, api, "alice-token", q, nil)
 	time.Sleep(200 * time.Millisecond)
@@ -115,7 +115,7 @@ func TestCachedNotFoundKeepsItsError(t *testing.T) {
 	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNotFound)
 	})
-	api, _, _ := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{})
+	api, _, _ := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), cache.Options{})
 	for i := range 3 {
 		resp := mustQuery(t, api, "alice-token", `{ contract(id: "gone") { id } }`, nil)
 		if ext := resp.errorAt("contract"); ext == nil || ext["code"] != CodeNotFound {
@@ -140,12 +140,12 @@ func TestResponseCacheMissesAnInvalidationDuringTheAnswer(t *testing.T) {
 		}
 		w.Write(historyWithSibling(id, "32"))
 	})
-	api, _, cache := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: time.Minute})
+	api, _, histories := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), cache.Options{TTL: time.Minute})
 	const q = `{ contract(id: "31") { id history { tickets { customer { contracts { id history { tickets { id } } } } } } } }`
 	done := make(chan gqlResponse, 1)
 	go func() { done <- mustQuery(t, api, "alice-token", q, nil) }()
 	<-reached
-	if err := cache.Invalidate(context.Background(), "31"); err != nil {
+	if err := histories.Invalidate(context.Background(), "31"); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -172,13 +172,13 @@ func TestResponseCacheMissesAnInvalidationDuringTheFetch(t *testing.T) {
 		}
 		w.Write([]byte(`{"tickets":[{"id":1,"subject":"v` + strconv.FormatInt(v, 10) + `"}]}`))
 	})
-	api, _, cache := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), upstream.CacheOptions{TTL: time.Minute})
+	api, _, histories := newCachedAPIWith(t, up, redistest.Start(t), redistest.Prefix(t), cache.Options{TTL: time.Minute})
 	const q = `{ contract(id: "41") { history { tickets { subject } } } }`
 	done := make(chan gqlResponse, 1)
 	go func() { done <- mustQuery(t, api, "alice-token", q, nil) }()
 	<-reached
 	version.Store(1)
-	if err := cache.Invalidate(context.Background(), "41"); err != nil {
+	if err := histories.Invalidate(context.Background(), "41"); err != nil {
 		t.Fatal(err)
 	}
 	close(release)

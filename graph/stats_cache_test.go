@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
@@ -19,9 +19,9 @@ import (
 // store. Over the in-process store and over a real Redis.
 func TestHistoryStatsUpstreamCallsColdAndWarm(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
-		store := upstream.NewMemoryStore(16 << 20)
+		store := cache.NewMemoryStore(16 << 20)
 		testStatsColdAndWarm(t, func(up *testUpstream) (*httptest.Server, *countingFetcher) {
-			api, fetch, _ := newCachedAPIOver(t, up, store, upstream.CacheOptions{})
+			api, fetch, _ := newCachedAPIOver(t, up, store, cache.Options{})
 			return api, fetch
 		})
 	})
@@ -34,7 +34,7 @@ func TestHistoryStatsUpstreamCallsColdAndWarm(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { store.Close() })
-			api, fetch, _ := newCachedAPIOver(t, up, store, upstream.CacheOptions{})
+			api, fetch, _ := newCachedAPIOver(t, up, store, cache.Options{})
 			return api, fetch
 		})
 	})

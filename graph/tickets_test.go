@@ -24,6 +24,7 @@ import (
 	"unicode"
 
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -896,12 +897,12 @@ func TestTicketsCold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := upstream.NewCache(client, upstream.NewMemoryStore(16<<20), upstream.CacheOptions{})
+	histories, err := cache.New(client, cache.NewMemoryStore(16<<20), cache.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cache.Close)
-	api := newTestAPIWithFetcher(t, cache)
+	t.Cleanup(histories.Close)
+	api := newTestAPIWithFetcher(t, histories)
 
 	cases := []struct {
 		id     string
@@ -962,7 +963,7 @@ func TestTicketsCold(t *testing.T) {
 				t.Errorf("contract %s (%s): tickets %v, edges %v, want %v", tc.id, provenance, got, gotEdges, want)
 			}
 		}
-		cache.Flush() // the write behind the miss, so the next query hits
+		histories.Flush() // the write behind the miss, so the next query hits
 	}
 }
 

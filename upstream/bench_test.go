@@ -2,9 +2,6 @@ package upstream
 
 import (
 	"bytes"
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -21,7 +18,7 @@ func BenchmarkDecodeHistory(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.decodeHistory(body, "100035"); err != nil {
+		if _, err := c.DecodeHistory(body, "100035", nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -45,7 +42,7 @@ func BenchmarkDecodeFiveExampleTickets(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.decodeHistory(body, "746839"); err != nil {
+		if _, err := c.DecodeHistory(body, "746839", nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -72,37 +69,8 @@ func BenchmarkDecodeFiveExampleTicketsProjected(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := c.decodeHistory(pruned, "746839"); err != nil {
+		if _, err := c.DecodeHistory(pruned, "746839", nil); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkCacheRead reads a 37-ticket history from the hot layer, and from the store (zstd and
-// decoding) when nothing is hot.
-func BenchmarkCacheRead(b *testing.B) {
-	body, _ := demo.History("100035")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
-	defer srv.Close()
-	client, _ := New(Options{BaseURL: srv.URL})
-	cred := Credential{Token: "t", Scope: "s"}
-	for _, layer := range []struct {
-		name     string
-		hotBytes int64
-	}{{"hot", 64 << 20}, {"store", 1}} {
-		b.Run(layer.name, func(b *testing.B) {
-			c, err := NewCache(client, NewMemoryStore(64<<20), CacheOptions{HotBytes: layer.hotBytes})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c.Histories(context.Background(), cred, []string{"100035"}, nil)
-			c.Flush() // the write behind
-			b.ReportAllocs()
-			for b.Loop() {
-				if r := c.Histories(context.Background(), cred, []string{"100035"}, nil); r[0].Cache != CacheHit {
-					b.Fatalf("got %s, want a hit", r[0].Cache)
-				}
-			}
-		})
 	}
 }

@@ -39,7 +39,8 @@ const (
 	CacheHit   = "hit"   // a fresh cache entry
 	CacheMiss  = "miss"  // the upstream, just now
 	CacheStale = "stale" // an expired entry, served because the upstream failed
-	// CacheRevalidating is an expired entry served while it is refreshed (Cache.Revalidate).
+	// CacheRevalidating is an expired entry served while it is refreshed (the cache's
+	// Options.Revalidate, in upstream/cache).
 	CacheRevalidating = "revalidating"
 )
 
@@ -51,16 +52,17 @@ func (c *Client) History(ctx context.Context, token, contractID string) (*Histor
 
 func (c *Client) history(ctx context.Context, token, contractID string, p *Projection) (h *History, err error) {
 	err = c.withHistoryBody(ctx, token, contractID, func(body []byte) error {
-		h, err = c.decodeSelected(body, contractID, p)
+		h, err = c.DecodeHistory(body, contractID, p)
 		return err
 	})
 	return h, err
 }
 
-// decodeSelected decodes what p keeps of a history body (all of it for a nil p). It fails
-// exactly when decoding the whole body would: pruning fails on anything that is not JSON (the
-// whole body is then decoded, to fail as it fails), and every projection keeps the tickets.
-func (c *Client) decodeSelected(body []byte, contractID string, p *Projection) (*History, error) {
+// DecodeHistory decodes what p keeps of a history body (all of it for a nil p) and places its
+// zoneless timestamps in the client's zone. It fails exactly when decoding the whole body
+// would: pruning fails on anything that is not JSON (the whole body is then decoded, to fail as
+// it fails), and every projection keeps the tickets.
+func (c *Client) DecodeHistory(body []byte, contractID string, p *Projection) (*History, error) {
 	if p != nil {
 		buf := prunedBuffers.Get().(*[]byte)
 		defer prunedBuffers.Put(buf)
@@ -71,12 +73,24 @@ func (c *Client) decodeSelected(body []byte, contractID string, p *Projection) (
 			}
 		}
 	}
-	return c.decodeHistory(body, contractID)
+	var h History
+	lenient, err := decodeLenient(body, &h)
+	h.Lenient = lenient
+	if err != nil {
+		// The decoder's message may quote the body; keep only its kind.
+		return nil, fmt.Errorf("decode history %q: %T: %w", contractID, err, ErrBadResponse)
+	}
+	if h.Tickets == nil || h.Undecodable("tickets") {
+		// Without a tickets array the body is not a history, whatever its status said.
+		return nil, fmt.Errorf("decode history %q: no tickets array: %w", contractID, ErrBadResponse)
+	}
+	h.inZone(c.zone)
+	return &h, nil
 }
 
 // Histories fetches many histories at once, at most Options.Concurrency at a time, decoding
 // only what p keeps (everything for a nil p); results are in the order of ids. It caches
-// nothing: see Cache.
+// nothing: see upstream/cache, the decorator that does.
 func (c *Client) Histories(ctx context.Context, cred Credential, ids []string, p *Projection) []Result {
 	res := make([]Result, len(ids))
 	c.each(len(ids), func(i int) {
@@ -86,7 +100,7 @@ func (c *Client) Histories(ctx context.Context, cred Credential, ids []string, p
 	return res
 }
 
-// Peek finds nothing: the client holds no histories (see Cache.Peek).
+// Peek finds nothing: the client holds no histories (the cache's Peek does).
 func (c *Client) Peek(Credential, string) (Result, bool) { return Result{}, false }
 
 // each runs fn(0) ... fn(n-1), at most c.concurrency at a time, and waits for them.
@@ -110,8 +124,10 @@ func (c *Client) each(n int, fn func(i int)) {
 // prunedBuffers hold pruned bodies while they are decoded.
 var prunedBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// historyBody fetches the raw body of a contract's history; it is JSON but not yet decoded.
-func (c *Client) historyBody(ctx context.Context, token, contractID string) (body []byte, err error) {
+// HistoryBody fetches the raw body of a contract's history with the given bearer token (or the
+// client's service token): JSON, not yet decoded, and the caller's to keep (the cache stores
+// it as it came).
+func (c *Client) HistoryBody(ctx context.Context, token, contractID string) (body []byte, err error) {
 	err = c.withHistoryBody(ctx, token, contractID, func(b []byte) error {
 		body = bytes.Clone(b)
 		return nil
@@ -134,23 +150,6 @@ func (c *Client) withHistoryBody(ctx context.Context, token, contractID string, 
 		return fmt.Errorf("get history %q: %w", contractID, err)
 	}
 	return err
-}
-
-// decodeHistory decodes a history body and places its zoneless timestamps in the client's zone.
-func (c *Client) decodeHistory(body []byte, contractID string) (*History, error) {
-	var h History
-	lenient, err := decodeLenient(body, &h)
-	h.Lenient = lenient
-	if err != nil {
-		// The decoder's message may quote the body; keep only its kind.
-		return nil, fmt.Errorf("decode history %q: %T: %w", contractID, err, ErrBadResponse)
-	}
-	if h.Tickets == nil || h.Undecodable("tickets") {
-		// Without a tickets array the body is not a history, whatever its status said.
-		return nil, fmt.Errorf("decode history %q: no tickets array: %w", contractID, ErrBadResponse)
-	}
-	h.inZone(c.zone)
-	return &h, nil
 }
 
 // ValidID reports whether id is a contract id the client will send upstream.

@@ -29,11 +29,11 @@ func FuzzDecodeHistory(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		h, err := c.decodeHistory(body, "1")
+		h, err := c.DecodeHistory(body, "1", nil)
 		if err == nil && h.Tickets == nil {
 			t.Fatalf("%q decoded without a tickets array", body)
 		}
-		if _, perr := c.decodeSelected(body, "1", p); (perr == nil) != (err == nil) {
+		if _, perr := c.DecodeHistory(body, "1", p); (perr == nil) != (err == nil) {
 			t.Fatalf("%q: decoding whole: %v, through a projection: %v", body, err, perr)
 		}
 	})

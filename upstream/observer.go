@@ -2,8 +2,8 @@ package upstream
 
 import "time"
 
-// Observer is told what the client, the cache and the Redis store do, for metrics. Its methods
-// run on the paths they describe: they must be cheap and safe for concurrent use.
+// Observer is told what the client does, for metrics. Its methods run on the paths they
+// describe: they must be cheap and safe for concurrent use.
 type Observer interface {
 	// UpstreamCall is one attempt at the upstream and its status: 0 for no answer (a timeout, a
 	// connection error), -1 for none made (the breaker is open).
@@ -12,11 +12,6 @@ type Observer interface {
 	UpstreamRetry()
 	// BreakerChanged is the upstream breaker's new state: "closed", "half-open" or "open".
 	BreakerChanged(from, to string)
-	// CacheLookup is one contract looked up in a layer ("hot", "store") with its result
-	// ("hit", "miss", "stale", "revalidating", "error").
-	CacheLookup(layer, result string)
-	// RedisError is a Redis call of op that failed (not one its caller gave up on).
-	RedisError(op string)
 }
 
 // nop is the Observer of those who set none.
@@ -25,5 +20,3 @@ type nop struct{}
 func (nop) UpstreamCall(int, time.Duration) {}
 func (nop) UpstreamRetry()                  {}
 func (nop) BreakerChanged(string, string)   {}
-func (nop) CacheLookup(string, string)      {}
-func (nop) RedisError(string)               {}

@@ -79,7 +79,7 @@ func NewProjection(keep map[string][]string) (*Projection, error) {
 		}
 		kept[t] = append(kept[t], fields...)
 	}
-	// Without its tickets a body is not a history (see decodeHistory): always kept, so that a
+	// Without its tickets a body is not a history (see DecodeHistory): always kept, so that a
 	// projection fails a body exactly when decoding it whole does.
 	kept[historyType] = append(kept[historyType], "tickets")
 	nodes := map[reflect.Type]*projNode{}

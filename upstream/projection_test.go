@@ -124,7 +124,7 @@ func TestPrunedExampleDecodesTheKeptFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	whole, err := c.decodeHistory(demo.ExampleHistory(), "746839")
+	whole, err := c.DecodeHistory(demo.ExampleHistory(), "746839", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestPrunedExampleDecodesTheKeptFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	part, err := c.decodeHistory(pruned, "746839")
+	part, err := c.DecodeHistory(pruned, "746839", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +159,12 @@ func TestSelectedHistoriesOwnTheirValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := c.decodeSelected([]byte(`{"tickets":[{"id":"a-1","subject":"first subject","rawData":{"k":"first"}}]}`), "1", p)
+	first, err := c.DecodeHistory([]byte(`{"tickets":[{"id":"a-1","subject":"first subject","rawData":{"k":"first"}}]}`), "1", p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 20 { // enough decodes to reuse the pooled buffer, whatever the pool does
-		if _, err := c.decodeSelected([]byte(`{"tickets":[{"id":"b-2","subject":"other subject","rawData":{"k":"other"}}]}`), "2", p); err != nil {
+		if _, err := c.DecodeHistory([]byte(`{"tickets":[{"id":"b-2","subject":"other subject","rawData":{"k":"other"}}]}`), "2", p); err != nil {
 			t.Fatal(err)
 		}
 	}

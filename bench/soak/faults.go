@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/enneo-facade/facade/upstream/redisstore"
 )
 
 // event is one line of the fault timeline.
@@ -97,8 +99,9 @@ func parseNodes(s string) []node {
 }
 
 func (in *injector) redis(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second,
-		WriteTimeout: time.Second, MaxRetries: -1, DialerRetries: 1, DisableIdentity: true, Protocol: 2})
+	o := &redis.Options{Addr: addr, Protocol: 2}
+	redisstore.ApplyPolicy(o, 500*time.Millisecond, time.Second)
+	return redis.NewClient(o)
 }
 
 // nodes asks the live nodes, in the order given, for the cluster's view, and returns the first

@@ -184,7 +184,7 @@ func (m *Metrics) Refused(code string) { m.refusals.WithLabelValues(code).Inc() 
 // LoaderBatch implements graph.Observer.
 func (m *Metrics) LoaderBatch(size int) { m.batchSize.Observe(float64(size)) }
 
-// CacheLookup implements graph.Observer and upstream.Observer.
+// CacheLookup implements graph.Observer and cache.Observer.
 func (m *Metrics) CacheLookup(layer, result string) {
 	if c, ok := m.lookupSeries[[2]string{layer, result}]; ok {
 		c.Inc()
@@ -211,7 +211,7 @@ func (m *Metrics) BreakerChanged(_, to string) {
 	m.breaker.Set(map[string]float64{"closed": 0, "half-open": 1, "open": 2}[to])
 }
 
-// RedisError implements upstream.Observer.
+// RedisError implements redisstore.Observer.
 func (m *Metrics) RedisError(op string) { m.redisErrors.WithLabelValues(op).Inc() }
 
 func statusClass(status int) string {

@@ -11,8 +11,8 @@ import (
 // RedisCache keeps the query texts of gqlgen's automatic persisted queries in Redis, by their
 // sha256 hash, so that every replica knows a query once one replica has seen it. Redis trouble
 // never fails a request: an error is a miss or a skipped write, with no retry, and each call is
-// bounded by the caller's context and the client's timeouts (configure the client as
-// upstream's newRedisClient does: MaxRetries -1, short timeouts, ContextTimeoutEnabled).
+// bounded by the caller's context and the client's timeouts (configure the client with
+// redisstore.ApplyPolicy: MaxRetries -1, short timeouts, ContextTimeoutEnabled).
 type RedisCache struct {
 	rdb      redis.UniversalClient
 	prefix   string

@@ -11,13 +11,13 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/enneo-facade/facade/upstream/redisstore"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
-// newTestClient returns a go-redis client for url configured as upstream's newRedisClient
-// configures the facade's (no retries, one dial, ContextTimeoutEnabled, no identity round
+// newTestClient returns a go-redis client for url under the facade's policy
+// (redisstore.ApplyPolicy: no retries, one dial, ContextTimeoutEnabled, no identity round
 // trips), with the given I/O timeout; it is closed when t ends.
 func newTestClient(t *testing.T, url string, ioTimeout time.Duration) *redis.Client {
 	t.Helper()
@@ -25,11 +25,7 @@ func newTestClient(t *testing.T, url string, ioTimeout time.Duration) *redis.Cli
 	if err != nil {
 		t.Fatalf("ParseURL(%q): %v", url, err)
 	}
-	o.MaxRetries, o.DialerRetries = -1, 1
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 5*time.Second, ioTimeout, ioTimeout
-	o.ContextTimeoutEnabled, o.PoolTimeout = true, o.DialTimeout+ioTimeout
-	o.DisableIdentity = true
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	redisstore.ApplyPolicy(o, 5*time.Second, ioTimeout)
 	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/enneo-facade/facade/upstream/redisstore"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -24,20 +24,16 @@ const (
 	short   = 150 * time.Millisecond
 )
 
-// newTestClient returns a client for url set up like the upstream package's (no retries, one
-// dial attempt, the caller's deadline honoured, no extra handshake round trips), with ioTimeout
-// for reads and writes, closed when t ends.
+// newTestClient returns a client for url under the facade's policy (redisstore.ApplyPolicy: no
+// retries, one dial attempt, the caller's deadline honoured, no extra handshake round trips),
+// with ioTimeout for reads and writes, closed when t ends.
 func newTestClient(t *testing.T, url string, ioTimeout time.Duration) *redis.Client {
 	t.Helper()
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatalf("redis.ParseURL: %v", err)
 	}
-	o.MaxRetries, o.DialerRetries = -1, 1
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 250*time.Millisecond, ioTimeout, ioTimeout
-	o.ContextTimeoutEnabled, o.PoolTimeout = true, 250*time.Millisecond+ioTimeout
-	o.DisableIdentity = true
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	redisstore.ApplyPolicy(o, 250*time.Millisecond, ioTimeout)
 	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

@@ -17,6 +17,7 @@ import (
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/tracing"
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
@@ -51,11 +52,11 @@ func TestSpanTree(t *testing.T) {
 	if err := redisotel.InstrumentTracing(store.Client(), redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false), redisotel.WithDialFilter(true)); err != nil {
 		t.Fatal(err)
 	}
-	cache, err := upstream.NewCache(client, store, upstream.CacheOptions{})
+	histories, err := cache.New(client, store, cache.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewServer(tr.Handler(graph.NewHandler(cache, graph.NewAuthenticator("", []byte("k")), graph.Options{
+	api := httptest.NewServer(tr.Handler(graph.NewHandler(histories, graph.NewAuthenticator("", []byte("k")), graph.Options{
 		Spans: tr, Extensions: []graphql.HandlerExtension{tr.Extension(graph.OperationNamer([]string{"ContractTickets"}))},
 	}, slog.New(slog.DiscardHandler))))
 	t.Cleanup(api.Close)
@@ -76,8 +77,8 @@ func TestSpanTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	cache.Flush() // the write behind the answer, and its span
-	api.Close()   // the server span ends with its handler
+	histories.Flush() // the write behind the answer, and its span
+	api.Close()       // the server span ends with its handler
 
 	spans := exporter.GetSpans()
 	byName := map[string]tracetest.SpanStub{}

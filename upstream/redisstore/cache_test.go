@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -44,9 +45,9 @@ func newStubUpstream(t *testing.T) *stubUpstream {
 
 var alice = upstream.Credential{Token: "alice-token", Scope: "scope-alice"}
 
-func mustCache(t *testing.T, u *stubUpstream, store upstream.Store, o upstream.CacheOptions) *upstream.Cache {
+func mustCache(t *testing.T, u *stubUpstream, store cache.Store, o cache.Options) *cache.Cache {
 	t.Helper()
-	c, err := upstream.NewCache(u.client, store, o)
+	c, err := cache.New(u.client, store, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func mustCache(t *testing.T, u *stubUpstream, store upstream.Store, o upstream.C
 }
 
 // one loads id and waits for the cache's write behind.
-func one(t *testing.T, c *upstream.Cache, cred upstream.Credential, id string) upstream.Result {
+func one(t *testing.T, c *cache.Cache, cred upstream.Credential, id string) upstream.Result {
 	t.Helper()
 	r := c.Histories(context.Background(), cred, []string{id}, nil)[0]
 	c.Flush()
@@ -78,7 +79,7 @@ func TestCacheSurvivesRedisTrouble(t *testing.T) {
 	}
 	defer store.Close()
 	u := newStubUpstream(t)
-	c := mustCache(t, u, store, upstream.CacheOptions{HotBytes: 1}) // no hot layer: every load reads Redis
+	c := mustCache(t, u, store, cache.Options{HotBytes: 1}) // no hot layer: every load reads Redis
 	ids := []string{"a", "b"}
 	load := func() []upstream.Result {
 		start := time.Now()
@@ -135,7 +136,7 @@ func TestCacheWithHungRedis(t *testing.T) {
 	}
 	defer store.Close()
 	u := newStubUpstream(t)
-	c := mustCache(t, u, store, upstream.CacheOptions{HotBytes: 1})
+	c := mustCache(t, u, store, cache.Options{HotBytes: 1})
 	for i := range 6 {
 		start := time.Now()
 		r := one(t, c, alice, "1")
@@ -156,7 +157,7 @@ func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
 	for i := range ids {
 		ids[i] = "c" + strconv.Itoa(i)
 	}
-	cold := mustCache(t, u, store, upstream.CacheOptions{})
+	cold := mustCache(t, u, store, cache.Options{})
 	rt := countRoundTrips(t, store)
 	cold.Histories(context.Background(), alice, ids, nil)
 	cold.Flush()
@@ -164,7 +165,7 @@ func TestCacheBatchIsOneRedisRoundTrip(t *testing.T) {
 		t.Errorf("a cold batch of 50 made %d Redis round trips, want 2 (one read, one write)", n)
 	}
 	// Another replica, nothing hot: all 50 from Redis in one round trip, none from upstream.
-	warm := mustCache(t, u, store, upstream.CacheOptions{})
+	warm := mustCache(t, u, store, cache.Options{})
 	before, calls := rt.n.Load(), u.calls.Load()
 	for i, r := range warm.Histories(context.Background(), alice, ids, nil) {
 		if r.Cache != upstream.CacheHit || r.History == nil || *r.History.Tickets[0].ContractID != upstream.ID(ids[i]) {
@@ -224,11 +225,11 @@ func TestInvalidationReachesADeafReplica(t *testing.T) {
 	storeA := mustStore(t, patient(url, prefix), config{})
 	storeB := mustStore(t, patient(url, prefix), config{heartbeat: 100 * time.Millisecond, dialer: dialB})
 	logsB := &syncBuffer{}
-	a, err := upstream.NewCache(client, storeA, upstream.CacheOptions{TTL: time.Minute})
+	a, err := cache.New(client, storeA, cache.Options{TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := upstream.NewCache(client, storeB, upstream.CacheOptions{TTL: time.Minute, Logger: logTo(logsB)})
+	b, err := cache.New(client, storeB, cache.Options{TTL: time.Minute, Logger: logTo(logsB)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestInvalidationReachesADeafReplica(t *testing.T) {
 	subscribers := func() int64 { return storeA.rdb.PubSubNumSub(ctx, storeA.channel).Val()[storeA.channel] }
 	waitFor(t, "both replicas subscribed", func() bool { return subscribers() == 2 })
 
-	get := func(c *upstream.Cache, id string) (string, string) {
+	get := func(c *cache.Cache, id string) (string, string) {
 		t.Helper()
 		r := one(t, c, alice, id)
 		if r.Err != nil {
@@ -251,8 +252,8 @@ func TestInvalidationReachesADeafReplica(t *testing.T) {
 	// B keeps contracts 1 and 2 in process, at version 0.
 	get(b, "1")
 	get(b, "2")
-	if s, cache := get(b, "1"); s != "v0" || cache != upstream.CacheHit {
-		t.Fatalf("B's second read of 1: %s %s, want a v0 hit", s, cache)
+	if s, from := get(b, "1"); s != "v0" || from != upstream.CacheHit {
+		t.Fatalf("B's second read of 1: %s %s, want a v0 hit", s, from)
 	}
 
 	refuse.Store(true)
@@ -273,13 +274,13 @@ func TestInvalidationReachesADeafReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := calls.Load()
-	if s, cache := get(b, "1"); s != "v1" || cache != upstream.CacheMiss || calls.Load() != before+1 {
-		t.Errorf("B's read of 1 after A invalidated it, unheard: %s %s (%d upstream calls), want v1 fetched", s, cache, calls.Load()-before)
+	if s, from := get(b, "1"); s != "v1" || from != upstream.CacheMiss || calls.Load() != before+1 {
+		t.Errorf("B's read of 1 after A invalidated it, unheard: %s %s (%d upstream calls), want v1 fetched", s, from, calls.Load()-before)
 	}
 	// A contract nobody invalidated comes from the store meanwhile, not from the upstream.
 	before = calls.Load()
-	if s, cache := get(b, "2"); s != "v0" || cache != upstream.CacheHit || calls.Load() != before {
-		t.Errorf("B's read of 2 while deaf: %s %s (%d upstream calls), want a v0 hit from the store", s, cache, calls.Load()-before)
+	if s, from := get(b, "2"); s != "v0" || from != upstream.CacheHit || calls.Load() != before {
+		t.Errorf("B's read of 2 while deaf: %s %s (%d upstream calls), want a v0 hit from the store", s, from, calls.Load()-before)
 	}
 
 	// 2 is invalidated unheard too; B then hears again, and must not serve its old 2.
@@ -294,7 +295,7 @@ func TestInvalidationReachesADeafReplica(t *testing.T) {
 	if !b.ChangedSince("3", beforeLoss) || b.ChangedSince("3", time.Now()) {
 		t.Error("B once it hears again: want answers built before it was deaf out of date, and new ones not")
 	}
-	if s, cache := get(b, "2"); s != "v1" || cache != upstream.CacheHit {
-		t.Errorf("B's second read of 2: %s %s, want a v1 hit: B keeps histories in process again", s, cache)
+	if s, from := get(b, "2"); s != "v1" || from != upstream.CacheHit {
+		t.Errorf("B's second read of 2: %s %s, want a v1 hit: B keeps histories in process again", s, from)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -59,13 +60,13 @@ func TestClusterHitsAcrossReplicas(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	u := newStubUpstream(t)
 	var stores [2]*Store
-	var caches [2]*upstream.Cache
+	var caches [2]*cache.Cache
 	for i := range caches {
 		stores[i] = mustStore(t, patient(cl.URL, prefix), config{})
 		if _, ok := stores[i].rdb.(*redis.ClusterClient); !ok {
 			t.Fatalf("the store on %s uses a %T, want a cluster client", cl.URL, stores[i].rdb)
 		}
-		caches[i] = mustCache(t, u, stores[i], upstream.CacheOptions{HotBytes: 1}) // every read goes to Redis
+		caches[i] = mustCache(t, u, stores[i], cache.Options{HotBytes: 1}) // every read goes to Redis
 	}
 	ids := contractIDs(30)
 	if by := mastersOf(t, cl, stores[0], ids); len(by) != 3 {
@@ -165,7 +166,7 @@ func TestClusterBatchAcrossSlots(t *testing.T) {
 		t.Logf("%s serves %d of the %d contracts", m, len(on), len(ids))
 	}
 
-	var entries []upstream.Entry
+	var entries []cache.Entry
 	for i, id := range ids {
 		entries = append(entries, entry(k(id, "scope-a"), []byte("a of "+id), time.Minute))
 		if i%2 == 0 {
@@ -197,8 +198,8 @@ func TestClusterBatchAcrossSlots(t *testing.T) {
 	wantOnePerMaster("SetMany")
 
 	// Every entry, an absent scope of each contract and absent contracts, shuffled.
-	var keys []upstream.EntryKey
-	want := map[upstream.EntryKey][]byte{}
+	var keys []cache.EntryKey
+	want := map[cache.EntryKey][]byte{}
 	for _, e := range entries {
 		keys = append(keys, e.Key)
 		want[e.Key] = e.Value
@@ -243,7 +244,7 @@ func TestClusterInvalidationsAcrossReplicas(t *testing.T) {
 	}
 
 	sub.probe(t, a, "subscribed", 15*time.Second)
-	entries := []upstream.Entry{
+	entries := []cache.Entry{
 		entry(k("42", "scope-a"), []byte("42a"), time.Minute),
 		entry(k("42", "scope-b"), []byte("42b"), time.Minute),
 	}
@@ -254,7 +255,7 @@ func TestClusterInvalidationsAcrossReplicas(t *testing.T) {
 		t.Fatalf("DropContract: %v", err)
 	}
 	expect("42")
-	if vals, err := b.GetMany(ctx, []upstream.EntryKey{k("42", "scope-a"), k("42", "scope-b")}); err != nil || vals[0] != nil || vals[1] != nil {
+	if vals, err := b.GetMany(ctx, []cache.EntryKey{k("42", "scope-a"), k("42", "scope-b")}); err != nil || vals[0] != nil || vals[1] != nil {
 		t.Errorf("other replica's GetMany after DropContract = %q, %v; want nothing", vals, err)
 	}
 
@@ -334,7 +335,7 @@ func TestClusterHungBreakerOpens(t *testing.T) {
 	if _, ok := s.rdb.(*redis.ClusterClient); !ok {
 		t.Fatalf("the store on %s uses a %T, want a cluster client", url, s.rdb)
 	}
-	keys := []upstream.EntryKey{k("1", "a")}
+	keys := []cache.EntryKey{k("1", "a")}
 	for i := range 3 {
 		if _, err := s.GetMany(t.Context(), keys); err == nil || errors.Is(err, ErrUnavailable) {
 			t.Fatalf("GetMany #%d on a hung cluster = %v, want a Redis error", i, err)
@@ -406,11 +407,11 @@ func (tl *timeline) storeCall(err error) {
 
 // recordingStore is a replica's store, with its failed calls on a timeline.
 type recordingStore struct {
-	upstream.Store
+	cache.Store
 	tl *timeline
 }
 
-func (s recordingStore) GetMany(ctx context.Context, keys []upstream.EntryKey) ([][]byte, error) {
+func (s recordingStore) GetMany(ctx context.Context, keys []cache.EntryKey) ([][]byte, error) {
 	start := time.Now()
 	v, err := s.Store.GetMany(ctx, keys)
 	s.tl.add(start, func(c *counts) { c.gets, c.getTook = c.gets+1, c.getTook+time.Since(start) })
@@ -418,7 +419,7 @@ func (s recordingStore) GetMany(ctx context.Context, keys []upstream.EntryKey) (
 	return v, err
 }
 
-func (s recordingStore) SetMany(ctx context.Context, entries []upstream.Entry) error {
+func (s recordingStore) SetMany(ctx context.Context, entries []cache.Entry) error {
 	err := s.Store.SetMany(ctx, entries)
 	s.tl.storeCall(err)
 	return err
@@ -440,12 +441,12 @@ func TestClusterMasterFailover(t *testing.T) {
 	dials := &dialLog{}
 	var (
 		stores [2]*Store
-		caches [2]*upstream.Cache
+		caches [2]*cache.Cache
 	)
 	for i := range caches {
 		// The store's own timeouts and breaker: they are part of what is tested.
 		stores[i] = mustStore(t, Options{URL: cl.URL, Prefix: "efctest:failover:", Logger: logTo(logs)}, config{dialer: dials.dial})
-		caches[i] = mustCache(t, u, recordingStore{stores[i], tl}, upstream.CacheOptions{HotBytes: 1})
+		caches[i] = mustCache(t, u, recordingStore{stores[i], tl}, cache.Options{HotBytes: 1})
 	}
 	// A third replica, idle but for its subscription: it has no calls failing to tell it of
 	// the new slot map.

@@ -21,7 +21,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/sony/gobreaker/v2"
 
-	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 )
 
 // ErrUnavailable is returned, without calling Redis, while a Store's breaker is open after
@@ -52,7 +52,14 @@ type Options struct {
 	// per call, and never values or scopes. Nil discards.
 	Logger *slog.Logger
 	// Observer is told of every failed call (nil: none).
-	Observer upstream.Observer
+	Observer Observer
+}
+
+// Observer is told of the store's failed calls, for metrics. It runs on the call's path: it
+// must be cheap and safe for concurrent use.
+type Observer interface {
+	// RedisError is a Redis call of op that failed (not one its caller gave up on).
+	RedisError(op string)
 }
 
 // config holds what production leaves at its defaults and tests change.
@@ -80,7 +87,7 @@ func (c *config) setDefaults() {
 	}
 }
 
-// Store is an upstream.Store on Redis, shared by the facade's replicas.
+// Store is a cache.Store on Redis, shared by the facade's replicas.
 //
 // Layout: one hash per contract, key Prefix+"c:{"+digest(contractID)+"}", one field per
 // credential scope holding that scope's encoded entry. A contract's entries of every scope are
@@ -103,7 +110,7 @@ type Store struct {
 	dialTimeout time.Duration
 	ioTimeout   time.Duration
 	log         *slog.Logger
-	obs         upstream.Observer
+	obs         Observer
 	life        context.Context // ends with Close, and so does Invalidations
 	end         context.CancelFunc
 	heartbeat   time.Duration // how long a subscription may be silent before it is pinged
@@ -119,7 +126,7 @@ type Store struct {
 	downSince time.Time // the first failure of the current run of failures; zero: none
 }
 
-var _ upstream.Store = (*Store)(nil)
+var _ cache.Store = (*Store)(nil)
 
 // New returns a Store for o. It does not connect, so the facade starts while
 // Redis is down (it then runs degraded and recovers by itself); its error names what is wrong
@@ -301,27 +308,19 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		u.RawQuery = q.Encode()
 	}
 
-	// Each setting below keeps a hung Redis cheap, or drops a round trip from the handshake:
-	//   - no command retries (MaxRetries -1) and a single dial attempt (DialerRetries 1; go-redis
-	//     otherwise dials 5 times with backoff): the breaker, not the client, decides when to try
-	//     again, and a failed cache read is cheaper than a slow one;
-	//   - ContextTimeoutEnabled: a caller's earlier deadline cuts a call short;
-	//   - PoolTimeout about one dial and one I/O: waiting longer for a connection than a call
-	//     may take is pointless;
-	//   - DisableIdentity and disabled maintenance notifications: CLIENT SETINFO and CLIENT
-	//     MAINT_NOTIFICATIONS would add round trips to every new connection, for telemetry and
-	//     for Redis Enterprise's live upgrades, neither of which a cache needs.
-	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	poolTimeout := o.DialTimeout + o.IOTimeout
+	// The policy (ApplyPolicy), set on the node's options and copied to a Sentinel's or a
+	// cluster's, whose clients hand it on to the nodes they connect to.
+	var p redis.Options
+	ApplyPolicy(&p, o.DialTimeout, o.IOTimeout)
 	if sentinel {
 		fo, err := redis.ParseFailoverURL(u.String())
 		if err != nil {
 			return nil, urlError(err)
 		}
-		fo.MaxRetries, fo.DialerRetries = -1, 1
-		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
-		fo.ContextTimeoutEnabled, fo.PoolTimeout = true, poolTimeout
-		fo.DisableIdentity = true
+		fo.MaxRetries, fo.DialerRetries = p.MaxRetries, p.DialerRetries
+		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = p.DialTimeout, p.ReadTimeout, p.WriteTimeout
+		fo.ContextTimeoutEnabled, fo.PoolTimeout = p.ContextTimeoutEnabled, p.PoolTimeout
+		fo.DisableIdentity = p.DisableIdentity // (go-redis turns maintenance notifications off itself)
 		if c.dialer != nil {
 			fo.Dialer = c.dialer
 		}
@@ -332,7 +331,7 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, urlError(err)
 		}
-		co.MaxRetries, co.DialerRetries = -1, 1
+		co.MaxRetries, co.DialerRetries = p.MaxRetries, p.DialerRetries
 		// MaxRedirects also bounds how often a cluster client resends a command to a node it
 		// could not reach, after a backoff from 10 ms doubling: the default 3 made every read
 		// touching a dead master wait about 100 ms before it failed. One is enough for what a
@@ -342,9 +341,9 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		// The slot map is reloaded on errors too (see clusterWatch); a reload at most this old
 		// also catches a failover that no failed call has told of.
 		co.ClusterStateReloadInterval = 2 * time.Second
-		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
-		co.ContextTimeoutEnabled, co.PoolTimeout = true, poolTimeout
-		co.DisableIdentity, co.MaintNotificationsConfig = true, maint
+		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = p.DialTimeout, p.ReadTimeout, p.WriteTimeout
+		co.ContextTimeoutEnabled, co.PoolTimeout = p.ContextTimeoutEnabled, p.PoolTimeout
+		co.DisableIdentity, co.MaintNotificationsConfig = p.DisableIdentity, p.MaintNotificationsConfig
 		if c.dialer != nil {
 			co.Dialer = c.dialer
 		}
@@ -354,14 +353,34 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, urlError(err)
 	}
-	ro.MaxRetries, ro.DialerRetries = -1, 1
-	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = o.DialTimeout, o.IOTimeout, o.IOTimeout
-	ro.ContextTimeoutEnabled, ro.PoolTimeout = true, poolTimeout
-	ro.DisableIdentity, ro.MaintNotificationsConfig = true, maint
+	ApplyPolicy(ro, o.DialTimeout, o.IOTimeout)
 	if c.dialer != nil {
 		ro.Dialer = c.dialer
 	}
 	return redis.NewClient(ro), nil
+}
+
+// ApplyPolicy sets o to the go-redis policy of every client of the facade's Redis: the
+// store's (on one node, a cluster's nodes, a Sentinel's master), and those of tests that need
+// a client set up like the facade's. dialTimeout bounds connecting and ioTimeout each read and
+// each write. Each setting keeps a hung Redis cheap, or drops a round trip from the handshake:
+//   - no command retries (MaxRetries -1) and a single dial attempt (go-redis otherwise dials 5
+//     times with backoff): the breaker, not the client, decides when to try again, and a failed
+//     cache read is cheaper than a slow one;
+//   - ContextTimeoutEnabled: a caller's earlier deadline cuts a call short;
+//   - PoolTimeout one dial and one I/O: waiting longer for a connection than a call may take is
+//     pointless;
+//   - DisableIdentity and disabled maintenance notifications: CLIENT SETINFO and CLIENT
+//     MAINT_NOTIFICATIONS would add round trips to every new connection, for telemetry and for
+//     Redis Enterprise's live upgrades, neither of which a cache needs.
+//
+// The address, credentials, database, TLS and pool size stay as o has them (from a URL).
+func ApplyPolicy(o *redis.Options, dialTimeout, ioTimeout time.Duration) {
+	o.MaxRetries, o.DialerRetries = -1, 1
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
+	o.ContextTimeoutEnabled, o.PoolTimeout = true, dialTimeout+ioTimeout
+	o.DisableIdentity = true
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
 // urlError keeps what is wrong with a URL and drops the URL itself: net/url and go-redis quote
@@ -385,7 +404,7 @@ func (s *Store) hashKey(contractID string) string {
 // an error (Redis down, slow, or skipped by the breaker) it returns a slice of nils of the
 // same length along with the error, so a caller can treat it as "all missing" without a
 // special case.
-func (s *Store) GetMany(ctx context.Context, keys []upstream.EntryKey) ([][]byte, error) {
+func (s *Store) GetMany(ctx context.Context, keys []cache.EntryKey) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -443,8 +462,8 @@ return 1
 // works). Entries with a TTL under a millisecond are skipped: they would expire at once. After
 // Redis lost its script cache (a restart, SCRIPT FLUSH) the entries that met NOSCRIPT are sent
 // again with EVAL, which loads the script: a second round trip, once.
-func (s *Store) SetMany(ctx context.Context, entries []upstream.Entry) error {
-	live := make([]upstream.Entry, 0, len(entries))
+func (s *Store) SetMany(ctx context.Context, entries []cache.Entry) error {
+	live := make([]cache.Entry, 0, len(entries))
 	for _, e := range entries {
 		if e.TTL >= time.Millisecond {
 			live = append(live, e)
@@ -464,8 +483,8 @@ func (s *Store) SetMany(ctx context.Context, entries []upstream.Entry) error {
 }
 
 // set sends one pipeline of script calls, and returns the entries Redis had no script for.
-func (s *Store) set(ctx context.Context, entries []upstream.Entry,
-	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) (noScript []upstream.Entry, err error) {
+func (s *Store) set(ctx context.Context, entries []cache.Entry,
+	run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) (noScript []cache.Entry, err error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(entries))
 	for i, e := range entries {
@@ -520,7 +539,7 @@ func (s *Store) DropContract(ctx context.Context, contractID string) error {
 // Redis cannot be reached.
 //
 // It leaves no goroutine behind: each PubSub is closed before the next, and on return.
-func (s *Store) Invalidations(ctx context.Context, feed upstream.InvalidationFeed) {
+func (s *Store) Invalidations(ctx context.Context, feed cache.InvalidationFeed) {
 	feed.Lost()
 	pause := s.heartbeat / 8
 	for {
@@ -540,7 +559,7 @@ func (s *Store) Invalidations(ctx context.Context, feed upstream.InvalidationFee
 
 // subscribe runs one subscription until it breaks, ctx ends or the store closes, and reports
 // whether it was ever confirmed.
-func (s *Store) subscribe(ctx context.Context, feed upstream.InvalidationFeed) (confirmed bool) {
+func (s *Store) subscribe(ctx context.Context, feed cache.InvalidationFeed) (confirmed bool) {
 	subscribe := s.rdb.Subscribe
 	if s.sharded {
 		subscribe = s.rdb.SSubscribe

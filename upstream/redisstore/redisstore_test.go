@@ -15,7 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
@@ -27,12 +27,12 @@ func newTestStore(t *testing.T) *Store {
 }
 
 // k and entry spell the store's key and entry types briefly.
-func k(contractID, scope string) upstream.EntryKey {
-	return upstream.EntryKey{ContractID: contractID, Scope: scope}
+func k(contractID, scope string) cache.EntryKey {
+	return cache.EntryKey{ContractID: contractID, Scope: scope}
 }
 
-func entry(key upstream.EntryKey, value []byte, ttl time.Duration) upstream.Entry {
-	return upstream.Entry{Key: key, Value: value, TTL: ttl}
+func entry(key cache.EntryKey, value []byte, ttl time.Duration) cache.Entry {
+	return cache.Entry{Key: key, Value: value, TTL: ttl}
 }
 
 // patient returns options with generous timeouts, for tests of what the store does rather than
@@ -102,7 +102,7 @@ func countRoundTrips(t *testing.T, s *Store) *roundTrips {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	if _, err := s.GetMany(t.Context(), []upstream.EntryKey{k("warm-up", "warm-up")}); err != nil {
+	if _, err := s.GetMany(t.Context(), []cache.EntryKey{k("warm-up", "warm-up")}); err != nil {
 		t.Fatalf("GetMany: %v", err)
 	}
 	r := &roundTrips{}
@@ -136,7 +136,7 @@ func waitSubscribed(t *testing.T, s *Store) {
 
 func TestStoreGetManyAbsent(t *testing.T) {
 	s := mustStore(t, patient(redistest.Start(t), redistest.Prefix(t)), config{})
-	keys := []upstream.EntryKey{k("1", "a"), k("2", "b"), k("1", "b")}
+	keys := []cache.EntryKey{k("1", "a"), k("2", "b"), k("1", "b")}
 	got, err := s.GetMany(t.Context(), keys)
 	if err != nil {
 		t.Fatalf("GetMany: %v", err)
@@ -163,7 +163,7 @@ func TestStoreGetManyAbsent(t *testing.T) {
 func TestStoreRoundTrip(t *testing.T) {
 	s := mustStore(t, patient(redistest.Start(t), redistest.Prefix(t)), config{})
 	ctx := t.Context()
-	entries := []upstream.Entry{
+	entries := []cache.Entry{
 		entry(k("100", "scope-a"), []byte("a100"), time.Minute),
 		entry(k("100", "scope-b"), []byte("b100"), time.Minute),
 		entry(k("200", "scope-a"), []byte{0, 1, 0xfe, 0xff, '\r', '\n'}, time.Minute), // binary-safe
@@ -183,7 +183,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Errorf("SetMany of %d entries made %d round trips, want 1", len(entries), n)
 	}
 
-	keys := []upstream.EntryKey{
+	keys := []cache.EntryKey{
 		k("300", "scope-b"), k("100", "scope-a"), k("100", "scope-c"), k("200", "scope-a"),
 		k("200", "scope-b"), k("100", "scope-b"), k("400", "scope-a"),
 	}
@@ -203,10 +203,10 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 
 	// An entry too short-lived to store is skipped, not an error.
-	if err := s.SetMany(ctx, []upstream.Entry{entry(k("500", "scope-a"), []byte("v"), 0)}); err != nil {
+	if err := s.SetMany(ctx, []cache.Entry{entry(k("500", "scope-a"), []byte("v"), 0)}); err != nil {
 		t.Errorf("SetMany with TTL 0: %v", err)
 	}
-	if got, _ := s.GetMany(ctx, []upstream.EntryKey{k("500", "scope-a")}); got[0] != nil {
+	if got, _ := s.GetMany(ctx, []cache.EntryKey{k("500", "scope-a")}); got[0] != nil {
 		t.Errorf("entry with TTL 0 was stored: %q", got[0])
 	}
 }
@@ -216,14 +216,14 @@ func TestStoreTTL(t *testing.T) {
 	ctx := t.Context()
 
 	short := k("1", "scope-a")
-	if err := s.SetMany(ctx, []upstream.Entry{entry(short, []byte("v"), 200*time.Millisecond)}); err != nil {
+	if err := s.SetMany(ctx, []cache.Entry{entry(short, []byte("v"), 200*time.Millisecond)}); err != nil {
 		t.Fatalf("SetMany: %v", err)
 	}
-	if got, err := s.GetMany(ctx, []upstream.EntryKey{short}); err != nil || got[0] == nil {
+	if got, err := s.GetMany(ctx, []cache.EntryKey{short}); err != nil || got[0] == nil {
 		t.Fatalf("GetMany right after SetMany = %q, %v; want the value", got, err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		got, err := s.GetMany(ctx, []upstream.EntryKey{short})
+		got, err := s.GetMany(ctx, []cache.EntryKey{short})
 		if err != nil {
 			t.Fatalf("GetMany: %v", err)
 		}
@@ -255,7 +255,7 @@ func TestStoreTTL(t *testing.T) {
 		{"scope-c", 2 * time.Hour, 119 * time.Minute},         // extended
 	}
 	for _, st := range steps {
-		if err := s.SetMany(ctx, []upstream.Entry{entry(k("2", st.scope), []byte(st.scope), st.ttl)}); err != nil {
+		if err := s.SetMany(ctx, []cache.Entry{entry(k("2", st.scope), []byte(st.scope), st.ttl)}); err != nil {
 			t.Fatalf("SetMany: %v", err)
 		}
 		if got := ttl(); got <= st.atLeast {
@@ -269,7 +269,7 @@ func TestStoreBoundsScopesPerContract(t *testing.T) {
 	ctx := t.Context()
 	for i := range 5 {
 		e := entry(k("1", fmt.Sprintf("scope-%d", i)), []byte{byte(i)}, time.Minute)
-		if err := s.SetMany(ctx, []upstream.Entry{e}); err != nil {
+		if err := s.SetMany(ctx, []cache.Entry{e}); err != nil {
 			t.Fatalf("SetMany: %v", err)
 		}
 	}
@@ -281,7 +281,7 @@ func TestStoreBoundsScopesPerContract(t *testing.T) {
 		t.Fatalf("after 5 scopes with a cap of 3: fields %v, want 3 including the newest", fields)
 	}
 	// Rewriting a scope that is there evicts nothing.
-	if err := s.SetMany(ctx, []upstream.Entry{entry(k("1", "scope-4"), []byte("new"), time.Minute)}); err != nil {
+	if err := s.SetMany(ctx, []cache.Entry{entry(k("1", "scope-4"), []byte("new"), time.Minute)}); err != nil {
 		t.Fatalf("SetMany: %v", err)
 	}
 	if after, _ := s.rdb.HKeys(ctx, s.hashKey("1")).Result(); len(after) != 3 {
@@ -302,13 +302,13 @@ func TestStoreReloadsScriptAfterFlush(t *testing.T) {
 		}
 		rt.n.Store(0)
 		v := []byte(fmt.Sprint("value ", i))
-		if err := s.SetMany(ctx, []upstream.Entry{entry(k("1", "a"), v, time.Minute), entry(k("2", "a"), v, time.Minute)}); err != nil {
+		if err := s.SetMany(ctx, []cache.Entry{entry(k("1", "a"), v, time.Minute), entry(k("2", "a"), v, time.Minute)}); err != nil {
 			t.Fatalf("SetMany #%d: %v", i, err)
 		}
 		if n := rt.n.Load(); n != wantTrips {
 			t.Errorf("SetMany #%d made %d round trips, want %d", i, n, wantTrips)
 		}
-		got, err := s.GetMany(ctx, []upstream.EntryKey{k("1", "a"), k("2", "a")})
+		got, err := s.GetMany(ctx, []cache.EntryKey{k("1", "a"), k("2", "a")})
 		if err != nil || !bytes.Equal(got[0], v) || !bytes.Equal(got[1], v) {
 			t.Errorf("GetMany after SetMany #%d = %q, %v; want %q twice", i, got, err, v)
 		}
@@ -331,7 +331,7 @@ func TestStoreDropContract(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitSubscribed(t, s)
 
-	entries := []upstream.Entry{
+	entries := []cache.Entry{
 		entry(k("1", "a"), []byte("1a"), time.Minute),
 		entry(k("1", "b"), []byte("1b"), time.Minute),
 		entry(k("2", "a"), []byte("2a"), time.Minute),
@@ -343,7 +343,7 @@ func TestStoreDropContract(t *testing.T) {
 	if err := s.DropContract(ctx, "1"); err != nil {
 		t.Fatalf("DropContract: %v", err)
 	}
-	vals, err := s.GetMany(ctx, []upstream.EntryKey{k("1", "a"), k("1", "b"), k("2", "a"), k("10", "a")})
+	vals, err := s.GetMany(ctx, []cache.EntryKey{k("1", "a"), k("1", "b"), k("2", "a"), k("10", "a")})
 	if err != nil {
 		t.Fatalf("GetMany: %v", err)
 	}
@@ -403,8 +403,8 @@ func TestStoreHungRedis(t *testing.T) {
 	s := mustStore(t, Options{URL: url, Prefix: "efctest:hung:", Logger: logTo(logs)},
 		config{coolDown: time.Hour, dialer: countingDialer(&dials)})
 	ctx := t.Context()
-	keys := []upstream.EntryKey{k("1", "secret-scope")}
-	entries := []upstream.Entry{entry(keys[0], []byte("secret-value"), time.Minute)}
+	keys := []cache.EntryKey{k("1", "secret-scope")}
+	entries := []cache.Entry{entry(keys[0], []byte("secret-value"), time.Minute)}
 
 	// Each call gives up by itself (its timeouts) and fails; three open the breaker.
 	vals, err := s.GetMany(ctx, keys)
@@ -464,7 +464,7 @@ func TestStoreHungRedis(t *testing.T) {
 
 func TestStoreCallerCancelIsNoFailure(t *testing.T) {
 	s := mustStore(t, Options{URL: redistest.Blackhole(t), Prefix: "efctest:cancel:"}, config{coolDown: time.Hour})
-	keys := []upstream.EntryKey{k("1", "a")}
+	keys := []cache.EntryKey{k("1", "a")}
 
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -508,17 +508,17 @@ func TestStoreRecoversAfterOutage(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitSubscribed(t, s)
 
-	if err := s.SetMany(ctx, []upstream.Entry{entry(key, []byte("v"), time.Minute)}); err != nil {
+	if err := s.SetMany(ctx, []cache.Entry{entry(key, []byte("v"), time.Minute)}); err != nil {
 		t.Fatalf("SetMany: %v", err)
 	}
 
 	stop()
 	for i := range 3 {
-		if _, err := s.GetMany(ctx, []upstream.EntryKey{key}); err == nil || errors.Is(err, ErrUnavailable) {
+		if _, err := s.GetMany(ctx, []cache.EntryKey{key}); err == nil || errors.Is(err, ErrUnavailable) {
 			t.Fatalf("GetMany #%d with Redis stopped = %v, want a Redis error", i, err)
 		}
 	}
-	if _, err := s.GetMany(ctx, []upstream.EntryKey{key}); !errors.Is(err, ErrUnavailable) {
+	if _, err := s.GetMany(ctx, []cache.EntryKey{key}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("GetMany after 3 failures = %v, want ErrUnavailable", err)
 	}
 	if got := s.Status(); got != "degraded" {
@@ -531,14 +531,14 @@ func TestStoreRecoversAfterOutage(t *testing.T) {
 	cancelled, cancelNow := context.WithCancel(ctx)
 	cancelNow()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := s.GetMany(cancelled, []upstream.EntryKey{key}); !errors.Is(err, ErrUnavailable) {
+		if _, err := s.GetMany(cancelled, []cache.EntryKey{key}); !errors.Is(err, ErrUnavailable) {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the breaker did not half-open within 10s of a 200ms cool-down")
 		}
 	}
-	_, err := s.GetMany(ctx, []upstream.EntryKey{key})
+	_, err := s.GetMany(ctx, []cache.EntryKey{key})
 	if errors.Is(err, ErrUnavailable) {
 		t.Fatal("the call after an abandoned probe was refused: the probe's turn did not pass on")
 	}
@@ -546,7 +546,7 @@ func TestStoreRecoversAfterOutage(t *testing.T) {
 	// waits another cool-down, so try a few.
 	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		_, err = s.GetMany(ctx, []upstream.EntryKey{key})
+		_, err = s.GetMany(ctx, []cache.EntryKey{key})
 	}
 	if err != nil {
 		t.Fatalf("GetMany after Redis came back: %v", err)
@@ -554,10 +554,10 @@ func TestStoreRecoversAfterOutage(t *testing.T) {
 	if got := s.Status(); got != "ok" {
 		t.Errorf("Status() after recovery = %q, want ok", got)
 	}
-	if err := s.SetMany(ctx, []upstream.Entry{entry(key, []byte("after"), time.Minute)}); err != nil {
+	if err := s.SetMany(ctx, []cache.Entry{entry(key, []byte("after"), time.Minute)}); err != nil {
 		t.Fatalf("SetMany after recovery: %v", err)
 	}
-	if vals, err := s.GetMany(ctx, []upstream.EntryKey{key}); err != nil || string(vals[0]) != "after" {
+	if vals, err := s.GetMany(ctx, []cache.EntryKey{key}); err != nil || string(vals[0]) != "after" {
 		t.Errorf("GetMany after recovery = %q, %v; want after", vals, err)
 	}
 
@@ -647,18 +647,18 @@ func TestStoreThroughSentinel(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	key := upstream.EntryKey{ContractID: "746839", Scope: "scope-a"}
-	if err := s.SetMany(ctx, []upstream.Entry{{Key: key, Value: []byte("entry"), TTL: time.Minute}}); err != nil {
+	key := cache.EntryKey{ContractID: "746839", Scope: "scope-a"}
+	if err := s.SetMany(ctx, []cache.Entry{{Key: key, Value: []byte("entry"), TTL: time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.GetMany(ctx, []upstream.EntryKey{key, {ContractID: "other", Scope: "scope-a"}})
+	got, err := s.GetMany(ctx, []cache.EntryKey{key, {ContractID: "other", Scope: "scope-a"}})
 	if err != nil || string(got[0]) != "entry" || got[1] != nil {
 		t.Fatalf("GetMany = %q, %v; want the entry and a miss", got, err)
 	}
 	if err := s.DropContract(ctx, key.ContractID); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.GetMany(ctx, []upstream.EntryKey{key}); err != nil || got[0] != nil {
+	if got, err := s.GetMany(ctx, []cache.EntryKey{key}); err != nil || got[0] != nil {
 		t.Fatalf("after DropContract: %q, %v; want a miss", got, err)
 	}
 }

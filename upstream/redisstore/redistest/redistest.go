@@ -158,7 +158,9 @@ func rawPing(addr string) error {
 }
 
 // ping sends one PING through a short-lived client with short timeouts, so probing a port where
-// nothing listens (or something else does) costs little.
+// nothing listens (or something else does) costs little. It is a probe, not a client of the
+// facade's (redisstore.ApplyPolicy, which this package, imported by redisstore's own tests,
+// cannot use): its context bounds it, go-redis' dial attempts included.
 func ping(u string) error {
 	opt, err := redis.ParseURL(u)
 	if err != nil {
@@ -168,7 +170,6 @@ func ping(u string) error {
 	opt.ReadTimeout = time.Second
 	opt.WriteTimeout = time.Second
 	opt.MaxRetries = -1
-	opt.DialerRetries = 1
 	opt.DisableIdentity = true
 	c := redis.NewClient(opt)
 	defer c.Close()

@@ -1,10 +1,10 @@
-package upstream_test
+package cache_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/enneo-facade/facade/upstream"
+	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/redisstore"
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
@@ -12,7 +12,7 @@ import (
 // The cache's behaviours run against a real Redis too: a Redis store under a prefix of the
 // test's own, with timeouts generous enough that a loaded machine turns no hit into a miss.
 func init() {
-	upstream.StoreKinds["redis"] = func(t *testing.T) upstream.Store {
+	cache.StoreKinds["redis"] = func(t *testing.T) cache.Store {
 		t.Helper()
 		s, err := redisstore.New(redisstore.Options{URL: redistest.Start(t), Prefix: redistest.Prefix(t),
 			DialTimeout: 5 * time.Second, IOTimeout: 5 * time.Second})

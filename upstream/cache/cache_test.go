@@ -1,4 +1,4 @@
-package upstream
+package cache
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/demo"
 )
 
@@ -28,7 +29,7 @@ type stubUpstream struct {
 	mode   atomic.Value // "ok", "404", "500", "401", "403", "429", "hang", "garbage"
 	delay  time.Duration
 	srv    *httptest.Server
-	client *Client
+	client *upstream.Client
 }
 
 func newStubUpstream(t *testing.T, delay time.Duration) *stubUpstream {
@@ -57,7 +58,7 @@ func newStubUpstream(t *testing.T, delay time.Duration) *stubUpstream {
 		}
 	}))
 	t.Cleanup(u.srv.Close)
-	c, err := New(Options{BaseURL: u.srv.URL, Timeout: 300 * time.Millisecond, Resilience: Resilience{Retries: -1}}) // one call per load, for counting
+	c, err := upstream.New(upstream.Options{BaseURL: u.srv.URL, Timeout: 300 * time.Millisecond, Resilience: upstream.Resilience{Retries: -1}}) // one call per load, for counting
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +66,16 @@ func newStubUpstream(t *testing.T, delay time.Duration) *stubUpstream {
 	return u
 }
 
+// The client is what the cache decorates.
+var _ Upstream = (*upstream.Client)(nil)
+
 var (
-	alice = Credential{Token: "alice-token", Scope: "scope-alice"}
-	bob   = Credential{Token: "bob-token", Scope: "scope-bob"}
+	alice = upstream.Credential{Token: "alice-token", Scope: "scope-alice"}
+	bob   = upstream.Credential{Token: "bob-token", Scope: "scope-bob"}
 )
 
 // storeKinds are the stores every cache behaviour is tested against; redis_test.go adds the
-// Redis store from outside the package, since upstream/redisstore imports upstream.
+// Redis store from outside the package, since upstream/redisstore imports this one.
 var storeKinds = map[string]func(t *testing.T) Store{
 	"memory": func(t *testing.T) Store { return NewMemoryStore(8 << 20) },
 }
@@ -82,9 +86,9 @@ func forEachStore(t *testing.T, test func(t *testing.T, newStore func(t *testing
 	}
 }
 
-func mustCache(t *testing.T, u *stubUpstream, store Store, o CacheOptions) *Cache {
+func mustCache(t *testing.T, u *stubUpstream, store Store, o Options) *Cache {
 	t.Helper()
-	c, err := NewCache(u.client, store, o)
+	c, err := New(u.client, store, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +96,14 @@ func mustCache(t *testing.T, u *stubUpstream, store Store, o CacheOptions) *Cach
 }
 
 // one loads id and waits for the cache's write behind, so that what it stored is visible.
-func one(t *testing.T, c *Cache, cred Credential, id string) Result {
+func one(t *testing.T, c *Cache, cred upstream.Credential, id string) upstream.Result {
 	t.Helper()
 	r := c.Histories(context.Background(), cred, []string{id}, nil)[0]
 	c.Flush()
 	return r
 }
 
-func subject(r Result) string {
+func subject(r upstream.Result) string {
 	if r.History == nil || len(r.History.Tickets) == 0 || r.History.Tickets[0].Subject == nil {
 		return ""
 	}
@@ -110,16 +114,16 @@ func TestCacheHitMiss(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
 		u := newStubUpstream(t, 0)
 		store := newStore(t)
-		c := mustCache(t, u, store, CacheOptions{})
-		if r := one(t, c, alice, "1"); r.Err != nil || r.Cache != CacheMiss || subject(r) != "ticket of alice-token" {
+		c := mustCache(t, u, store, Options{})
+		if r := one(t, c, alice, "1"); r.Err != nil || r.Cache != upstream.CacheMiss || subject(r) != "ticket of alice-token" {
 			t.Fatalf("first = %+v, want a miss with alice's ticket", r)
 		}
-		if r := one(t, c, alice, "1"); r.Cache != CacheHit || subject(r) != "ticket of alice-token" {
+		if r := one(t, c, alice, "1"); r.Cache != upstream.CacheHit || subject(r) != "ticket of alice-token" {
 			t.Errorf("second = %+v, want a hit", r)
 		}
 		// Another replica on the same store: a hit from the store, decoded there.
-		other := mustCache(t, u, store, CacheOptions{})
-		if r := one(t, other, alice, "1"); r.Cache != CacheHit || subject(r) != "ticket of alice-token" ||
+		other := mustCache(t, u, store, Options{})
+		if r := one(t, other, alice, "1"); r.Cache != upstream.CacheHit || subject(r) != "ticket of alice-token" ||
 			r.History.Tickets[0].CreatedAt.Location().String() != "Europe/Berlin" {
 			t.Errorf("other replica = %+v, want a decoded hit", r)
 		}
@@ -127,7 +131,7 @@ func TestCacheHitMiss(t *testing.T) {
 			t.Errorf("upstream calls = %d, want 1", n)
 		}
 		// Another scope never sees alice's entry.
-		if r := one(t, c, bob, "1"); r.Cache != CacheMiss || subject(r) != "ticket of bob-token" {
+		if r := one(t, c, bob, "1"); r.Cache != upstream.CacheMiss || subject(r) != "ticket of bob-token" {
 			t.Errorf("bob = %+v, want a miss with bob's ticket", r)
 		}
 	})
@@ -136,12 +140,12 @@ func TestCacheHitMiss(t *testing.T) {
 func TestCacheExpiryAndStale(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
 		u := newStubUpstream(t, 0)
-		c := mustCache(t, u, newStore(t), CacheOptions{TTL: 100 * time.Millisecond, StaleTTL: time.Minute})
+		c := mustCache(t, u, newStore(t), Options{TTL: 100 * time.Millisecond, StaleTTL: time.Minute})
 		one(t, c, alice, "1")
 		time.Sleep(150 * time.Millisecond) // past TTL and its 10% jitter
 
 		// Healthy upstream: an expired entry is not served, the upstream is asked.
-		if r := one(t, c, alice, "1"); r.Cache != CacheMiss {
+		if r := one(t, c, alice, "1"); r.Cache != upstream.CacheMiss {
 			t.Errorf("after expiry = %+v, want a miss", r)
 		}
 		if n := u.calls.Load(); n != 2 {
@@ -153,7 +157,7 @@ func TestCacheExpiryAndStale(t *testing.T) {
 		for _, mode := range []string{"500", "429", "hang", "garbage"} {
 			u.mode.Store(mode)
 			r := one(t, c, alice, "1")
-			if r.Err != nil || r.Cache != CacheStale || subject(r) != "ticket of alice-token" || r.Age < 150*time.Millisecond {
+			if r.Err != nil || r.Cache != upstream.CacheStale || subject(r) != "ticket of alice-token" || r.Age < 150*time.Millisecond {
 				t.Errorf("upstream %s: %+v, want the stale entry", mode, r)
 			}
 		}
@@ -170,7 +174,7 @@ func TestCacheExpiryAndStale(t *testing.T) {
 func TestCacheStoresOnlySuccessAndNotFound(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
 		u := newStubUpstream(t, 0)
-		c := mustCache(t, u, newStore(t), CacheOptions{})
+		c := mustCache(t, u, newStore(t), Options{})
 		for _, mode := range []string{"500", "401", "403", "429", "hang", "garbage"} {
 			u.mode.Store(mode)
 			before := u.calls.Load()
@@ -187,8 +191,8 @@ func TestCacheStoresOnlySuccessAndNotFound(t *testing.T) {
 		u.mode.Store("404")
 		before := u.calls.Load()
 		for range 3 {
-			if r := one(t, c, alice, "gone"); !errors.Is(r.Err, ErrNotFound) {
-				t.Errorf("404: err = %v, want ErrNotFound", r.Err)
+			if r := one(t, c, alice, "gone"); !errors.Is(r.Err, upstream.ErrNotFound) {
+				t.Errorf("404: err = %v, want upstream.ErrNotFound", r.Err)
 			}
 		}
 		if n := u.calls.Load() - before; n != 1 {
@@ -203,12 +207,12 @@ func TestCacheStoresOnlySuccessAndNotFound(t *testing.T) {
 
 func TestCacheNotFoundIsBrief(t *testing.T) {
 	u := newStubUpstream(t, 0)
-	c := mustCache(t, u, NewMemoryStore(1<<20), CacheOptions{TTL: time.Hour, NotFoundTTL: 100 * time.Millisecond})
+	c := mustCache(t, u, NewMemoryStore(1<<20), Options{TTL: time.Hour, NotFoundTTL: 100 * time.Millisecond})
 	u.mode.Store("404")
 	one(t, c, alice, "gone")
 	u.mode.Store("ok")
 	time.Sleep(150 * time.Millisecond)
-	if r := one(t, c, alice, "gone"); r.Err != nil || r.Cache != CacheMiss {
+	if r := one(t, c, alice, "gone"); r.Err != nil || r.Cache != upstream.CacheMiss {
 		t.Errorf("after the 404 expired: %+v, want the new history", r)
 	}
 }
@@ -218,7 +222,7 @@ func TestCacheEncryption(t *testing.T) {
 		u := newStubUpstream(t, 0)
 		store := newStore(t)
 		key := bytes.Repeat([]byte{7}, 32)
-		c := mustCache(t, u, store, CacheOptions{EncryptionKey: key})
+		c := mustCache(t, u, store, Options{EncryptionKey: key})
 		one(t, c, alice, "1")
 
 		raw, err := store.GetMany(context.Background(), []EntryKey{{"1", alice.Scope}})
@@ -229,19 +233,19 @@ func TestCacheEncryption(t *testing.T) {
 			t.Errorf("stored value is not sealed")
 		}
 		// Round trip through another replica with the same key.
-		if r := one(t, mustCache(t, u, store, CacheOptions{EncryptionKey: key}), alice, "1"); r.Cache != CacheHit {
+		if r := one(t, mustCache(t, u, store, Options{EncryptionKey: key}), alice, "1"); r.Cache != upstream.CacheHit {
 			t.Errorf("same key = %+v, want a hit", r)
 		}
 		// Without the key, or with another one, the value is unreadable: a miss.
-		for _, o := range []CacheOptions{{}, {EncryptionKey: bytes.Repeat([]byte{8}, 32)}} {
-			if r := one(t, mustCache(t, u, store, o), alice, "1"); r.Cache != CacheMiss {
+		for _, o := range []Options{{}, {EncryptionKey: bytes.Repeat([]byte{8}, 32)}} {
+			if r := one(t, mustCache(t, u, store, o), alice, "1"); r.Cache != upstream.CacheMiss {
 				t.Errorf("other key %v = %+v, want a miss", o.EncryptionKey != nil, r)
 			}
 		}
 		// Alice's value moved under bob's key fails to open: bob gets his own data.
 		store.SetMany(context.Background(), []Entry{{Key: EntryKey{"9", bob.Scope}, Value: raw[0], TTL: time.Minute}})
-		fresh := mustCache(t, u, store, CacheOptions{EncryptionKey: key})
-		if r := one(t, fresh, bob, "9"); r.Cache != CacheMiss || subject(r) != "ticket of bob-token" {
+		fresh := mustCache(t, u, store, Options{EncryptionKey: key})
+		if r := one(t, fresh, bob, "9"); r.Cache != upstream.CacheMiss || subject(r) != "ticket of bob-token" {
 			t.Errorf("moved value = %+v, want a miss and bob's data", r)
 		}
 	})
@@ -251,9 +255,9 @@ func TestCacheInvalidate(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
 		u := newStubUpstream(t, 0)
 		store := newStore(t)
-		c := mustCache(t, u, store, CacheOptions{})
-		replica := mustCache(t, u, store, CacheOptions{})
-		for _, cred := range []Credential{alice, bob} {
+		c := mustCache(t, u, store, Options{})
+		replica := mustCache(t, u, store, Options{})
+		for _, cred := range []upstream.Credential{alice, bob} {
 			one(t, c, cred, "x")
 			one(t, c, cred, "y")
 			one(t, replica, cred, "x") // now hot in the replica too
@@ -262,11 +266,11 @@ func TestCacheInvalidate(t *testing.T) {
 		if err := c.Invalidate(context.Background(), "x"); err != nil {
 			t.Fatal(err)
 		}
-		for _, cred := range []Credential{alice, bob} {
-			if r := one(t, c, cred, "x"); r.Cache != CacheMiss {
+		for _, cred := range []upstream.Credential{alice, bob} {
+			if r := one(t, c, cred, "x"); r.Cache != upstream.CacheMiss {
 				t.Errorf("%s after invalidation: %s, want a miss", cred.Scope, r.Cache)
 			}
-			if r := one(t, c, cred, "y"); r.Cache != CacheHit {
+			if r := one(t, c, cred, "y"); r.Cache != upstream.CacheHit {
 				t.Errorf("%s other contract: %s, want a hit", cred.Scope, r.Cache)
 			}
 		}
@@ -279,7 +283,7 @@ func TestCacheInvalidate(t *testing.T) {
 func TestCacheStampede(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
 		u := newStubUpstream(t, 50*time.Millisecond)
-		c := mustCache(t, u, newStore(t), CacheOptions{})
+		c := mustCache(t, u, newStore(t), Options{})
 		var wg sync.WaitGroup
 		var bad atomic.Int64
 		for range 200 {
@@ -326,11 +330,11 @@ func (g *gatedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func newGatedCache(t *testing.T) (*Cache, *gatedTransport) {
 	t.Helper()
 	tr := &gatedTransport{release: make(chan struct{})}
-	client, err := New(Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
+	client, err := upstream.New(upstream.Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewCache(client, NewMemoryStore(1<<20), CacheOptions{})
+	c, err := New(client, NewMemoryStore(1<<20), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +347,7 @@ func TestCacheCancelledCallerDoesNotCancelOthers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, tr := newGatedCache(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		first, second := make(chan Result, 1), make(chan Result, 1)
+		first, second := make(chan upstream.Result, 1), make(chan upstream.Result, 1)
 		go func() { first <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
 		synctest.Wait() // the call is under way
 		go func() { second <- c.Histories(context.Background(), alice, []string{"1"}, nil)[0] }()
@@ -369,7 +373,7 @@ func TestCacheLastCallerGoneCancelsTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, tr := newGatedCache(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan Result, 1)
+		done := make(chan upstream.Result, 1)
 		go func() { done <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
 		synctest.Wait()
 		cancel()
@@ -383,14 +387,14 @@ func TestCacheLastCallerGoneCancelsTheCall(t *testing.T) {
 
 func TestCacheRefusesWithoutCalling(t *testing.T) {
 	u := newStubUpstream(t, 0)
-	c := mustCache(t, u, NewMemoryStore(1<<20), CacheOptions{})
-	res := c.Histories(context.Background(), Credential{}, []string{"1"}, nil)
-	if !errors.Is(res[0].Err, ErrNoCredential) {
-		t.Errorf("no token: %v, want ErrNoCredential", res[0].Err)
+	c := mustCache(t, u, NewMemoryStore(1<<20), Options{})
+	res := c.Histories(context.Background(), upstream.Credential{}, []string{"1"}, nil)
+	if !errors.Is(res[0].Err, upstream.ErrNoCredential) {
+		t.Errorf("no token: %v, want upstream.ErrNoCredential", res[0].Err)
 	}
 	res = c.Histories(context.Background(), alice, []string{"../x"}, nil)
-	if !errors.Is(res[0].Err, ErrInvalidID) {
-		t.Errorf("bad id: %v, want ErrInvalidID", res[0].Err)
+	if !errors.Is(res[0].Err, upstream.ErrInvalidID) {
+		t.Errorf("bad id: %v, want upstream.ErrInvalidID", res[0].Err)
 	}
 	if n := u.calls.Load(); n != 0 {
 		t.Errorf("upstream calls = %d, want 0", n)
@@ -412,10 +416,18 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 	}
 }
 
+// fiveExampleTickets is the load benchmark's history, as upstream's benchmarks build it: the
+// example ticket five times, as indented as the example (53 KB).
+func fiveExampleTickets() []byte {
+	ex := demo.ExampleHistory()
+	ticket := ex[bytes.IndexByte(ex, '[')+1 : bytes.LastIndexByte(ex, ']')]
+	return []byte(`{"tickets":[` + strings.Repeat(string(ticket)+",", 4) + string(ticket) + `]}`)
+}
+
 // TestDecodedCostIsAnUpperBound holds the hot layer's byte bound to what it claims: the heap
 // that decoded histories keep alive, measured, stays within decodedCost of their bodies.
 func TestDecodedCostIsAnUpperBound(t *testing.T) {
-	c, err := New(Options{BaseURL: "http://upstream.invalid"})
+	c, err := upstream.New(upstream.Options{BaseURL: "http://upstream.invalid"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,12 +438,12 @@ func TestDecodedCostIsAnUpperBound(t *testing.T) {
 	}
 	for name, body := range map[string][]byte{"demo": demoBody, "five example tickets": compact.Bytes(), "pretty": fiveExampleTickets()} {
 		const n = 50
-		keep := make([]*History, n)
+		keep := make([]*upstream.History, n)
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for i := range keep {
-			if keep[i], err = c.decodeHistory(body, "1"); err != nil {
+			if keep[i], err = c.DecodeHistory(body, "1", nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -451,36 +463,36 @@ func TestSelectedFetchCachesTheWholeHistory(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
 		u := newStubUpstream(t, 0)
 		store := newStore(t)
-		onlyIDs, err := NewProjection(map[string][]string{"Ticket": {"id"}})
+		onlyIDs, err := upstream.NewProjection(map[string][]string{"Ticket": {"id"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := mustCache(t, u, store, CacheOptions{})
+		c := mustCache(t, u, store, Options{})
 		r := c.Histories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
 		c.Flush()
-		if r.Err != nil || r.Cache != CacheMiss || len(r.History.Tickets) != 1 || r.History.Tickets[0].ID == nil {
+		if r.Err != nil || r.Cache != upstream.CacheMiss || len(r.History.Tickets) != 1 || r.History.Tickets[0].ID == nil {
 			t.Fatalf("selected fetch = %+v", r)
 		}
 		if subject(r) != "" {
 			t.Errorf("the projection leaves the subject out, yet it came back: %q", subject(r))
 		}
 		hot := c.Histories(context.Background(), alice, []string{"7"}, onlyIDs)[0]
-		if hot.Cache != CacheHit || subject(hot) != "ticket of alice-token" {
+		if hot.Cache != upstream.CacheHit || subject(hot) != "ticket of alice-token" {
 			t.Errorf("hot hit = %s %q, want a whole hit", hot.Cache, subject(hot))
 		}
 		if p, ok := c.Peek(alice, "7"); !ok || subject(p) != "ticket of alice-token" {
 			t.Errorf("peek = %v %q", ok, subject(p))
 		}
-		other := mustCache(t, u, store, CacheOptions{}) // another replica: the store's entry
-		if r := one(t, other, alice, "7"); r.Cache != CacheHit || subject(r) != "ticket of alice-token" {
+		other := mustCache(t, u, store, Options{}) // another replica: the store's entry
+		if r := one(t, other, alice, "7"); r.Cache != upstream.CacheHit || subject(r) != "ticket of alice-token" {
 			t.Errorf("stored entry = %s %q, want a whole hit", r.Cache, subject(r))
 		}
 		if n := u.calls.Load(); n != 1 {
 			t.Errorf("upstream calls = %d, want 1", n)
 		}
 		u.mode.Store("garbage")
-		if r := c.Histories(context.Background(), bob, []string{"8"}, onlyIDs)[0]; !errors.Is(r.Err, ErrBadResponse) {
-			t.Errorf("garbage through a projection = %v, want ErrBadResponse", r.Err)
+		if r := c.Histories(context.Background(), bob, []string{"8"}, onlyIDs)[0]; !errors.Is(r.Err, upstream.ErrBadResponse) {
+			t.Errorf("garbage through a projection = %v, want upstream.ErrBadResponse", r.Err)
 		}
 	})
 }
@@ -501,7 +513,7 @@ func (s *countingStore) SetMany(ctx context.Context, entries []Entry) error {
 func TestSharedFetchIsWrittenOnce(t *testing.T) {
 	u := newStubUpstream(t, 50*time.Millisecond)
 	store := &countingStore{Store: NewMemoryStore(8 << 20)}
-	c := mustCache(t, u, store, CacheOptions{})
+	c := mustCache(t, u, store, Options{})
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
@@ -533,17 +545,17 @@ func (b *blockingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestCacheStartsNoFetchAfterTheCallerGaveUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &blockingTransport{}
-		client, err := New(Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
+		client, err := upstream.New(upstream.Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
 		if err != nil {
 			t.Fatal(err)
 		}
-		cache, err := NewCache(client, NewMemoryStore(1<<20), CacheOptions{})
+		cache, err := New(client, NewMemoryStore(1<<20), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		for i, r := range cache.Histories(ctx, Credential{Token: "t", Scope: "s"}, []string{"1", "2", "3"}, nil) {
+		for i, r := range cache.Histories(ctx, upstream.Credential{Token: "t", Scope: "s"}, []string{"1", "2", "3"}, nil) {
 			if !errors.Is(r.Err, context.Canceled) {
 				t.Errorf("history %d: %v, want the caller's cancellation", i, r.Err)
 			}
@@ -570,17 +582,17 @@ func TestStaleWhileRevalidate(t *testing.T) {
 			fmt.Fprintf(w, `{"tickets":[{"id":%d,"subject":"s"}]}`, calls.Load())
 		}))
 		t.Cleanup(up.Close)
-		client, err := New(Options{BaseURL: up.URL, Timeout: 10 * time.Second})
+		client, err := upstream.New(upstream.Options{BaseURL: up.URL, Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		const ttl = 100 * time.Millisecond
-		c, err := NewCache(client, newStore(t), CacheOptions{TTL: ttl, Revalidate: time.Minute})
+		c, err := New(client, newStore(t), Options{TTL: ttl, Revalidate: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != CacheMiss {
+		if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != upstream.CacheMiss {
 			t.Fatalf("first load: %+v", r)
 		}
 		c.Flush()
@@ -588,7 +600,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Go(func() {
-				if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != CacheRevalidating || string(*r.History.Tickets[0].ID) != "1" {
+				if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Err != nil || r.Cache != upstream.CacheRevalidating || string(*r.History.Tickets[0].ID) != "1" {
 					t.Errorf("within the window: %+v, want the expired history at once, revalidating", r)
 				}
 			})
@@ -597,7 +609,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		close(gate)
 		for i := 0; ; i++ {
 			r := c.Histories(ctx, alice, []string{"1"}, nil)[0]
-			if r.Cache == CacheHit {
+			if r.Cache == upstream.CacheHit {
 				if string(*r.History.Tickets[0].ID) != "2" {
 					t.Errorf("after the refresh: %+v, want the refreshed history", r)
 				}
@@ -617,7 +629,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		if err := c.Invalidate(ctx, "1"); err != nil {
 			t.Fatal(err)
 		}
-		if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Cache != CacheMiss {
+		if r := c.Histories(ctx, alice, []string{"1"}, nil)[0]; r.Cache != upstream.CacheMiss {
 			t.Errorf("after an invalidation: %+v, want a fresh fetch", r)
 		}
 	})
@@ -628,16 +640,16 @@ func TestStaleWhileRevalidate(t *testing.T) {
 func TestCloseEndsBackgroundRefreshes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &gatedTransport{release: make(chan struct{})}
-		client, err := New(Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
+		client, err := upstream.New(upstream.Options{BaseURL: "http://upstream.invalid", Timeout: time.Minute, Transport: tr})
 		if err != nil {
 			t.Fatal(err)
 		}
 		const ttl = time.Second
-		c, err := NewCache(client, NewMemoryStore(1<<20), CacheOptions{TTL: ttl, Revalidate: time.Hour})
+		c, err := New(client, NewMemoryStore(1<<20), Options{TTL: ttl, Revalidate: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
-		first := make(chan Result, 1)
+		first := make(chan upstream.Result, 1)
 		go func() { first <- c.Histories(context.Background(), alice, []string{"1"}, nil)[0] }()
 		synctest.Wait()
 		tr.release <- struct{}{} // the first call answers; the refresh will wait
@@ -646,7 +658,7 @@ func TestCloseEndsBackgroundRefreshes(t *testing.T) {
 		}
 		c.Flush()
 		time.Sleep(2 * ttl) // the bubble's clock: past the TTL and its jitter
-		if r := c.Histories(context.Background(), alice, []string{"1"}, nil)[0]; r.Cache != CacheRevalidating {
+		if r := c.Histories(context.Background(), alice, []string{"1"}, nil)[0]; r.Cache != upstream.CacheRevalidating {
 			t.Fatalf("after the TTL: %+v, want revalidating", r)
 		}
 		synctest.Wait() // the refresh is at the upstream
@@ -675,7 +687,7 @@ func TestCacheCallerAfterAnInvalidationAsksAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, tr := newGatedCache(t)
 		ctx := context.Background()
-		first, second := make(chan Result, 1), make(chan Result, 1)
+		first, second := make(chan upstream.Result, 1), make(chan upstream.Result, 1)
 		go func() { first <- c.Histories(ctx, alice, []string{"1"}, nil)[0] }()
 		synctest.Wait()              // the call is under way
 		time.Sleep(time.Millisecond) // the bubble's clock moves only so
@@ -733,7 +745,7 @@ func TestCallerWhoLeavesDuringTheStoreReadIsNoRedisError(t *testing.T) {
 	u := newStubUpstream(t, 0)
 	obs := &lookups{n: map[string]int{}}
 	store := &stallingStore{Store: NewMemoryStore(1 << 20), reading: make(chan struct{})}
-	c := mustCache(t, u, store, CacheOptions{Observer: obs})
+	c := mustCache(t, u, store, Options{Observer: obs})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-store.reading; cancel() }()
 	res := c.Histories(ctx, alice, []string{"7", "8"}, nil)
@@ -785,7 +797,7 @@ func TestFeedLostAtShutdownIsNoWarning(t *testing.T) {
 	}), nil))
 	u := newStubUpstream(t, 0)
 	store := feedStore{Store: NewMemoryStore(1 << 20), lose: make(chan struct{}), back: make(chan struct{})}
-	c := mustCache(t, u, store, CacheOptions{Logger: log})
+	c := mustCache(t, u, store, Options{Logger: log})
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Watch(ctx); close(done) }()

@@ -1,4 +1,9 @@
-package upstream
+// Package cache is a decorator over the upstream client: the contract histories it fetches,
+// kept in process and in a Store (Redis, or memory) under the caller's credential scope, served
+// fresh without an upstream call and stale when the upstream fails. It depends only on Upstream,
+// a small interface of its own that *upstream.Client satisfies, as go-redis/cache depends only on
+// its own rediser; the Redis store (upstream/redisstore) implements its Store.
+package cache
 
 import (
 	"context"
@@ -12,11 +17,34 @@ import (
 
 	"resenje.org/singleflight"
 
+	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/lru"
 )
 
-// CacheOptions configures a Cache. Zero values take the defaults noted beside each field.
-type CacheOptions struct {
+// Upstream is what the cache needs of the REST client (*upstream.Client): a history's raw body,
+// which is what the cache stores, and the decoder that reads it, fresh or stored.
+type Upstream interface {
+	// HistoryBody fetches the raw body of contractID's history with token (or the client's
+	// service token): JSON, not yet decoded, and the caller's to keep.
+	HistoryBody(ctx context.Context, token, contractID string) ([]byte, error)
+	// DecodeHistory decodes what p keeps of a history body (all of it for a nil p); it fails
+	// exactly when decoding the whole body would.
+	DecodeHistory(body []byte, contractID string, p *upstream.Projection) (*upstream.History, error)
+	// NeedsCallerToken reports whether calls need the caller's own token (no service token is
+	// set): a caller without one is refused before anything cached is looked at.
+	NeedsCallerToken() bool
+}
+
+// Observer is told of every lookup, for metrics. It runs on the lookup's path: it must be cheap
+// and safe for concurrent use.
+type Observer interface {
+	// CacheLookup is one contract looked up in a layer ("hot", "store") with its result
+	// ("hit", "miss", "stale", "revalidating", "error").
+	CacheLookup(layer, result string)
+}
+
+// Options configures a Cache. Zero values take the defaults noted beside each field.
+type Options struct {
 	// TTL is how long a history is fresh (default 60s); each entry gets up to 10% more, so
 	// that entries written together do not all expire together.
 	TTL time.Duration
@@ -24,8 +52,8 @@ type CacheOptions struct {
 	// the upstream fails (default 10m).
 	StaleTTL time.Duration
 	// Revalidate is a window after TTL (at most StaleTTL; default 0, off) in which an expired
-	// history is served at once, marked CacheRevalidating, while one refresh per contract and
-	// scope runs in the background (RFC 5861's stale-while-revalidate).
+	// history is served at once, marked upstream.CacheRevalidating, while one refresh per
+	// contract and scope runs in the background (RFC 5861's stale-while-revalidate).
 	Revalidate time.Duration
 	// NotFoundTTL is how long a 404 is remembered for its scope (default, and at most, 30s).
 	NotFoundTTL time.Duration
@@ -34,6 +62,14 @@ type CacheOptions struct {
 	HotBytes int64
 	// EncryptionKey, 32 bytes, seals stored values with AES-256-GCM; nil stores them plain.
 	EncryptionKey []byte
+	// Concurrency bounds the upstream calls, and the decodes of stored entries, that one batch
+	// (Histories) runs at once (default 16, as upstream.Options.Concurrency): give it the
+	// client's.
+	Concurrency int
+	// MaxBodyBytes bounds a stored body once decompressed (default 64 MiB, as
+	// upstream.Options.MaxBodyBytes): give it the client's, or a larger body the client
+	// accepted is stored but never read back.
+	MaxBodyBytes int64
 	// Logger receives warnings about the store; nil discards them.
 	Logger *slog.Logger
 	// Observer is told of every lookup, by layer and result (nil: none).
@@ -46,10 +82,10 @@ type CacheOptions struct {
 // (Redis or memory) under the caller's credential scope, so no caller ever receives what was
 // fetched with another caller's token.
 type Cache struct {
-	client *Client
+	up     Upstream
 	store  Store
 	codec  *codec
-	o      CacheOptions
+	o      Options
 	hot    *lru.Map[EntryKey, *hotEntry]
 	flight singleflight.Group[string, *fetched]
 	log    *slog.Logger
@@ -85,34 +121,34 @@ type hotEntry struct {
 	staleUntil time.Time
 
 	decode  sync.Once
-	body    []byte   // until decoded
-	history *History // once decoded
+	body    []byte            // until decoded
+	history *upstream.History // once decoded
 	err     error
 }
 
 // whole returns the entry's history, decoding its body on first use.
-func (e *hotEntry) whole(c *Client, id string) (*History, error) {
+func (e *hotEntry) whole(up Upstream, id string) (*upstream.History, error) {
 	e.decode.Do(func() {
 		if e.body != nil {
-			e.history, e.err = c.decodeHistory(e.body, id)
+			e.history, e.err = up.DecodeHistory(e.body, id, nil)
 			e.body = nil
 		}
 	})
 	return e.history, e.err
 }
 
-func (e *hotEntry) result(c *Client, id, cache string, now time.Time) Result {
-	r := Result{Cache: cache, Age: now.Sub(e.fetched), FreshUntil: e.freshUntil}
+func (e *hotEntry) result(up Upstream, id, cache string, now time.Time) upstream.Result {
+	r := upstream.Result{Cache: cache, Age: now.Sub(e.fetched), FreshUntil: e.freshUntil}
 	if e.notFound {
-		r.Err = &StatusError{Method: http.MethodGet, Path: "(cached)", Status: http.StatusNotFound}
+		r.Err = &upstream.StatusError{Method: http.MethodGet, Path: "(cached)", Status: http.StatusNotFound}
 	} else {
-		r.History, r.Err = e.whole(c, id)
+		r.History, r.Err = e.whole(up, id)
 	}
 	return r
 }
 
-// NewCache returns a Cache over client, keeping entries in store.
-func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
+// New returns a Cache over up, keeping entries in store.
+func New(up Upstream, store Store, o Options) (*Cache, error) {
 	if o.TTL <= 0 {
 		o.TTL = 60 * time.Second
 	}
@@ -126,19 +162,25 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 	if o.HotBytes <= 0 {
 		o.HotBytes = 64 << 20
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Observer == nil {
 		o.Observer = nop{}
 	}
-	codec, err := newCodec(o.EncryptionKey, client.maxBytes)
+	codec, err := newCodec(o.EncryptionKey, o.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
 	background, stop := context.WithCancel(context.Background())
 	return &Cache{
-		client: client, store: store, codec: codec, o: o, log: o.Logger,
+		up: up, store: store, codec: codec, o: o, log: o.Logger,
 		hot:         lru.New[EntryKey, *hotEntry](o.HotBytes),
 		invalidated: map[string]time.Time{},
 		writeSlots:  make(chan struct{}, 64),
@@ -146,18 +188,23 @@ func NewCache(client *Client, store Store, o CacheOptions) (*Cache, error) {
 	}, nil
 }
 
+// nop is the Observer of those who set none.
+type nop struct{}
+
+func (nop) CacheLookup(string, string) {}
+
 // Status reports the store's state for /readyz: "memory", "ok" or "degraded".
 func (c *Cache) Status() string { return c.store.Status() }
 
 // Peek returns id's history for cred if a fresh one is at hand in process, without waiting for
 // anything: loaders use it to answer hot contracts without collecting a batch first.
-func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
+func (c *Cache) Peek(cred upstream.Credential, id string) (upstream.Result, bool) {
 	now := time.Now()
 	e, ok := c.hotEntry(EntryKey{id, cred.Scope}, now)
-	if !ok || e.notFound || !now.Before(e.freshUntil) || cred.Token == "" && c.client.NeedsCallerToken() {
-		return Result{}, false // a remembered 404 is the loader's to report
+	if !ok || e.notFound || !now.Before(e.freshUntil) || cred.Token == "" && c.up.NeedsCallerToken() {
+		return upstream.Result{}, false // a remembered 404 is the loader's to report
 	}
-	r := e.result(c.client, id, CacheHit, now)
+	r := e.result(c.up, id, upstream.CacheHit, now)
 	return r, r.Err == nil
 }
 
@@ -168,26 +215,26 @@ func (c *Cache) Peek(cred Credential, id string) (Result, bool) {
 // Histories fetched from the upstream are decoded for the caller through p (everything for a
 // nil p; the entries cached stay whole), so those results may lack what p leaves out. Hits are
 // whole.
-func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p *Projection) []Result {
+func (c *Cache) Histories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result {
 	now := time.Now()
-	res := make([]Result, len(ids))
+	res := make([]upstream.Result, len(ids))
 	stale := make([]*hotEntry, len(ids)) // the newest expired entry of each id, for a failing upstream
 	staleLayer := make([]string, len(ids))
 	obs := c.o.Observer
 	var cold []int
 	for i, id := range ids {
 		switch {
-		case !validID.MatchString(id):
-			res[i].Err = ErrInvalidID
+		case !upstream.ValidID(id):
+			res[i].Err = upstream.ErrInvalidID
 			continue
-		case cred.Token == "" && c.client.NeedsCallerToken():
-			res[i].Err = ErrNoCredential
+		case cred.Token == "" && c.up.NeedsCallerToken():
+			res[i].Err = upstream.ErrNoCredential
 			continue
 		}
 		if e, ok := c.hotEntry(EntryKey{id, cred.Scope}, now); ok {
 			if now.Before(e.freshUntil) {
 				obs.CacheLookup("hot", "hit")
-				res[i] = e.result(c.client, id, CacheHit, now)
+				res[i] = e.result(c.up, id, upstream.CacheHit, now)
 				continue
 			}
 			stale[i], staleLayer[i] = e, "hot"
@@ -217,7 +264,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 	// hit (the JSON, not the zstd), so fresh entries are decoded in parallel; expired ones only
 	// if they are served, stale.
 	found := make([]*hotEntry, len(cold))
-	c.client.each(len(cold), func(j int) {
+	c.each(len(cold), func(j int) {
 		if j < len(values) && values[j] != nil {
 			found[j], _ = c.decodeEntry(keys[j], values[j], now)
 		}
@@ -230,7 +277,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 				if !c.invalidatedSince(ids[i], now) { // read before an invalidation heard since
 					c.keepHot(keys[j], e)
 				}
-				res[i] = e.result(c.client, ids[i], CacheHit, now)
+				res[i] = e.result(c.up, ids[i], upstream.CacheHit, now)
 				continue
 			}
 			if now.Before(e.staleUntil) && (stale[i] == nil || e.fetched.After(stale[i].fetched)) {
@@ -244,8 +291,8 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 		}
 		if e := stale[i]; e != nil && c.revalidates(e, ids[i], now) {
 			// Neither this process nor the store has it fresh: serve what there is at once.
-			obs.CacheLookup(staleLayer[i], CacheRevalidating)
-			res[i] = e.result(c.client, ids[i], CacheRevalidating, now)
+			obs.CacheLookup(staleLayer[i], upstream.CacheRevalidating)
+			res[i] = e.result(c.up, ids[i], upstream.CacheRevalidating, now)
 			c.refresh(cred, ids[i])
 			continue
 		}
@@ -258,29 +305,29 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 		staleBy error // why the last stale history was served
 		stales  int
 	)
-	c.client.each(len(missing), func(j int) {
+	c.each(len(missing), func(j int) {
 		i := missing[j]
 		f, err := c.fetch(ctx, cred, ids[i], p)
 		switch {
 		case err == nil && f.hit:
-			res[i] = f.entry.result(c.client, ids[i], CacheHit, time.Now())
+			res[i] = f.entry.result(c.up, ids[i], upstream.CacheHit, time.Now())
 		case err == nil && f.entry.notFound:
-			res[i] = f.entry.result(c.client, ids[i], CacheMiss, time.Now())
+			res[i] = f.entry.result(c.up, ids[i], upstream.CacheMiss, time.Now())
 		case err == nil:
 			// Its age counts from when the upstream was asked: whatever is built from it (the
 			// response cache) dates from then, and an invalidation while the call was in flight
 			// makes it out of date.
-			res[i] = Result{Cache: CacheMiss, Age: time.Since(f.entry.fetched), FreshUntil: f.entry.freshUntil}
+			res[i] = upstream.Result{Cache: upstream.CacheMiss, Age: time.Since(f.entry.fetched), FreshUntil: f.entry.freshUntil}
 			res[i].History, res[i].Err = c.historyOf(f, ids[i], p)
 		case stale[i] != nil && servesStale(err):
-			obs.CacheLookup(staleLayer[i], CacheStale)
-			res[i] = stale[i].result(c.client, ids[i], CacheStale, time.Now())
+			obs.CacheLookup(staleLayer[i], upstream.CacheStale)
+			res[i] = stale[i].result(c.up, ids[i], upstream.CacheStale, time.Now())
 			mu.Lock()
 			stales, staleBy = stales+1, err
 			mu.Unlock()
 			return
 		default:
-			res[i] = Result{Err: err}
+			res[i] = upstream.Result{Err: err}
 			return
 		}
 		if f.stored != nil && f.queued.CompareAndSwap(false, true) { // once, whoever waited on it
@@ -291,7 +338,7 @@ func (c *Cache) Histories(ctx context.Context, cred Credential, ids []string, p 
 	})
 	if stales > 0 {
 		// One line per batch, naming no contract: its id came from the caller.
-		c.log.WarnContext(ctx, "upstream failed: serving stale histories", "stale", stales, "err", Kind(staleBy))
+		c.log.WarnContext(ctx, "upstream failed: serving stale histories", "stale", stales, "err", upstream.Kind(staleBy))
 	}
 	if len(writes) > 0 && readErr == nil { // when the store just failed to read, writing is futile
 		c.writeBehind(ctx, cred.Scope, writes, now)
@@ -308,7 +355,7 @@ func (c *Cache) revalidates(e *hotEntry, id string, now time.Time) bool {
 
 // refresh fetches id's history for cred in the background, unless a refresh of it is under
 // way, and writes it to the store: the next caller finds it fresh.
-func (c *Cache) refresh(cred Credential, id string) {
+func (c *Cache) refresh(cred upstream.Credential, id string) {
 	key := EntryKey{id, cred.Scope}
 	if _, busy := c.refreshing.LoadOrStore(key, struct{}{}); busy {
 		return
@@ -331,7 +378,7 @@ func (c *Cache) refresh(cred Credential, id string) {
 		started := time.Now()
 		f, err := c.fetch(ctx, cred, id, nil)
 		if err != nil {
-			c.log.Debug("background refresh failed", "err", Kind(err))
+			c.log.Debug("background refresh failed", "err", upstream.Kind(err))
 			return
 		}
 		if f.stored != nil && f.queued.CompareAndSwap(false, true) {
@@ -428,26 +475,26 @@ type fetched struct {
 	queued atomic.Bool // stored is queued for writing: concurrent callers share one fetch
 	// selected is the history decoded through the projection selectedFor (nil: decoded
 	// whole, in entry), and body what it was decoded from.
-	selected    *History
-	selectedFor *Projection
+	selected    *upstream.History
+	selectedFor *upstream.Projection
 	body        []byte
 }
 
 // historyOf returns the fetched history for a caller reading through p.
-func (c *Cache) historyOf(f *fetched, id string, p *Projection) (*History, error) {
+func (c *Cache) historyOf(f *fetched, id string, p *upstream.Projection) (*upstream.History, error) {
 	switch {
 	case f.selectedFor != nil && f.selectedFor == p:
 		return f.selected, nil
 	case f.selectedFor == nil || p == nil:
-		return f.entry.whole(c.client, id)
+		return f.entry.whole(c.up, id)
 	}
-	return c.client.decodeSelected(f.body, id, p) // a concurrent caller's fetch, another query
+	return c.up.DecodeHistory(f.body, id, p) // a concurrent caller's fetch, another query
 }
 
 // fetch calls the upstream for a caller (see fetchOnce). A caller that joined a call begun
 // before an invalidation the caller itself came after would get what the invalidation
 // replaced: it asks again, once.
-func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
+func (c *Cache) fetch(ctx context.Context, cred upstream.Credential, id string, p *upstream.Projection) (*fetched, error) {
 	asked := time.Now()
 	f, err := c.fetchOnce(ctx, cred, id, p)
 	if err == nil && c.invalidatedBetween(id, f.entry.fetched, asked) {
@@ -458,7 +505,7 @@ func (c *Cache) fetch(ctx context.Context, cred Credential, id string, p *Projec
 	return f, err
 }
 
-func flightKey(cred Credential, id string) string { return cred.Scope + "\x00" + id }
+func flightKey(cred upstream.Credential, id string) string { return cred.Scope + "\x00" + id }
 
 // invalidatedBetween reports whether contractID was last invalidated at or after from and at
 // or before to.
@@ -473,7 +520,7 @@ func (c *Cache) invalidatedBetween(contractID string, from, to time.Time) bool {
 // A caller that gives up stops waiting but does not cancel the call for the others; once every
 // caller has given up, the call is cancelled (resenje.org/singleflight: x/sync's ran on for
 // nobody). It runs within the first caller's deadline.
-func (c *Cache) fetchOnce(ctx context.Context, cred Credential, id string, p *Projection) (*fetched, error) {
+func (c *Cache) fetchOnce(ctx context.Context, cred upstream.Credential, id string, p *upstream.Projection) (*fetched, error) {
 	if err := ctx.Err(); err != nil {
 		// A caller out of time starts nothing: the fetch would run on, detached, for nobody,
 		// once for each contract of a batch that fans out.
@@ -493,9 +540,9 @@ func (c *Cache) fetchOnce(ctx context.Context, cred Credential, id string, p *Pr
 		if e, ok := c.hotEntry(key, started); ok && started.Before(e.freshUntil) {
 			return &fetched{entry: e, hit: true}, nil
 		}
-		body, err := c.client.historyBody(ctx, cred.Token, id)
+		body, err := c.up.HistoryBody(ctx, cred.Token, id)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, upstream.ErrNotFound):
 			// Remembered briefly, for this scope only: a 404 may mean "not yours".
 			fresh := started.Add(min(c.o.NotFoundTTL, c.o.TTL))
 			return c.remember(key, stored{kind: kindNotFound, fetched: started, freshUntil: fresh, staleUntil: fresh}, nil), nil
@@ -504,7 +551,7 @@ func (c *Cache) fetchOnce(ctx context.Context, cred Credential, id string, p *Pr
 		}
 		// Decoding through a projection fails exactly when decoding whole would (see
 		// decodeSelected), so it also decides what is stored.
-		h, err := c.client.decodeSelected(body, id, p)
+		h, err := c.up.DecodeHistory(body, id, p)
 		if err != nil {
 			return nil, err // undecodable bodies are never stored
 		}
@@ -523,7 +570,7 @@ func (c *Cache) fetchOnce(ctx context.Context, cred Credential, id string, p *Pr
 // remember keeps a fetched entry hot and prepares it for the store, unless the contract was
 // invalidated while it was being fetched: then the answer may predate the change that caused
 // the invalidation, so it goes to the waiting callers but is not kept.
-func (c *Cache) remember(key EntryKey, s stored, h *History) *fetched {
+func (c *Cache) remember(key EntryKey, s stored, h *upstream.History) *fetched {
 	e := &hotEntry{notFound: s.kind == kindNotFound, history: h, size: len(s.body), fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
 	if h == nil && !e.notFound {
 		e.body = s.body // decoded whole on its first hit
@@ -562,7 +609,7 @@ func (c *Cache) decodeEntry(key EntryKey, v []byte, now time.Time) (*hotEntry, e
 			e.body = s.body // decoded by whole if it is ever served, stale
 			break
 		}
-		if e.history, err = c.client.decodeHistory(s.body, key.ContractID); err != nil {
+		if e.history, err = c.up.DecodeHistory(s.body, key.ContractID, nil); err != nil {
 			return nil, err
 		}
 	default:
@@ -571,14 +618,32 @@ func (c *Cache) decodeEntry(key EntryKey, v []byte, now time.Time) (*hotEntry, e
 	return e, nil
 }
 
+// each runs fn(0) ... fn(n-1), at most Options.Concurrency at a time, and waits for them.
+func (c *Cache) each(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0) // the common case, a lone contract, needs no goroutine
+		return
+	}
+	sem := make(chan struct{}, c.o.Concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
 // servesStale reports whether err is the upstream failing (rather than answering): only then is
 // a stale entry better than the error. A 401, 403 or 404 is an answer and must be heeded.
 func servesStale(err error) bool {
-	var se *StatusError
+	var se *upstream.StatusError
 	if errors.As(err, &se) {
 		return se.Status == http.StatusTooManyRequests || se.Status >= 500
 	}
-	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBadResponse) ||
+	return errors.Is(err, upstream.ErrTimeout) || errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, upstream.ErrBadResponse) ||
 		errors.Is(err, context.DeadlineExceeded)
 }
 
