@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -308,19 +309,14 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		u.RawQuery = q.Encode()
 	}
 
-	// The policy (ApplyPolicy), set on the node's options and copied to a Sentinel's or a
-	// cluster's, whose clients hand it on to the nodes they connect to.
-	var p redis.Options
-	ApplyPolicy(&p, o.DialTimeout, o.IOTimeout)
+	// The policy (ApplyPolicy) is set on a Sentinel's or a cluster's options as on a node's:
+	// their clients hand it on to the nodes they connect to.
 	if sentinel {
 		fo, err := redis.ParseFailoverURL(u.String())
 		if err != nil {
 			return nil, urlError(err)
 		}
-		fo.MaxRetries, fo.DialerRetries = p.MaxRetries, p.DialerRetries
-		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = p.DialTimeout, p.ReadTimeout, p.WriteTimeout
-		fo.ContextTimeoutEnabled, fo.PoolTimeout = p.ContextTimeoutEnabled, p.PoolTimeout
-		fo.DisableIdentity = p.DisableIdentity // (go-redis turns maintenance notifications off itself)
+		ApplyPolicy(fo, o.DialTimeout, o.IOTimeout) // (go-redis turns maintenance notifications off itself)
 		if c.dialer != nil {
 			fo.Dialer = c.dialer
 		}
@@ -331,7 +327,7 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, urlError(err)
 		}
-		co.MaxRetries, co.DialerRetries = p.MaxRetries, p.DialerRetries
+		ApplyPolicy(co, o.DialTimeout, o.IOTimeout)
 		// MaxRedirects also bounds how often a cluster client resends a command to a node it
 		// could not reach, after a backoff from 10 ms doubling: the default 3 made every read
 		// touching a dead master wait about 100 ms before it failed. One is enough for what a
@@ -341,9 +337,6 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 		// The slot map is reloaded on errors too (see clusterWatch); a reload at most this old
 		// also catches a failover that no failed call has told of.
 		co.ClusterStateReloadInterval = 2 * time.Second
-		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = p.DialTimeout, p.ReadTimeout, p.WriteTimeout
-		co.ContextTimeoutEnabled, co.PoolTimeout = p.ContextTimeoutEnabled, p.PoolTimeout
-		co.DisableIdentity, co.MaintNotificationsConfig = p.DisableIdentity, p.MaintNotificationsConfig
 		if c.dialer != nil {
 			co.Dialer = c.dialer
 		}
@@ -374,13 +367,28 @@ func newClient(o Options, c config) (redis.UniversalClient, error) {
 //     MAINT_NOTIFICATIONS would add round trips to every new connection, for telemetry and for
 //     Redis Enterprise's live upgrades, neither of which a cache needs.
 //
-// The address, credentials, database, TLS and pool size stay as o has them (from a URL).
-func ApplyPolicy(o *redis.Options, dialTimeout, ioTimeout time.Duration) {
-	o.MaxRetries, o.DialerRetries = -1, 1
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
-	o.ContextTimeoutEnabled, o.PoolTimeout = true, dialTimeout+ioTimeout
-	o.DisableIdentity = true
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+// The address, credentials, database, TLS and pool size stay as o has them (from a URL). o is
+// a *redis.Options, *redis.FailoverOptions or *redis.ClusterOptions: go-redis has an options
+// type per topology, whose fields of these names mean the same, and the policy is set by name
+// on whichever one a URL makes, so that it is written once.
+func ApplyPolicy(o any, dialTimeout, ioTimeout time.Duration) {
+	v := reflect.ValueOf(o).Elem()
+	for name, value := range policy(dialTimeout, ioTimeout) {
+		if f := v.FieldByName(name); f.IsValid() { // a Sentinel's options have no maintenance notifications
+			f.Set(reflect.ValueOf(value))
+		}
+	}
+}
+
+// policy is ApplyPolicy's settings, by the name of their field.
+func policy(dialTimeout, ioTimeout time.Duration) map[string]any {
+	return map[string]any{
+		"MaxRetries": -1, "DialerRetries": 1,
+		"DialTimeout": dialTimeout, "ReadTimeout": ioTimeout, "WriteTimeout": ioTimeout,
+		"ContextTimeoutEnabled": true, "PoolTimeout": dialTimeout + ioTimeout,
+		"DisableIdentity":          true,
+		"MaintNotificationsConfig": &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
 }
 
 // urlError keeps what is wrong with a URL and drops the URL itself: net/url and go-redis quote

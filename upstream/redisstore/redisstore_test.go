@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -831,5 +832,28 @@ func TestDropContractWaitsForAListenerThatHasNotNoticed(t *testing.T) {
 	}
 	if err := <-second; err != nil || !feed.lost.Load() {
 		t.Errorf("DropContract(2) = %v, replica lost %v; want nil once the replica knows it may miss some", err, feed.lost.Load())
+	}
+}
+
+// TestApplyPolicy: the policy is set, whole, on the options of every topology a URL makes (a
+// Sentinel's have no maintenance notifications, which go-redis turns off itself), so that a
+// field renamed in go-redis cannot drop out of it unseen.
+func TestApplyPolicy(t *testing.T) {
+	want := policy(time.Second, 2*time.Second)
+	for _, o := range []any{&redis.Options{}, &redis.FailoverOptions{}, &redis.ClusterOptions{}} {
+		ApplyPolicy(o, time.Second, 2*time.Second)
+		v := reflect.ValueOf(o).Elem()
+		for name, value := range want {
+			f := v.FieldByName(name)
+			if !f.IsValid() {
+				if _, sentinel := o.(*redis.FailoverOptions); !sentinel || name != "MaintNotificationsConfig" {
+					t.Errorf("%T has no field %s", o, name)
+				}
+				continue
+			}
+			if !reflect.DeepEqual(f.Interface(), value) {
+				t.Errorf("%T.%s = %v, want %v", o, name, f.Interface(), value)
+			}
+		}
 	}
 }
