@@ -526,7 +526,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		histories, err = cache.New(client, store, cache.Options{
 			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, Revalidate: cfg.CacheRevalidate, HotBytes: cfg.CacheHotBytes,
-			EncryptionKey: cfg.CacheEncryptionKey, Concurrency: cfg.UpstreamConcurrency, MaxBodyBytes: cfg.UpstreamMaxBytes,
+			EncryptionKey: cfg.CacheEncryptionKey,
 			Logger: log, Observer: metrics,
 		})
 		if err != nil {

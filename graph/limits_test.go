@@ -313,7 +313,7 @@ func newConcurrencyAPI(t *testing.T, up *testUpstream, concurrency int, timeout 
 	var fetch HistoryFetcher = client
 	o := Options{Timeout: timeout}
 	if cached {
-		histories, err := cache.New(client, cache.NewMemoryStore(1<<20), cache.Options{Concurrency: concurrency})
+		histories, err := cache.New(client, cache.NewMemoryStore(1<<20), cache.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

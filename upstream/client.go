@@ -148,6 +148,10 @@ func New(o Options) (*Client, error) {
 // NeedsCallerToken reports whether calls need the caller's own token (no service token is set).
 func (c *Client) NeedsCallerToken() bool { return c.token == "" }
 
+// Bounds returns how many calls one batch makes at once and the largest body accepted
+// (Options.Concurrency and MaxBodyBytes, defaults applied).
+func (c *Client) Bounds() (concurrency int, maxBodyBytes int64) { return c.concurrency, c.maxBytes }
+
 // Ping checks that the upstream answers HTTP at all; any status counts, since the base URL
 // itself is not a documented endpoint.
 func (c *Client) Ping(ctx context.Context) error {

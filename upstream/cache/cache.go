@@ -33,6 +33,10 @@ type Upstream interface {
 	// NeedsCallerToken reports whether calls need the caller's own token (no service token is
 	// set): a caller without one is refused before anything cached is looked at.
 	NeedsCallerToken() bool
+	// Bounds are the upstream's: how many calls one batch makes at once, which bounds the
+	// cache's batches too, and the largest body it accepts, which bounds a stored body once
+	// decompressed (a larger bound would store what is never read back).
+	Bounds() (concurrency int, maxBodyBytes int64)
 }
 
 // Observer is told of every lookup, for metrics. It runs on the lookup's path: it must be cheap
@@ -62,14 +66,6 @@ type Options struct {
 	HotBytes int64
 	// EncryptionKey, 32 bytes, seals stored values with AES-256-GCM; nil stores them plain.
 	EncryptionKey []byte
-	// Concurrency bounds the upstream calls, and the decodes of stored entries, that one batch
-	// (Histories) runs at once (default 16, as upstream.Options.Concurrency): give it the
-	// client's.
-	Concurrency int
-	// MaxBodyBytes bounds a stored body once decompressed (default 64 MiB, as
-	// upstream.Options.MaxBodyBytes): give it the client's, or a larger body the client
-	// accepted is stored but never read back.
-	MaxBodyBytes int64
 	// Logger receives warnings about the store; nil discards them.
 	Logger *slog.Logger
 	// Observer is told of every lookup, by layer and result (nil: none).
@@ -82,13 +78,14 @@ type Options struct {
 // (Redis or memory) under the caller's credential scope, so no caller ever receives what was
 // fetched with another caller's token.
 type Cache struct {
-	up     Upstream
-	store  Store
-	codec  *codec
-	o      Options
-	hot    *lru.Map[EntryKey, *hotEntry]
-	flight singleflight.Group[string, *fetched]
-	log    *slog.Logger
+	up          Upstream
+	concurrency int // the upstream's: calls (and decodes) one batch runs at once
+	store       Store
+	codec       *codec
+	o           Options
+	hot         *lru.Map[EntryKey, *hotEntry]
+	flight      singleflight.Group[string, *fetched]
+	log         *slog.Logger
 
 	mu          sync.Mutex
 	invalidated map[string]time.Time // contract -> when it was last invalidated, for a minute
@@ -162,25 +159,20 @@ func New(up Upstream, store Store, o Options) (*Cache, error) {
 	if o.HotBytes <= 0 {
 		o.HotBytes = 64 << 20
 	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 16
-	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 64 << 20
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Observer == nil {
 		o.Observer = nop{}
 	}
-	codec, err := newCodec(o.EncryptionKey, o.MaxBodyBytes)
+	concurrency, maxBody := up.Bounds()
+	codec, err := newCodec(o.EncryptionKey, maxBody)
 	if err != nil {
 		return nil, err
 	}
 	background, stop := context.WithCancel(context.Background())
 	return &Cache{
-		up: up, store: store, codec: codec, o: o, log: o.Logger,
+		up: up, store: store, codec: codec, o: o, log: o.Logger, concurrency: concurrency,
 		hot:         lru.New[EntryKey, *hotEntry](o.HotBytes),
 		invalidated: map[string]time.Time{},
 		writeSlots:  make(chan struct{}, 64),
@@ -618,13 +610,13 @@ func (c *Cache) decodeEntry(key EntryKey, v []byte, now time.Time) (*hotEntry, e
 	return e, nil
 }
 
-// each runs fn(0) ... fn(n-1), at most Options.Concurrency at a time, and waits for them.
+// each runs fn(0) ... fn(n-1), at most the upstream's concurrency at a time, and waits for them.
 func (c *Cache) each(n int, fn func(i int)) {
 	if n == 1 {
 		fn(0) // the common case, a lone contract, needs no goroutine
 		return
 	}
-	sem := make(chan struct{}, c.o.Concurrency)
+	sem := make(chan struct{}, c.concurrency)
 	var wg sync.WaitGroup
 	for i := range n {
 		sem <- struct{}{}
