@@ -24,8 +24,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || c.UpstreamURL != "" || c.UpstreamTimeout != 5*time.Second || c.OperationTimeout != 10*time.Second ||
-		c.UpstreamConcurrency != 16 || c.TimeZone.String() != "Europe/Berlin" {
+	if c.Port != 8080 || c.Upstream.BaseURL != "" || c.Upstream.Timeout != 5*time.Second || c.GraphQL.Timeout != 10*time.Second ||
+		c.Upstream.Concurrency != 16 || c.Upstream.Zone.String() != "Europe/Berlin" {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -36,7 +36,7 @@ func TestLoadConfigFlagsOverrideEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 9000 || c.UpstreamTimeout != 2*time.Second || c.UpstreamURL != "https://demo.enneo.ai/api/mind" || c.TimeZone.String() != "UTC" {
+	if c.Port != 9000 || c.Upstream.Timeout != 2*time.Second || c.Upstream.BaseURL != "https://demo.enneo.ai/api/mind" || c.Upstream.Zone.String() != "UTC" {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -98,12 +98,12 @@ func TestSecretsFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.UpstreamToken != "svc-token" || c.ScopeSecret != "k" {
-		t.Errorf("secrets = %q, %q", c.UpstreamToken, c.ScopeSecret)
+	if c.Upstream.ServiceToken != "svc-token" || c.ScopeSecret != "k" {
+		t.Errorf("secrets = %q, %q", c.Upstream.ServiceToken, c.ScopeSecret)
 	}
 	c, err = loadConfig([]string{"--upstream-token", "flag-token"}, env("UPSTREAM_TOKEN", "svc-token", "OPEN_ACCESS", "true"), &bytes.Buffer{})
-	if err != nil || c.UpstreamToken != "flag-token" {
-		t.Errorf("flag token = %q, %v; want the flag to win", c.UpstreamToken, err)
+	if err != nil || c.Upstream.ServiceToken != "flag-token" {
+		t.Errorf("flag token = %q, %v; want the flag to win", c.Upstream.ServiceToken, err)
 	}
 }
 

@@ -346,10 +346,10 @@ func TestDeployCompose(t *testing.T) {
 		if env["CACHE_KEY_SECRET"] == "" {
 			t.Errorf("service %s: no CACHE_KEY_SECRET, so replicas share no cache entries", name)
 		}
-		if cfg.RedisURL == "" {
+		if cfg.Redis.URL == "" {
 			t.Errorf("service %s: no REDIS_URL", name)
 		} else {
-			u, err := url.Parse(cfg.RedisURL)
+			u, err := url.Parse(cfg.Redis.URL)
 			if err != nil {
 				t.Fatalf("service %s: REDIS_URL: %v", name, err)
 			}
@@ -359,8 +359,8 @@ func TestDeployCompose(t *testing.T) {
 				}
 			}
 		}
-		if u, err := url.Parse(cfg.UpstreamURL); err != nil || u.Hostname() == "" {
-			t.Errorf("service %s: UPSTREAM_URL %q: want the stub's URL", name, cfg.UpstreamURL)
+		if u, err := url.Parse(cfg.Upstream.BaseURL); err != nil || u.Hostname() == "" {
+			t.Errorf("service %s: UPSTREAM_URL %q: want the stub's URL", name, cfg.Upstream.BaseURL)
 		} else if up, ok := services[u.Hostname()]; !ok {
 			t.Errorf("service %s: UPSTREAM_URL names %s, which is no service", name, u.Hostname())
 		} else if addr := up.flag("-addr"); addr != "" && addrPortString(addr) != u.Port() {

@@ -93,8 +93,8 @@ func TestCORSOriginsByMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(cfg.CORSOrigins, tt.want) {
-			t.Errorf("%s: CORS origins %q, want %q", tt.name, cfg.CORSOrigins, tt.want)
+		if !slices.Equal(cfg.HTTP.CORSOrigins, tt.want) {
+			t.Errorf("%s: CORS origins %q, want %q", tt.name, cfg.HTTP.CORSOrigins, tt.want)
 		}
 	}
 }

@@ -5,9 +5,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,250 +44,142 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// Settings of the whole process are made here, not in run, so that the tests that call run
-	// do not retune the test binary. A bad configuration is run's to report.
-	if cfg, err := loadConfig(os.Args[1:], os.Getenv, io.Discard); err == nil {
-		tuneProcess(cfg, os.Getenv)
+	cfg, err := loadConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
 	}
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err == nil {
+		// Settings of the whole process are made here, not in serve, so that the tests that
+		// call run do not retune the test binary.
+		tuneProcess(cfg, os.Getenv)
+		err = serve(ctx, cfg, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "facade:", err)
 		os.Exit(1)
 	}
 }
 
-// config is every setting, each from an environment variable or the flag of the same name.
+// config is every setting: the process's own and each part's options, which loadConfig fills in
+// place, each from an environment variable or the flag of the same name.
 type config struct {
-	Port                int
-	UpstreamURL         string
-	UpstreamToken       string
-	UpstreamTimeout     time.Duration
-	UpstreamConnect     time.Duration
-	UpstreamMaxBytes    int64
-	UpstreamConcurrency int
-	Resilience          upstream.Resilience
-	OperationTimeout    time.Duration
-	TimeZone            *time.Location
-	ScopeSecret         string
-	MaxRequestBytes     int64
-	ShutdownTimeout     time.Duration
-	RedisURL            string
-	RedisDialTimeout    time.Duration
-	RedisTimeout        time.Duration
-	CacheTTL            time.Duration
-	CacheStaleTTL       time.Duration
-	CacheRevalidate     time.Duration
-	CacheEncryptionKey  []byte
-	CacheHotBytes       int64
-	CacheMemoryBytes    int64
-	CacheResponseBytes  int64
-	CachePrefix         string
-	WebhookSecret       string
-	AdminToken          string
-	PprofAddr           string
-	MetricsAddr         string
+	Port            int
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+	MetricsAddr     string // a listener of its own for /metrics; "": the public port's
+	PprofAddr       string // a listener for Go's profiles; "": none
 	// Tracing is on when the standard OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant) is
 	// set, and the SDK is not disabled; TraceContractIDs puts contract ids in spans.
 	Tracing, TraceContractIDs bool
-	OperationNames            []string // the operation names metrics report as they are
-	LogLevel                  slog.Level
-	Limits                    graph.Limits
-	RateLimit                 ratelimit.Limit // zero: off
-	// Introspection, Playground and Suggestions are on in demo mode and off in production
-	// (UPSTREAM_URL set) unless configured.
-	Introspection, Playground, Suggestions bool
-	// APIKeys are required of callers when a service token is set, unless OpenAccess.
-	APIKeys    graph.APIKeys
-	OpenAccess bool
-	// Manifest holds the persisted operations of PERSISTED_OPERATIONS_FILE; with Safelist only
-	// they run.
-	Manifest *persisted.Manifest
-	Safelist bool
-	// CORSOrigins may call /graphql from a browser ("*": any); none in production unless
-	// configured, any in demo mode.
-	CORSOrigins []string
+
+	Upstream         upstream.Options   // BaseURL "": the built-in demo upstream
+	Cache            cache.Options      // TTL 0: nothing is cached
+	CacheMemoryBytes int64              // the in-process store's bound, without Redis
+	Redis            redisstore.Options // URL "": no Redis
+	GraphQL          graph.Options
+	// ScopeSecret keys credential scopes ("": random per process); with a service token,
+	// callers must present one of APIKeys, unless OpenAccess.
+	ScopeSecret string
+	APIKeys     graph.APIKeys
+	OpenAccess  bool
+	RateLimit   ratelimit.Limit // zero: off
+	HTTP        httpapi.Options
 }
 
 // loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
-// with an error that names its variable.
+// with an error that names its variable and repeats the value (but for secrets).
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("facade", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var bad []error
-	envOr := func(env, def string) string {
-		if v := getenv(env); v != "" {
-			return v
-		}
-		return def
-	}
-	str := func(p *string, env, def, usage string) {
-		fs.StringVar(p, flagName(env), envOr(env, def), usage+" ($"+env+")")
-	}
-	// A URL may hold a password (redis://:secret@host): --help and the usage printed on a bad
-	// flag show it redacted.
-	urlStr := func(p *string, env, usage string) {
-		str(p, env, "", usage)
-		if f := fs.Lookup(flagName(env)); f.DefValue != "" {
-			f.DefValue = redactURL(f.DefValue)
-		}
-	}
-	// Secrets are read from the environment after parsing, so that --help never prints them as
-	// defaults.
-	secrets := map[string]*string{}
-	secret := func(p *string, env, usage string) {
-		fs.StringVar(p, flagName(env), "", usage+" ($"+env+")")
-		secrets[env] = p
-	}
-	num := func(p *int64, env string, def int64, usage string) {
-		raw := envOr(env, strconv.FormatInt(def, 10))
-		v, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			bad = append(bad, fmt.Errorf("%s=%q: not a whole number", env, raw))
-		}
-		fs.Int64Var(p, flagName(env), v, usage+" ($"+env+")")
-	}
-	dur := func(p *time.Duration, env string, def time.Duration, usage string) {
-		raw := envOr(env, def.String())
-		v, err := time.ParseDuration(raw)
-		if err != nil {
-			bad = append(bad, fmt.Errorf("%s=%q: not a duration such as 5s or 250ms", env, raw))
-		}
-		fs.DurationVar(p, flagName(env), v, usage+" ($"+env+")")
-	}
-	var port, concurrency int64
-	var zone, encryptionKey string
-	num(&port, "PORT", 8080, "HTTP listen port")
-	urlStr(&c.UpstreamURL, "UPSTREAM_URL", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
-	secret(&c.UpstreamToken, "UPSTREAM_TOKEN", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
-	dur(&c.UpstreamTimeout, "UPSTREAM_TIMEOUT", 5*time.Second, "time limit of one upstream call")
-	dur(&c.UpstreamConnect, "UPSTREAM_CONNECT_TIMEOUT", 2*time.Second, "time limit of connecting to the upstream")
-	num(&c.UpstreamMaxBytes, "UPSTREAM_MAX_BYTES", 64<<20, "largest upstream response body accepted")
-	num(&concurrency, "UPSTREAM_CONCURRENCY", 16, "upstream calls one batch makes at once")
-	var retries, inFlight, breakerFailures int64
-	num(&retries, "UPSTREAM_RETRIES", 2, "retries of an upstream call after a connection error, 502, 503, 504 or 429; 0: none")
-	num(&inFlight, "UPSTREAM_MAX_IN_FLIGHT", 64, "upstream calls in flight in the process, across batches")
-	num(&breakerFailures, "UPSTREAM_BREAKER_FAILURES", 5, "consecutive failed upstream calls (5xx, timeouts, connection errors) that open the circuit breaker")
-	dur(&c.Resilience.BreakerCooldown, "UPSTREAM_BREAKER_COOLDOWN", 5*time.Second, "how long the open breaker waits before a probe may pass")
-	dur(&c.OperationTimeout, "OPERATION_TIMEOUT", 10*time.Second, "time limit of one GraphQL operation")
-	str(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
-	secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
-	num(&c.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted")
-	dur(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown")
-	urlStr(&c.RedisURL, "REDIS_URL", "redis:// or rediss:// URL of the shared cache (a node; a cluster by addr= seeds; Sentinel by master_name=); unset: an in-process cache")
-	dur(&c.RedisDialTimeout, "REDIS_DIAL_TIMEOUT", 250*time.Millisecond, "time limit of connecting to Redis")
-	dur(&c.RedisTimeout, "REDIS_TIMEOUT", 150*time.Millisecond, "time limit of one Redis read or write")
-	dur(&c.CacheTTL, "CACHE_TTL", 60*time.Second, "how long a contract's history is fresh; 0 turns caching off")
-	dur(&c.CacheRevalidate, "CACHE_REVALIDATE", 0, "a window after CACHE_TTL in which an expired history is served at once while it is refreshed; 0: off")
-	dur(&c.CacheStaleTTL, "CACHE_STALE_TTL", 10*time.Minute, "how long an expired history is kept for when the upstream fails")
-	secret(&encryptionKey, "CACHE_ENCRYPTION_KEY", "32-byte key (base64 or 64 hex digits) sealing cached values with AES-256-GCM; unset: plain")
-	num(&c.CacheHotBytes, "CACHE_HOT_BYTES", 64<<20, "bound of decoded histories kept in process")
-	num(&c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset")
-	num(&c.CacheResponseBytes, "CACHE_RESPONSE_BYTES", 8<<20, "bound of the whole responses kept in process")
-	str(&c.CachePrefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
-	secret(&c.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
-	secret(&c.AdminToken, "ADMIN_TOKEN", "bearer token of the invalidateContractHistory mutation; unset: the mutation is off")
-	d := graph.DefaultLimits
-	var tokens, depth, aliases, rootFields, directives, contracts int64
-	num(&tokens, "MAX_TOKENS", int64(d.Tokens), "most lexical tokens in a query (TOO_MANY_TOKENS)")
-	num(&depth, "MAX_DEPTH", int64(d.Depth), "deepest nesting of fields (QUERY_TOO_DEEP)")
-	num(&aliases, "MAX_ALIASES", int64(d.Aliases), "most aliases in an operation, fragments inlined (TOO_MANY_ALIASES)")
-	num(&rootFields, "MAX_ROOT_FIELDS", int64(d.RootFields), "most fields at the top of an operation (TOO_MANY_ROOT_FIELDS)")
-	num(&directives, "MAX_DIRECTIVES", int64(d.Directives), "most directives in an operation, fragments inlined (TOO_MANY_DIRECTIVES)")
-	num(&c.Limits.Cost, "MAX_COST", d.Cost, "highest estimated cost of an operation (QUERY_TOO_COMPLEX)")
-	num(&contracts, "MAX_CONTRACTS", int64(d.Contracts), "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)")
-	num(&c.Limits.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)")
-	num(&c.Limits.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)")
-	var introspection, playground, suggestions, origins, keysFile, open, manifest, safelist, level string
-	str(&level, "LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
-	str(&manifest, "PERSISTED_OPERATIONS_FILE", "", "manifest of persisted operations (Apollo's or Relay's format) clients may send by id")
-	str(&safelist, "SAFELIST", "", "true: run only the operations of PERSISTED_OPERATIONS_FILE")
-	str(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
-	str(&open, "OPEN_ACCESS", "", "true: with UPSTREAM_TOKEN, serve callers without API keys (something in front authenticates them)")
-	str(&introspection, "INTROSPECTION", "", "true or false: whether operations may read the schema; unset: on in demo mode, off with UPSTREAM_URL")
-	str(&playground, "PLAYGROUND", "", "true or false: whether / serves the GraphiQL playground; unset: on in demo mode, off with UPSTREAM_URL")
-	str(&suggestions, "FIELD_SUGGESTIONS", "", "true or false: whether validation errors suggest names (\"Did you mean ...\"); unset: on in demo mode, off with UPSTREAM_URL")
-	str(&origins, "CORS_ORIGINS", "", "comma-separated origins that browsers may call /graphql from, e.g. https://desk.example.com, or *; unset: any in demo mode, none with UPSTREAM_URL")
-	num(&c.RateLimit.Burst, "RATE_LIMIT_BURST", 0, "cost points a caller's bucket holds, at least MAX_COST; 0: no rate limit")
-	num(&c.RateLimit.PerSecond, "RATE_LIMIT_PER_SECOND", 0, "cost points a caller's bucket regains each second; 0: no rate limit")
-	str(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
-	var operationNames, traceIDs string
-	str(&traceIDs, "TRACE_CONTRACT_IDS", "", "true: spans name the contracts a batch loads and the upstream paths; unset: they do not")
-	str(&operationNames, "METRICS_OPERATION_NAMES", "", "comma-separated operation names metrics report by name (besides the persisted operations'); others are \"other\"")
-	str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
-	if err := fs.Parse(args); err != nil {
+	v := &vars{fs: flag.NewFlagSet("facade", flag.ContinueOnError), getenv: getenv, secrets: map[string]*string{}}
+	v.fs.SetOutput(stderr)
+	u, d := &c.Upstream, graph.DefaultLimits
+	var retries int
+	var zone, encryptionKey, level, manifest, keysFile, origins, operationNames string
+	var introspection, playground, suggestions, open, safelist, traceIDs string
+
+	number(v, &c.Port, "PORT", 8080, "HTTP listen port", nil)
+	v.url(&u.BaseURL, "UPSTREAM_URL", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
+	v.secret(&u.ServiceToken, "UPSTREAM_TOKEN", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
+	v.dur(&u.Timeout, "UPSTREAM_TIMEOUT", 5*time.Second, "time limit of one upstream call", positive)
+	v.dur(&u.ConnectTimeout, "UPSTREAM_CONNECT_TIMEOUT", 2*time.Second, "time limit of connecting to the upstream", positive)
+	number(v, &u.MaxBodyBytes, "UPSTREAM_MAX_BYTES", 64<<20, "largest upstream response body accepted", positive)
+	number(v, &u.Concurrency, "UPSTREAM_CONCURRENCY", 16, "upstream calls one batch makes at once", positive)
+	number(v, &retries, "UPSTREAM_RETRIES", 2, "retries of an upstream call after a connection error, 502, 503, 504 or 429; 0: none", notNegative)
+	number(v, &u.Resilience.MaxInFlight, "UPSTREAM_MAX_IN_FLIGHT", 64, "upstream calls in flight in the process, across batches", positive)
+	number(v, &u.Resilience.BreakerFailures, "UPSTREAM_BREAKER_FAILURES", 5, "consecutive failed upstream calls (5xx, timeouts, connection errors) that open the circuit breaker", positive)
+	v.dur(&u.Resilience.BreakerCooldown, "UPSTREAM_BREAKER_COOLDOWN", 5*time.Second, "how long the open breaker waits before a probe may pass", positive)
+	v.dur(&c.GraphQL.Timeout, "OPERATION_TIMEOUT", 10*time.Second, "time limit of one GraphQL operation", positive)
+	v.str(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
+	v.secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
+	number(v, &c.HTTP.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted", positive)
+	v.dur(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown", positive)
+	v.url(&c.Redis.URL, "REDIS_URL", "redis:// or rediss:// URL of the shared cache (a node; a cluster by addr= seeds; Sentinel by master_name=); unset: an in-process cache")
+	v.dur(&c.Redis.DialTimeout, "REDIS_DIAL_TIMEOUT", 250*time.Millisecond, "time limit of connecting to Redis", positive)
+	v.dur(&c.Redis.IOTimeout, "REDIS_TIMEOUT", 150*time.Millisecond, "time limit of one Redis read or write", positive)
+	v.dur(&c.Cache.TTL, "CACHE_TTL", 60*time.Second, "how long a contract's history is fresh; 0 turns caching off", notNegative)
+	v.dur(&c.Cache.Revalidate, "CACHE_REVALIDATE", 0, "a window after CACHE_TTL in which an expired history is served at once while it is refreshed; 0: off", nil)
+	v.dur(&c.Cache.StaleTTL, "CACHE_STALE_TTL", 10*time.Minute, "how long an expired history is kept for when the upstream fails", positive)
+	v.secret(&encryptionKey, "CACHE_ENCRYPTION_KEY", "32-byte key (base64 or 64 hex digits) sealing cached values with AES-256-GCM; unset: plain")
+	number(v, &c.Cache.HotBytes, "CACHE_HOT_BYTES", 64<<20, "bound of decoded histories kept in process", positive)
+	number(v, &c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset", positive)
+	number(v, &c.GraphQL.ResponseCacheBytes, "CACHE_RESPONSE_BYTES", 8<<20, "bound of the whole responses kept in process", positive)
+	v.str(&c.Redis.Prefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
+	v.secret(&c.HTTP.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
+	v.secret(&c.GraphQL.AdminToken, "ADMIN_TOKEN", "bearer token of the invalidateContractHistory mutation; unset: the mutation is off")
+	l := &c.GraphQL.Limits
+	number(v, &l.Tokens, "MAX_TOKENS", d.Tokens, "most lexical tokens in a query (TOO_MANY_TOKENS)", positive)
+	number(v, &l.Depth, "MAX_DEPTH", d.Depth, "deepest nesting of fields (QUERY_TOO_DEEP)", positive)
+	number(v, &l.Aliases, "MAX_ALIASES", d.Aliases, "most aliases in an operation, fragments inlined (TOO_MANY_ALIASES)", positive)
+	number(v, &l.RootFields, "MAX_ROOT_FIELDS", d.RootFields, "most fields at the top of an operation (TOO_MANY_ROOT_FIELDS)", positive)
+	number(v, &l.Directives, "MAX_DIRECTIVES", d.Directives, "most directives in an operation, fragments inlined (TOO_MANY_DIRECTIVES)", positive)
+	number(v, &l.Cost, "MAX_COST", d.Cost, "highest estimated cost of an operation (QUERY_TOO_COMPLEX)", positive)
+	number(v, &l.Contracts, "MAX_CONTRACTS", d.Contracts, "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)", positive)
+	number(v, &l.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)", positive)
+	number(v, &l.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)", positive)
+	v.str(&level, "LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
+	v.str(&manifest, "PERSISTED_OPERATIONS_FILE", "", "manifest of persisted operations (Apollo's or Relay's format) clients may send by id")
+	v.str(&safelist, "SAFELIST", "", "true: run only the operations of PERSISTED_OPERATIONS_FILE")
+	v.str(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
+	v.str(&open, "OPEN_ACCESS", "", "true: with UPSTREAM_TOKEN, serve callers without API keys (something in front authenticates them)")
+	v.str(&introspection, "INTROSPECTION", "", "true or false: whether operations may read the schema; unset: on in demo mode, off with UPSTREAM_URL")
+	v.str(&playground, "PLAYGROUND", "", "true or false: whether / serves the GraphiQL playground; unset: on in demo mode, off with UPSTREAM_URL")
+	v.str(&suggestions, "FIELD_SUGGESTIONS", "", "true or false: whether validation errors suggest names (\"Did you mean ...\"); unset: on in demo mode, off with UPSTREAM_URL")
+	v.str(&origins, "CORS_ORIGINS", "", "comma-separated origins that browsers may call /graphql from, e.g. https://desk.example.com, or *; unset: any in demo mode, none with UPSTREAM_URL")
+	number(v, &c.RateLimit.Burst, "RATE_LIMIT_BURST", 0, "cost points a caller's bucket holds, at least MAX_COST; 0: no rate limit", nil)
+	number(v, &c.RateLimit.PerSecond, "RATE_LIMIT_PER_SECOND", 0, "cost points a caller's bucket regains each second; 0: no rate limit", nil)
+	v.str(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
+	v.str(&traceIDs, "TRACE_CONTRACT_IDS", "", "true: spans name the contracts a batch loads and the upstream paths; unset: they do not")
+	v.str(&operationNames, "METRICS_OPERATION_NAMES", "", "comma-separated operation names metrics report by name (besides the persisted operations'); others are \"other\"")
+	v.str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
+	if err := v.parse(args); err != nil {
 		return c, err
 	}
-	for env, p := range secrets {
-		if *p == "" {
-			*p = getenv(env)
-		}
+	bad := v.bad
+	if c.Port > 65535 {
+		bad = append(bad, fmt.Errorf("PORT=%d: must be 0 to 65535", c.Port))
 	}
-	if len(bad) > 0 {
-		return c, errors.Join(bad...)
+	if u.Resilience.Retries = retries; retries == 0 {
+		u.Resilience.Retries = -1 // none, where the zero value means the default
 	}
-	c.Port, c.UpstreamConcurrency = int(port), int(concurrency)
-	if port < 0 || port > 65535 {
-		bad = append(bad, fmt.Errorf("PORT=%d: must be 0 to 65535", port))
-	}
-	for _, d := range []struct {
-		env string
-		v   time.Duration
-	}{
-		{"UPSTREAM_TIMEOUT", c.UpstreamTimeout}, {"UPSTREAM_CONNECT_TIMEOUT", c.UpstreamConnect},
-		{"OPERATION_TIMEOUT", c.OperationTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
-		{"REDIS_DIAL_TIMEOUT", c.RedisDialTimeout}, {"REDIS_TIMEOUT", c.RedisTimeout}, {"CACHE_STALE_TTL", c.CacheStaleTTL},
-		{"UPSTREAM_BREAKER_COOLDOWN", c.Resilience.BreakerCooldown},
-	} {
-		if d.v <= 0 {
-			bad = append(bad, fmt.Errorf("%s=%s: must be positive", d.env, d.v))
-		}
-	}
-	if c.CacheTTL < 0 {
-		bad = append(bad, fmt.Errorf("CACHE_TTL=%s: must be 0 (off) or positive", c.CacheTTL))
-	}
-	if c.CacheRevalidate < 0 || c.CacheRevalidate > c.CacheStaleTTL {
-		bad = append(bad, fmt.Errorf("CACHE_REVALIDATE=%s: must be 0 (off) up to CACHE_STALE_TTL (%s), as long as expired histories are kept", c.CacheRevalidate, c.CacheStaleTTL))
-	}
-	c.Resilience.Retries, c.Resilience.MaxInFlight, c.Resilience.BreakerFailures = int(retries), int(inFlight), int(breakerFailures)
-	if retries == 0 {
-		c.Resilience.Retries = -1 // none, where the zero value means the default
-	}
-	if retries < 0 {
-		bad = append(bad, fmt.Errorf("UPSTREAM_RETRIES=%d: must be 0 or more", retries))
-	}
-	c.Limits.Tokens, c.Limits.Depth, c.Limits.Aliases = int(tokens), int(depth), int(aliases)
-	c.Limits.RootFields, c.Limits.Directives, c.Limits.Contracts = int(rootFields), int(directives), int(contracts)
-	for _, n := range []struct {
-		env string
-		v   int64
-	}{
-		{"MAX_TOKENS", tokens}, {"MAX_DEPTH", depth}, {"MAX_ALIASES", aliases}, {"MAX_ROOT_FIELDS", rootFields},
-		{"MAX_DIRECTIVES", directives}, {"MAX_COST", c.Limits.Cost}, {"MAX_CONTRACTS", contracts},
-		{"MAX_FIELDS", c.Limits.Fields}, {"MAX_RESPONSE_BYTES", c.Limits.Bytes},
-		{"UPSTREAM_MAX_IN_FLIGHT", inFlight}, {"UPSTREAM_BREAKER_FAILURES", breakerFailures},
-		{"UPSTREAM_MAX_BYTES", c.UpstreamMaxBytes}, {"UPSTREAM_CONCURRENCY", concurrency}, {"MAX_REQUEST_BYTES", c.MaxRequestBytes},
-		{"CACHE_HOT_BYTES", c.CacheHotBytes}, {"CACHE_MEMORY_BYTES", c.CacheMemoryBytes}, {"CACHE_RESPONSE_BYTES", c.CacheResponseBytes},
-	} {
-		if n.v <= 0 {
-			bad = append(bad, fmt.Errorf("%s=%d: must be positive", n.env, n.v))
-		}
+	if r := c.Cache.Revalidate; r < 0 || r > c.Cache.StaleTTL {
+		bad = append(bad, fmt.Errorf("CACHE_REVALIDATE=%s: must be 0 (off) up to CACHE_STALE_TTL (%s), as long as expired histories are kept", r, c.Cache.StaleTTL))
 	}
 	switch rl := c.RateLimit; {
 	case rl.Burst < 0 || rl.PerSecond < 0 || (rl.Burst == 0) != (rl.PerSecond == 0):
 		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST=%d and RATE_LIMIT_PER_SECOND=%d: set both (positive) to rate limit, or neither", rl.Burst, rl.PerSecond))
-	case rl.Burst > 0 && rl.Burst < c.Limits.Cost:
-		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, c.Limits.Cost))
+	case rl.Burst > 0 && rl.Burst < l.Cost:
+		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, l.Cost))
 	}
 	// Booleans are read after parsing: unset, the modes' follow UPSTREAM_URL, flag or not.
-	demo := c.UpstreamURL == ""
+	demo := u.BaseURL == ""
 	for _, b := range []struct {
 		env, v string
 		p      *bool
 		unset  bool
 	}{
-		{"INTROSPECTION", introspection, &c.Introspection, demo}, {"PLAYGROUND", playground, &c.Playground, demo},
-		{"FIELD_SUGGESTIONS", suggestions, &c.Suggestions, demo}, {"OPEN_ACCESS", open, &c.OpenAccess, false},
-		{"SAFELIST", safelist, &c.Safelist, false}, {"TRACE_CONTRACT_IDS", traceIDs, &c.TraceContractIDs, false},
+		{"INTROSPECTION", introspection, &c.GraphQL.Introspection, demo}, {"PLAYGROUND", playground, &c.HTTP.Playground, demo},
+		{"FIELD_SUGGESTIONS", suggestions, &c.GraphQL.Suggestions, demo}, {"OPEN_ACCESS", open, &c.OpenAccess, false},
+		{"SAFELIST", safelist, &c.GraphQL.Safelist, false}, {"TRACE_CONTRACT_IDS", traceIDs, &c.TraceContractIDs, false},
 	} {
 		*b.p = b.unset
 		if b.v != "" {
@@ -302,14 +191,15 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 	}
 	var err error
-	if c.CORSOrigins, err = parseOrigins(origins, demo); err != nil {
+	if c.HTTP.CORSOrigins, err = httpapi.ParseOrigins(origins, demo); err != nil {
 		bad = append(bad, fmt.Errorf("CORS_ORIGINS: %w", err))
 	}
+	c.HTTP.Metrics = c.MetricsAddr == ""
 	c.Tracing = (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
 		getenv("OTEL_SDK_DISABLED") != "true" && getenv("OTEL_TRACES_EXPORTER") != "none"
 	for n := range strings.SplitSeq(operationNames, ",") {
 		if n = strings.TrimSpace(n); n != "" {
-			c.OperationNames = append(c.OperationNames, n)
+			c.GraphQL.OperationNames = append(c.GraphQL.OperationNames, n)
 		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
@@ -317,24 +207,24 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	switch {
 	case manifest != "":
-		if c.Manifest, err = persisted.ReadManifest(manifest); err != nil {
+		if c.GraphQL.Manifest, err = persisted.ReadManifest(manifest); err != nil {
 			bad = append(bad, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err))
 		} else {
-			c.OperationNames = append(c.OperationNames, c.Manifest.Names()...)
+			c.GraphQL.OperationNames = append(c.GraphQL.OperationNames, c.GraphQL.Manifest.Names()...)
 		}
-	case c.Safelist:
+	case c.GraphQL.Safelist:
 		bad = append(bad, errors.New("SAFELIST: needs PERSISTED_OPERATIONS_FILE, the operations it lets run"))
 	}
 	switch {
-	case keysFile != "" && c.UpstreamToken == "":
+	case keysFile != "" && u.ServiceToken == "":
 		bad = append(bad, errors.New("API_KEYS_FILE: only with UPSTREAM_TOKEN; without it each caller sends its own Enneo token"))
 	case keysFile != "" && c.OpenAccess:
 		bad = append(bad, errors.New("API_KEYS_FILE and OPEN_ACCESS=true: choose one"))
 	case keysFile != "":
-		if c.APIKeys, err = readAPIKeys(keysFile, c.AdminToken); err != nil {
+		if c.APIKeys, err = graph.ReadAPIKeys(keysFile, c.GraphQL.AdminToken); err != nil {
 			bad = append(bad, fmt.Errorf("API_KEYS_FILE: %w", err))
 		}
-	case c.UpstreamToken != "" && !c.OpenAccess:
+	case u.ServiceToken != "" && !c.OpenAccess:
 		bad = append(bad, errors.New("UPSTREAM_TOKEN: every caller would read with the service token's rights; "+
 			"set API_KEYS_FILE to the keys callers must present, or OPEN_ACCESS=true if something in front of the facade authenticates them"))
 	}
@@ -345,67 +235,123 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if err != nil {
 		return c, fmt.Errorf("TIME_ZONE: unknown zone %q", zone)
 	}
-	c.TimeZone = loc
+	u.Zone, c.GraphQL.Zone = loc, loc // the one zone of the upstream's timestamps, read and asked in
 	if encryptionKey != "" {
-		if c.CacheEncryptionKey, err = parseKey(encryptionKey); err != nil {
+		if c.Cache.EncryptionKey, err = cache.ParseKey(encryptionKey); err != nil {
 			return c, fmt.Errorf("CACHE_ENCRYPTION_KEY: %w", err)
 		}
 	}
 	return c, nil
 }
 
-// parseKey reads a 32-byte key written as 64 hex digits or as base64.
-func parseKey(s string) ([]byte, error) {
-	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
-		return k, nil
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
-			return k, nil
-		}
-	}
-	return nil, errors.New("must be 32 bytes as 64 hex digits or base64 (e.g. openssl rand -base64 32)")
+// vars declares loadConfig's variables, each an environment variable and the flag of the same
+// name (UPSTREAM_URL, --upstream-url), bound to the field it fills. A value from the environment
+// is the flag's default, so that --help shows it (a URL's password redacted, secrets never).
+type vars struct {
+	fs      *flag.FlagSet
+	getenv  func(string) string
+	bad     []error
+	secrets map[string]*string // read from the environment after parsing
+	checks  []func() error     // what each value must be, once parsed
 }
 
-// readAPIKeys reads the API keys file; the admin token, if set, is accepted as a key of its own
-// named admin, so that the invalidation mutation can still be sent.
-func readAPIKeys(path, adminToken string) (graph.APIKeys, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// A rule is what a variable's value must be.
+type rule[T int | int64 | time.Duration] func(env string, v T) error
+
+func positive[T int | int64 | time.Duration](env string, v T) error {
+	if v <= 0 {
+		return fmt.Errorf("%s=%v: must be positive", env, v)
 	}
-	keys, err := graph.ParseAPIKeys(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if adminToken != "" {
-		if h := sha256.Sum256([]byte(adminToken)); keys[h] == "" {
-			keys[h] = "admin"
-		}
-	}
-	return keys, nil
+	return nil
 }
 
-// parseOrigins reads CORS_ORIGINS: "*", or origins such as https://desk.example.com separated
-// by commas; unset, any origin in demo mode and none otherwise.
-func parseOrigins(s string, demo bool) ([]string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "" && demo, s == "*":
-		return []string{"*"}, nil
-	case s == "":
-		return nil, nil
+func notNegative[T int | int64 | time.Duration](env string, v T) error {
+	if v < 0 {
+		return fmt.Errorf("%s=%v: must be 0 or more", env, v)
 	}
-	var origins []string
-	for o := range strings.SplitSeq(s, ",") {
-		o = strings.TrimSpace(o)
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return nil, fmt.Errorf("%q is not an origin such as https://desk.example.com", o)
+	return nil
+}
+
+func (v *vars) env(name, def string) string {
+	if s := v.getenv(name); s != "" {
+		return s
+	}
+	return def
+}
+
+func (v *vars) usage(text, env string) string { return text + " ($" + env + ")" }
+
+func (v *vars) str(p *string, env, def, usage string) {
+	v.fs.StringVar(p, flagName(env), v.env(env, def), v.usage(usage, env))
+}
+
+// url is a string that may hold a password (redis://:secret@host): --help and the usage printed
+// on a bad flag show it redacted.
+func (v *vars) url(p *string, env, usage string) {
+	v.str(p, env, "", usage)
+	if f := v.fs.Lookup(flagName(env)); f.DefValue != "" {
+		f.DefValue = redactURL(f.DefValue)
+	}
+}
+
+// secret is read from the environment after parsing, so that --help never prints it.
+func (v *vars) secret(p *string, env, usage string) {
+	v.fs.StringVar(p, flagName(env), "", v.usage(usage, env))
+	v.secrets[env] = p
+}
+
+func (v *vars) dur(p *time.Duration, env string, def time.Duration, usage string, must rule[time.Duration]) {
+	raw := v.env(env, def.String())
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		v.bad = append(v.bad, fmt.Errorf("%s=%q: not a duration such as 5s or 250ms", env, raw))
+	}
+	v.fs.DurationVar(p, flagName(env), d, v.usage(usage, env))
+	v.check(func() error { return must(env, *p) }, must != nil)
+}
+
+// number declares an integer variable (int or int64, as its field is).
+func number[T int | int64](v *vars, p *T, env string, def T, usage string, must rule[T]) {
+	raw := v.env(env, strconv.FormatInt(int64(def), 10))
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		v.bad = append(v.bad, fmt.Errorf("%s=%q: not a whole number", env, raw))
+	}
+	switch p := any(p).(type) {
+	case *int:
+		v.fs.IntVar(p, flagName(env), int(n), v.usage(usage, env))
+	case *int64:
+		v.fs.Int64Var(p, flagName(env), n, v.usage(usage, env))
+	}
+	v.check(func() error { return must(env, *p) }, must != nil)
+}
+
+func (v *vars) check(f func() error, ok bool) {
+	if ok {
+		v.checks = append(v.checks, f)
+	}
+}
+
+// parse parses args, reads the secrets, and holds every value to its rule. What did not parse
+// from the environment is reported first, alone.
+func (v *vars) parse(args []string) error {
+	if err := v.fs.Parse(args); err != nil {
+		return err
+	}
+	for env, p := range v.secrets {
+		if *p == "" {
+			*p = v.getenv(env)
 		}
-		origins = append(origins, u.Scheme+"://"+u.Host)
 	}
-	return origins, nil
+	if len(v.bad) > 0 {
+		return errors.Join(v.bad...)
+	}
+	for _, check := range v.checks {
+		if err := check(); err != nil {
+			v.bad = append(v.bad, err)
+		}
+	}
+	return nil
 }
 
 // redactURL hides the password of a URL, and all of what does not parse as one.
@@ -431,8 +377,8 @@ func flagName(env string) string {
 	return string(b)
 }
 
-// run is the composition root: it builds every part, serves until ctx ends, then shuts down
-// gracefully, letting in-flight requests finish.
+// run is main for the tests: it loads the configuration from args and getenv and serves,
+// without tuning the process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -441,6 +387,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	return serve(ctx, cfg, stdout, stderr)
+}
+
+// serve builds every part of cfg, serves until ctx ends, then shuts down gracefully, letting
+// in-flight requests finish.
+func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logs := httpapi.NewBufferedLog(stderr)
 	defer logs.Close()
 	// Every goroutine run starts ends before it returns (the deferred stops below run first).
@@ -449,7 +401,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	log.Debug("memory", "soft_limit_mib", debug.SetMemoryLimit(-1)>>20)
 
-	demoMode := cfg.UpstreamURL == ""
+	demoMode := cfg.Upstream.BaseURL == ""
 	if demoMode {
 		// On a loopback port, so that demo mode exercises the same real HTTP client as
 		// production.
@@ -458,8 +410,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("demo upstream: %w", err)
 		}
 		defer stopDemo()
-		cfg.UpstreamURL = "http://" + addr
-		log.Info("no UPSTREAM_URL: serving the built-in demo upstream", "url", cfg.UpstreamURL)
+		cfg.Upstream.BaseURL = "http://" + addr
+		log.Info("no UPSTREAM_URL: serving the built-in demo upstream", "url", cfg.Upstream.BaseURL)
 	}
 	metrics := metrics.New()
 	var tracer *tracing.Tracing
@@ -478,19 +430,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}()
 		log.Info("tracing: spans exported over OTLP")
 	}
-	client, err := upstream.New(upstream.Options{
-		BaseURL:        cfg.UpstreamURL,
-		ServiceToken:   cfg.UpstreamToken,
-		Timeout:        cfg.UpstreamTimeout,
-		ConnectTimeout: cfg.UpstreamConnect,
-		MaxBodyBytes:   cfg.UpstreamMaxBytes,
-		Zone:           cfg.TimeZone,
-		Concurrency:    cfg.UpstreamConcurrency,
-		Resilience:     cfg.Resilience,
-		Logger:         log,
-		Observer:       metrics,
-		WrapTransport:  tracer.WrapTransport(),
-	})
+	cfg.Upstream.Logger, cfg.Upstream.Observer, cfg.Upstream.WrapTransport = log, metrics, tracer.WrapTransport()
+	client, err := upstream.New(cfg.Upstream)
 	if err != nil {
 		return fmt.Errorf("UPSTREAM_URL: %w", err)
 	}
@@ -502,11 +443,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// One Redis client (and pool) serves the cache, the rate limiter and persisted queries.
 	var redisStore *redisstore.Store
-	if cfg.RedisURL != "" {
-		redisStore, err = redisstore.New(redisstore.Options{
-			URL: cfg.RedisURL, Prefix: cfg.CachePrefix, DialTimeout: cfg.RedisDialTimeout, IOTimeout: cfg.RedisTimeout, Logger: log,
-			Observer: metrics,
-		})
+	if cfg.Redis.URL != "" {
+		cfg.Redis.Logger, cfg.Redis.Observer = log, metrics
+		redisStore, err = redisstore.New(cfg.Redis)
 		if err != nil {
 			return fmt.Errorf("REDIS_URL: %w", err)
 		}
@@ -515,20 +454,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// nobody should learn it from the first slow query: /readyz says degraded at once.
 		if err := redisStore.Ping(ctx); err != nil {
 			log.Warn("REDIS_URL: Redis does not answer; serving from the upstream without the shared cache until it does",
-				"addr", redactURL(cfg.RedisURL), "err", err)
+				"addr", redactURL(cfg.Redis.URL), "err", err)
 		}
 	}
 	var histories *cache.Cache
-	if cfg.CacheTTL > 0 {
+	if cfg.Cache.TTL > 0 {
 		var store cache.Store = cache.NewMemoryStore(cfg.CacheMemoryBytes)
 		if redisStore != nil {
 			store = redisStore
 		}
-		histories, err = cache.New(client, store, cache.Options{
-			TTL: cfg.CacheTTL, StaleTTL: cfg.CacheStaleTTL, Revalidate: cfg.CacheRevalidate, HotBytes: cfg.CacheHotBytes,
-			EncryptionKey: cfg.CacheEncryptionKey,
-			Logger: log, Observer: metrics,
-		})
+		cfg.Cache.Logger, cfg.Cache.Observer = log, metrics
+		histories, err = cache.New(client, store, cfg.Cache)
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
@@ -585,7 +521,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      cfg.OperationTimeout + 5*time.Second,
+		WriteTimeout:      cfg.GraphQL.Timeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -616,18 +552,18 @@ func startupGuide(cfg config, demo bool, port int) string {
 	base := fmt.Sprintf("http://localhost:%d", port)
 	var b strings.Builder
 	switch {
-	case cfg.Playground && demo:
+	case cfg.HTTP.Playground && demo:
 		fmt.Fprintf(&b, "  playground  %s/  (the demo upstream: a query and the demo token are filled in; press run)\n", base)
-	case cfg.Playground:
+	case cfg.HTTP.Playground:
 		fmt.Fprintf(&b, "  playground  %s/\n", base)
 	default:
 		fmt.Fprintf(&b, "  playground  off: set PLAYGROUND=true to serve it at %s/\n", base)
 	}
-	if !cfg.Introspection {
+	if !cfg.GraphQL.Introspection {
 		b.WriteString("  introspection off: set INTROSPECTION=true to let clients read the schema (schema.graphqls is the same)\n")
 	}
-	if cfg.Manifest != nil {
-		fmt.Fprintf(&b, "  persisted   %d operations from PERSISTED_OPERATIONS_FILE, by documentId, doc_id or hash\n", cfg.Manifest.Len())
+	if cfg.GraphQL.Manifest != nil {
+		fmt.Fprintf(&b, "  persisted   %d operations from PERSISTED_OPERATIONS_FILE, by documentId, doc_id or hash\n", cfg.GraphQL.Manifest.Len())
 	}
 	fmt.Fprintf(&b, "  GraphQL     %s/graphql", base)
 	if demo {
@@ -678,9 +614,9 @@ func tuneProcess(cfg config, getenv func(string) string) {
 // containers in deploy/ are sized above it.
 func softMemoryLimit(cfg config) int64 {
 	limit := int64(64 << 20) // without caches: the work in flight
-	if cfg.CacheTTL > 0 {
-		limit += 2 * (cfg.CacheHotBytes + cfg.CacheResponseBytes)
-		if cfg.RedisURL == "" {
+	if cfg.Cache.TTL > 0 {
+		limit += 2 * (cfg.Cache.HotBytes + cfg.GraphQL.ResponseCacheBytes)
+		if cfg.Redis.URL == "" {
 			limit += cfg.CacheMemoryBytes
 		}
 	}
@@ -704,7 +640,7 @@ func newRateLimiter(cfg config, redisStore *redisstore.Store, log *slog.Logger) 
 	if redisStore == nil {
 		return ratelimit.NewMemory(cfg.RateLimit, maxRateBuckets)
 	}
-	return ratelimit.NewRedis(redisStore.Client(), cfg.CachePrefix, cfg.RateLimit, maxRateBuckets, log)
+	return ratelimit.NewRedis(redisStore.Client(), cfg.Redis.Prefix, cfg.RateLimit, maxRateBuckets, log)
 }
 
 // maxRateBuckets bounds the buckets kept in process (a few hundred bytes each): a caller whose
@@ -714,7 +650,7 @@ const maxRateBuckets = 10_000
 // newAuthenticator derives callers' credentials; with a service token they must present one of
 // the API keys, unless the operator opened the facade.
 func newAuthenticator(cfg config, secret []byte) *graph.Authenticator {
-	auth := graph.NewAuthenticator(cfg.UpstreamToken, secret)
+	auth := graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret)
 	if cfg.APIKeys != nil {
 		auth.RequireKeys(cfg.APIKeys)
 	}
@@ -741,13 +677,10 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		invalidator graph.Invalidator    = noCache{}
 		changes     graph.ChangeTracker  // nil: no response cache
 		status      = map[string]func() string{"cache": func() string { return "off" }, "rateLimit": func() string { return "off" }}
-		o           = graph.Options{
-			AdminToken: cfg.AdminToken, Zone: cfg.TimeZone, ResponseCacheBytes: cfg.CacheResponseBytes, Timeout: cfg.OperationTimeout, Limits: cfg.Limits,
-			Introspection: cfg.Introspection, Suggestions: cfg.Suggestions, Manifest: cfg.Manifest, Safelist: cfg.Safelist,
-			Observer: p.metrics, OperationNames: cfg.OperationNames,
-		}
-		names = graph.OperationNamer(cfg.OperationNames)
+		o           = cfg.GraphQL
+		names       = graph.OperationNamer(o.OperationNames)
 	)
+	o.Observer = p.metrics
 	if p.cache != nil {
 		fetch, invalidator, changes, status["cache"] = p.cache, p.cache, p.cache, p.cache.Status
 	}
@@ -758,7 +691,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if p.redis != nil {
 		// Queries clients register, shared by the replicas; a day is long enough for a
 		// client to keep sending the hash, and whoever misses registers the query again.
-		o.Persisted = persisted.NewRedisCache(p.redis.Client(), cfg.CachePrefix, 24*time.Hour, int(cfg.MaxRequestBytes))
+		o.Persisted = persisted.NewRedisCache(p.redis.Client(), cfg.Redis.Prefix, 24*time.Hour, int(cfg.HTTP.MaxRequestBytes))
 		// A Redis found down is asked again by /readyz, through its breaker, so that it is
 		// seen back even while no query uses it.
 		probes = append(probes, func(ctx context.Context) {
@@ -771,10 +704,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if p.tracer != nil {
 		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
 	}
-	h := httpapi.Options{
-		CORSOrigins: cfg.CORSOrigins, MaxRequestBytes: cfg.MaxRequestBytes, Playground: cfg.Playground,
-		WebhookSecret: cfg.WebhookSecret, Metrics: cfg.MetricsAddr == "",
-	}
+	h := cfg.HTTP
 	if p.demo {
 		h.DemoToken = "demo-token"
 	}

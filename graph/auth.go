@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -177,4 +178,23 @@ func (c Credential) rateKey() string {
 // isAdmin reports whether the caller presented the admin token; never with an empty one.
 func (c Credential) isAdmin(adminToken string) bool {
 	return adminToken != "" && subtle.ConstantTimeCompare([]byte(c.Bearer), []byte(adminToken)) == 1
+}
+
+// ReadAPIKeys reads an API keys file (see ParseAPIKeys); the admin token, if set, is accepted as a key of its own
+// named admin, so that the invalidation mutation can still be sent.
+func ReadAPIKeys(path, adminToken string) (APIKeys, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := ParseAPIKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if adminToken != "" {
+		if h := sha256.Sum256([]byte(adminToken)); keys[h] == "" {
+			keys[h] = "admin"
+		}
+	}
+	return keys, nil
 }

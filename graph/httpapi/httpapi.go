@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/rs/cors"
 
@@ -126,4 +128,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // "Bearer <WEBHOOK_SECRET>", not \u003c...
 	enc.Encode(v)
+}
+
+// ParseOrigins reads CORS_ORIGINS (Options.CORSOrigins): "*", or origins such as
+// https://desk.example.com separated by commas; unset, any origin where anyByDefault (demo
+// mode) and none otherwise.
+func ParseOrigins(s string, anyByDefault bool) ([]string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && anyByDefault, s == "*":
+		return []string{"*"}, nil
+	case s == "":
+		return nil, nil
+	}
+	var origins []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.TrimSpace(o)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("%q is not an origin such as https://desk.example.com", o)
+		}
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	return origins, nil
 }
