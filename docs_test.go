@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -166,4 +167,85 @@ func jsonKeys(t *testing.T, line string) []string {
 		}
 	}
 	return keys
+}
+
+// TestImportRules holds every package of the module to its row of docs/architecture.md's
+// table: what it imports (go list) must be in "may import", and nothing it depends on, directly
+// or not (go list -deps), may be in "never depends on". So the drawing is the rule.
+func TestImportRules(t *testing.T) {
+	doc, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const module = "github.com/enneo-facade/facade"
+	type rule struct{ may, never []string }
+	rules := map[string]rule{}
+	quoted := regexp.MustCompile("`([^`]+)`")
+	path := func(s string) string {
+		if s == "." {
+			return module
+		}
+		if !strings.Contains(strings.SplitN(s, "/", 2)[0], ".") {
+			return module + "/" + s // the module's own
+		}
+		return s
+	}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		var r rule
+		for _, m := range quoted.FindAllStringSubmatch(cells[3], -1) {
+			r.may = append(r.may, path(m[1]))
+		}
+		if strings.Contains(cells[3], "any package of the module") {
+			r.may = append(r.may, module)
+		}
+		for _, m := range quoted.FindAllStringSubmatch(cells[4], -1) {
+			r.never = append(r.never, path(m[1]))
+		}
+		rules[path(quoted.FindStringSubmatch(cells[1])[1])] = r
+	}
+	within := func(pkg, prefix string) bool { return pkg == prefix || strings.HasPrefix(pkg, prefix+"/") }
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports ","}} {{join .Deps ","}}`, "./...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Split(line, " ")
+		pkg := fields[0]
+		r, ok := rules[pkg]
+		if !ok {
+			t.Errorf("%s has no row in docs/architecture.md", pkg)
+			continue
+		}
+		for _, imp := range strings.Split(fields[1], ",") {
+			if imp == "" || !strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+				continue // the standard library
+			}
+			allowed := slices.ContainsFunc(r.may, func(m string) bool {
+				if m == module && pkg == module {
+					return within(imp, module) // main: any package of the module
+				}
+				if within(m, module) && m != module {
+					return imp == m // the module's packages, one by one
+				}
+				return within(imp, m)
+			})
+			if !allowed {
+				t.Errorf("%s imports %s, which its row does not allow", pkg, imp)
+			}
+		}
+		for _, dep := range strings.Split(fields[2], ",") {
+			for _, never := range r.never {
+				if within(dep, never) {
+					t.Errorf("%s depends on %s, which its row forbids", pkg, dep)
+				}
+			}
+		}
+	}
+	if len(rules) < 15 {
+		t.Errorf("read %d rows from docs/architecture.md", len(rules))
+	}
 }

@@ -22,6 +22,12 @@ import (
 	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
+var (
+	_ ChangeTracker  = (*cache.Cache)(nil)
+	_ HistoryFetcher = (*cache.Cache)(nil)
+	_ Invalidator    = (*cache.Cache)(nil)
+)
+
 // newCachedAPI serves the /graphql handler with a cache on a real Redis in front of up.
 func newCachedAPI(t *testing.T, up *testUpstream, redisURL, prefix string) (*httptest.Server, *countingFetcher) {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 
 	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
-	"github.com/enneo-facade/facade/upstream/cache"
 )
 
 // HistoryFetcher is what the GraphQL layer needs from the upstream: many contracts' histories
@@ -40,11 +39,10 @@ type ChangeTracker interface {
 }
 
 var (
-	_ ChangeTracker  = (*cache.Cache)(nil)
 	_ HistoryFetcher = (*upstream.Client)(nil)
-	_ HistoryFetcher = (*cache.Cache)(nil)
-	_ Invalidator    = (*cache.Cache)(nil)
 	_ RateLimiter    = (*ratelimit.Limiter)(nil)
+	// The cache satisfies HistoryFetcher, Invalidator and ChangeTracker too (cache_test.go):
+	// graph needs nothing of it but these interfaces.
 )
 
 // MaxContracts bounds Query.contracts: a list view of 100 contracts is the largest legitimate
