@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
+)
+
+// TestReplicasShareARedisCluster: two facades on one Redis Cluster, through REDIS_URL's seed
+// list, share what they fetch, their callers' budgets, the queries clients register, and
+// invalidations.
+func TestReplicasShareARedisCluster(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	upstreamURL, calls := countingDemo(t)
+	prefix := redistest.Prefix(t)
+	env := map[string]string{
+		"UPSTREAM_URL": upstreamURL, "REDIS_URL": cluster.URL, "CACHE_PREFIX": prefix,
+		"CACHE_KEY_SECRET": "shared-secret", "WEBHOOK_SECRET": "hook-secret",
+		"RATE_LIMIT_BURST": "200000", "RATE_LIMIT_PER_SECOND": "1",
+		// Generous, for a loaded machine: these tests count hits, not how Redis copes when slow.
+		"REDIS_TIMEOUT": "5s", "REDIS_DIAL_TIMEOUT": "5s",
+	}
+	a, _ := startTestServer(t, env)
+	b, _ := startTestServer(t, env)
+
+	ids := make([]string, 30)
+	for i := range ids {
+		ids[i] = fmt.Sprint(200001 + i)
+	}
+	quoted, _ := json.Marshal(ids)
+	list := []byte(`{"query":"{ contracts(ids: ` + strings.ReplaceAll(string(quoted), `"`, `\"`) + `) { id history { tickets { id subject } } } }"}`)
+	type answer struct {
+		Data       map[string]any `json:"data"`
+		Errors     []any          `json:"errors"`
+		Extensions struct {
+			Cost struct {
+				ThrottleStatus struct{ CurrentlyAvailable int64 } `json:"throttleStatus"`
+			} `json:"cost"`
+			Histories map[string]struct{ Cache string } `json:"histories"`
+		} `json:"extensions"`
+	}
+	ask := func(base string, body []byte) answer {
+		t.Helper()
+		status, out := post(t, base, "cluster-token", body)
+		raw, _ := json.Marshal(out)
+		var ans answer
+		json.Unmarshal(raw, &ans)
+		if status != http.StatusOK || len(ans.Errors) > 0 {
+			t.Fatalf("%d %.500s", status, raw)
+		}
+		return ans
+	}
+	caches := func(ans answer) map[string]int {
+		n := map[string]int{}
+		for _, h := range ans.Extensions.Histories {
+			n[h.Cache]++
+		}
+		return n
+	}
+
+	base := calls.Load() // the replicas' own checks of the upstream at start
+	first := ask(a, list)
+	if got := calls.Load() - base; got != 30 {
+		t.Fatalf("replica a's cold list: %d upstream calls, want 30", got)
+	}
+	// a writes its entries behind its answer: wait until all 30 are in the cluster.
+	rdb := cluster.Client(t)
+	masters := map[string]bool{}
+	for _, id := range ids {
+		sum := sha256.Sum256([]byte(id))
+		key := prefix + "c:{" + hex.EncodeToString(sum[:16]) + "}"
+		masters[cluster.MasterOf(t, key)] = true
+		for deadline := time.Now().Add(10 * time.Second); rdb.Exists(t.Context(), key).Val() == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("contract %s's entry not in the cluster 10s after a answered", id)
+			}
+		}
+	}
+	if len(masters) != 3 {
+		t.Errorf("the 30 contracts landed on %d masters, want all 3", len(masters))
+	}
+
+	// Invalidations go by sharded pub/sub: both replicas subscribe on the channel's shard.
+	for deadline := time.Now().Add(10 * time.Second); rdb.PubSubShardNumSub(t.Context(), prefix+"invalidate").Val()[prefix+"invalidate"] != 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not two sharded subscribers on %sinvalidate within 10s", prefix)
+		}
+	}
+
+	second := ask(b, list)
+	if got := calls.Load() - base; got != 30 || caches(second)["hit"] != 30 {
+		t.Errorf("replica b's list: %d upstream calls in all, caches %v; want 30 and 30 hits", got, caches(second))
+	}
+	// One budget per caller, shared: b's answer says what is left after a's take and its own.
+	if a, b := first.Extensions.Cost.ThrottleStatus.CurrentlyAvailable, second.Extensions.Cost.ThrottleStatus.CurrentlyAvailable; b >= a {
+		t.Errorf("budget left after a's query %d, after b's %d: b did not draw on the same bucket", a, b)
+	}
+
+	// A query registered with a (APQ) is known to b by its hash.
+	query := `{ contract(id: \"200001\") { id } }`
+	hash := sha256.Sum256([]byte(strings.ReplaceAll(query, `\"`, `"`)))
+	ext := `"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + hex.EncodeToString(hash[:]) + `"}}`
+	ask(a, []byte(`{"query":"`+query+`",`+ext+`}`))
+	if ans := ask(b, []byte(`{`+ext+`}`)); ans.Data["contract"] == nil {
+		t.Errorf("b did not know the query a registered: %v", ans)
+	}
+
+	// An invalidation through a reaches b's memory and the cluster.
+	req, _ := http.NewRequest(http.MethodPost, a+"/webhooks/enneo", strings.NewReader(`{"contractId":"200005"}`))
+	req.Header.Set("Authorization", "Bearer hook-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %d", resp.StatusCode)
+	}
+	third := ask(b, list)
+	if got := calls.Load() - base; got != 31 || caches(third)["miss"] != 1 {
+		t.Errorf("b's list after the invalidation: %d upstream calls in all, caches %v; want 31 and one miss", got, caches(third))
+	}
+}
+
+// TestRateLimitSharedByReplicas: two server processes on one Redis pay from one budget per
+// credential: what alice spends on one, the other refuses her, with 429 and Retry-After, while
+// bob is served; /readyz says the buckets are shared.
+func TestRateLimitSharedByReplicas(t *testing.T) {
+	env := map[string]string{
+		"REDIS_URL": redistest.Start(t), "CACHE_PREFIX": redistest.Prefix(t), "CACHE_KEY_SECRET": "shared-secret",
+		"MAX_COST": "100", "RATE_LIMIT_BURST": "160", "RATE_LIMIT_PER_SECOND": "1",
+	}
+	a, b := startProcess(t, env), startProcess(t, env)
+	// Each costs 52 (1 contract, 1 history, 50 tickets); 160 points pay for three.
+	query := []byte(`{"query":"{ contract(id: \"100001\") { history { tickets { id } } } }"}`)
+	for i, p := range []*serverProcess{a, b, a} {
+		if status, out := post(t, p.base, "alice", query); status != http.StatusOK || out["errors"] != nil {
+			t.Fatalf("alice's query %d: %d %v", i+1, status, out)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/graphql", bytes.NewReader(query))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if codes := codesOf(out); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || len(codes) != 1 || codes[0] != "RATE_LIMITED" {
+		t.Errorf("alice's fourth query, on the other replica: %d Retry-After %q %v, want 429 RATE_LIMITED", resp.StatusCode, resp.Header.Get("Retry-After"), out)
+	}
+	if status, out := post(t, b.base, "bob", query); status != http.StatusOK || out["errors"] != nil {
+		t.Errorf("bob while alice is limited: %d %v", status, out)
+	}
+	for _, p := range []*serverProcess{a, b} {
+		resp, err := http.Get(p.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ready map[string]string
+		json.NewDecoder(resp.Body).Decode(&ready)
+		resp.Body.Close()
+		if ready["rateLimit"] != "shared" {
+			t.Errorf("/readyz = %v, want rateLimit shared", ready)
+		}
+	}
+}
+
+// TestRateLimitFallsBackWhenRedisHangs: with Redis hung, queries are still served and still
+// paid for, from a bucket in the process, and /readyz says so.
+func TestRateLimitFallsBackWhenRedisHangs(t *testing.T) {
+	base, _ := startTestServer(t, map[string]string{
+		"REDIS_URL": redistest.Blackhole(t), "MAX_COST": "100", "RATE_LIMIT_BURST": "160", "RATE_LIMIT_PER_SECOND": "1",
+	})
+	query := []byte(`{"query":"{ contract(id: \"100001\") { history { tickets { id } } } }"}`)
+	for i := range 3 {
+		if status, out := post(t, base, "alice", query); status != http.StatusOK || out["errors"] != nil {
+			t.Fatalf("alice's query %d with Redis hung: %d %v", i+1, status, out)
+		}
+	}
+	if status, out := post(t, base, "alice", query); status != http.StatusTooManyRequests {
+		t.Errorf("alice's fourth query: %d %v, want 429 from the bucket in process", status, out)
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready map[string]string
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || ready["rateLimit"] != "degraded" || ready["cache"] != "degraded" {
+		t.Errorf("/readyz = %d %v, want ready, with the rate limit and the cache degraded", resp.StatusCode, ready)
+	}
+}
+
+func TestWebhookInvalidatesEveryScope(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{} // "token contract" -> upstream calls
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := strings.CutPrefix(r.URL.Path, "/contract/"); ok { // not /readyz's ping
+			mu.Lock()
+			calls[r.Header.Get("Authorization")+" "+strings.TrimSuffix(id, "/history")]++
+			mu.Unlock()
+		}
+		w.Write([]byte(`{"tickets":[{"id":1,"subject":"s"}]}`))
+	}))
+	defer up.Close()
+	base, _ := startTestServer(t, map[string]string{
+		"UPSTREAM_URL": up.URL, "REDIS_URL": redistest.Start(t), "CACHE_PREFIX": redistest.Prefix(t),
+		"WEBHOOK_SECRET": "hook-secret", "CACHE_KEY_SECRET": "scope-secret",
+	})
+	query := func(token, id string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", strings.NewReader(`{"query":"{ contract(id: \"`+id+`\") { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	queryAll := func() {
+		for _, token := range []string{"alice", "bob"} {
+			for _, id := range []string{"X", "Y"} {
+				query(token, id)
+			}
+		}
+	}
+	count := func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]int{}
+		for k, v := range calls {
+			out[k] = v
+		}
+		return out
+	}
+	hook := func(secret, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/enneo", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	queryAll()
+	queryAll() // all cached now
+	want := map[string]int{"Bearer alice X": 1, "Bearer alice Y": 1, "Bearer bob X": 1, "Bearer bob Y": 1}
+	if got := count(); !equalCounts(got, want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+	const event = `{"event":"TicketUpdated","contractId":"X","ticketId":123}`
+	if status := hook("wrong", event); status != http.StatusUnauthorized {
+		t.Errorf("wrong secret: %d, want 401", status)
+	}
+	if status := hook("hook-secret", `{"event":"TicketUpdated","contractId":"../x"}`); status != http.StatusBadRequest {
+		t.Errorf("bad contract id: %d, want 400", status)
+	}
+	queryAll()
+	if got := count(); !equalCounts(got, want) {
+		t.Fatalf("after refused webhooks calls = %v, want %v", got, want)
+	}
+	if status := hook("hook-secret", event); status != http.StatusOK {
+		t.Fatalf("webhook: %d, want 200", status)
+	}
+	queryAll()
+	want["Bearer alice X"], want["Bearer bob X"] = 2, 2
+	if got := count(); !equalCounts(got, want) {
+		t.Errorf("after the webhook calls = %v, want %v", got, want)
+	}
+	// A number works as contractId too, as older Enneo docs send it.
+	if status := hook("hook-secret", `{"event":"TicketCreated","contractId":746839}`); status != http.StatusOK {
+		t.Errorf("numeric contractId: %d, want 200", status)
+	}
+}
+
+func equalCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestWebhookAsksForARetryWhenRedisIsDown(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"tickets":[]}`))
+	}))
+	defer up.Close()
+	base, _ := startTestServer(t, map[string]string{
+		"UPSTREAM_URL": up.URL, "REDIS_URL": redistest.Blackhole(t), "WEBHOOK_SECRET": "hook-secret",
+	})
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/enneo", strings.NewReader(`{"event":"TicketUpdated","contractId":"X"}`))
+	req.Header.Set("Authorization", "Bearer hook-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("webhook with Redis hung: %d, want 503 so that Enneo retries", resp.StatusCode)
+	}
+}
