@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -403,6 +402,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	demoMode := cfg.Upstream.BaseURL == ""
 	if demoMode {
+		cfg.HTTP.DemoToken = "demo-token" // the demo upstream takes any
 		// On a loopback port, so that demo mode exercises the same real HTTP client as
 		// production.
 		addr, stopDemo, err := serveAside(&bg, "127.0.0.1:0", demo.NewHandler())
@@ -485,9 +485,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 	if cfg.MetricsAddr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
-		addr, stop, err := serveAside(&bg, cfg.MetricsAddr, mux)
+		addr, stop, err := serveAside(&bg, cfg.MetricsAddr, httpapi.MetricsRoutes(metrics.Handler()))
 		if err != nil {
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
@@ -496,13 +494,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	if cfg.PprofAddr != "" {
 		// Go's profiles on their own listener, never reachable through the public port.
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		addr, stopPprof, err := serveAside(&bg, cfg.PprofAddr, mux)
+		addr, stopPprof, err := serveAside(&bg, cfg.PprofAddr, httpapi.ProfileRoutes())
 		if err != nil {
 			return fmt.Errorf("PPROF_ADDR: %w", err)
 		}
@@ -517,7 +509,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
 			client: client, cache: histories, auth: newAuthenticator(cfg, secret),
-			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs, demo: demoMode,
+			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -527,7 +519,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	fmt.Fprint(stdout, startupGuide(cfg, demoMode, ln.Addr().(*net.TCPAddr).Port))
+	fmt.Fprint(stdout, httpapi.StartupGuide(cfg.HTTP, ln.Addr().(*net.TCPAddr).Port, cfg.GraphQL.Introspection, cfg.GraphQL.Manifest.Len()))
 	serveErr := make(chan error, 1)
 	bg.Go(func() { serveErr <- srv.Serve(ln) })
 	select {
@@ -543,34 +535,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// startupGuide is what run prints below its address, for whoever started it: where the
-// playground and the endpoint are, what to send in demo mode, and in production what is off and
-// how to turn it on.
-func startupGuide(cfg config, demo bool, port int) string {
-	base := fmt.Sprintf("http://localhost:%d", port)
-	var b strings.Builder
-	switch {
-	case cfg.HTTP.Playground && demo:
-		fmt.Fprintf(&b, "  playground  %s/  (the demo upstream: a query and the demo token are filled in; press run)\n", base)
-	case cfg.HTTP.Playground:
-		fmt.Fprintf(&b, "  playground  %s/\n", base)
-	default:
-		fmt.Fprintf(&b, "  playground  off: set PLAYGROUND=true to serve it at %s/\n", base)
-	}
-	if !cfg.GraphQL.Introspection {
-		b.WriteString("  introspection off: set INTROSPECTION=true to let clients read the schema (schema.graphqls is the same)\n")
-	}
-	if cfg.GraphQL.Manifest != nil {
-		fmt.Fprintf(&b, "  persisted   %d operations from PERSISTED_OPERATIONS_FILE, by documentId, doc_id or hash\n", cfg.GraphQL.Manifest.Len())
-	}
-	fmt.Fprintf(&b, "  GraphQL     %s/graphql", base)
-	if demo {
-		b.WriteString("  (send Authorization: Bearer demo-token; the demo upstream takes any token)")
-	}
-	b.WriteString("\n")
-	return b.String()
 }
 
 // serveAside serves h on a listener of its own at addr, away from the public port, until stop,
@@ -667,7 +631,6 @@ type parts struct {
 	metrics *metrics.Metrics
 	tracer  *tracing.Tracing // nil: tracing is off
 	logs    io.Writer        // where the access log writes its lines
-	demo    bool             // the built-in demo upstream serves
 }
 
 // newHandler wires the GraphQL handler over the parts, and the HTTP layer's routes around it.
@@ -704,11 +667,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if p.tracer != nil {
 		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
 	}
-	h := cfg.HTTP
-	if p.demo {
-		h.DemoToken = "demo-token"
-	}
-	return httpapi.NewHandler(h, httpapi.Parts{
+	return httpapi.NewHandler(cfg.HTTP, httpapi.Parts{
 		GraphQL: graph.NewHandler(fetch, p.auth, o, log), Auth: p.auth, Invalidator: invalidator, Upstream: p.client,
 		Status: status, Probes: probes, Metrics: p.metrics.Handler(), Tracer: p.tracer, Log: log, Lines: p.logs,
 	})

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strings"
 
@@ -51,6 +52,25 @@ type Parts struct {
 	Tracer  *tracing.Tracing // nil: tracing is off
 	Log     *slog.Logger
 	Lines   io.Writer // where the access log writes its lines (a BufferedLog)
+}
+
+// MetricsRoutes serves metrics at /metrics, on a listener of their own (METRICS_ADDR).
+func MetricsRoutes(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	return mux
+}
+
+// ProfileRoutes serves Go's profiles under /debug/pprof/, on a listener of their own
+// (PPROF_ADDR), never on the public port.
+func ProfileRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	return mux
 }
 
 // Pinger is the upstream as /readyz sees it.

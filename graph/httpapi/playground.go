@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/enneo-facade/facade/graph/playground"
 )
@@ -53,4 +55,33 @@ func apiIndex() http.Handler {
 			"schema":     "schema.graphqls in the repository is the schema served",
 		})
 	})
+}
+
+// StartupGuide is what the process prints below its address, for whoever started it: where the
+// playground and the endpoint are, what to send in demo mode (o.DemoToken), and in production
+// what is off and how to turn it on; persisted is how many operations the manifest holds.
+func StartupGuide(o Options, port int, introspection bool, persisted int) string {
+	demo := o.DemoToken != ""
+	base := fmt.Sprintf("http://localhost:%d", port)
+	var b strings.Builder
+	switch {
+	case o.Playground && demo:
+		fmt.Fprintf(&b, "  playground  %s/  (the demo upstream: a query and the demo token are filled in; press run)\n", base)
+	case o.Playground:
+		fmt.Fprintf(&b, "  playground  %s/\n", base)
+	default:
+		fmt.Fprintf(&b, "  playground  off: set PLAYGROUND=true to serve it at %s/\n", base)
+	}
+	if !introspection {
+		b.WriteString("  introspection off: set INTROSPECTION=true to let clients read the schema (schema.graphqls is the same)\n")
+	}
+	if persisted > 0 {
+		fmt.Fprintf(&b, "  persisted   %d operations from PERSISTED_OPERATIONS_FILE, by documentId, doc_id or hash\n", persisted)
+	}
+	fmt.Fprintf(&b, "  GraphQL     %s/graphql", base)
+	if demo {
+		fmt.Fprintf(&b, "  (send Authorization: Bearer %s; the demo upstream takes any token)", o.DemoToken)
+	}
+	b.WriteString("\n")
+	return b.String()
 }

@@ -270,5 +270,11 @@ func (m *Manifest) Names() []string {
 	return names
 }
 
-// Len returns the number of operations in the manifest, counting an id given twice once.
-func (m *Manifest) Len() int { return len(m.ops) }
+// Len returns the number of operations in the manifest, counting an id given twice once; none
+// without a manifest (nil).
+func (m *Manifest) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.ops)
+}
