@@ -12,12 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,6 +33,7 @@ import (
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/cache"
 	"github.com/enneo-facade/facade/upstream/demo"
+	"github.com/enneo-facade/facade/upstream/envflag"
 	"github.com/enneo-facade/facade/upstream/redisstore"
 )
 
@@ -85,296 +84,82 @@ type config struct {
 	HTTP        httpapi.Options
 }
 
-// loadConfig fills config from flags, then the environment, then the defaults. A bad value fails
-// with an error that names its variable and repeats the value (but for secrets).
+// loadConfig fills config from flags, then the environment, then the defaults: each part
+// declares its own variables (Flags), main those of the process and what joins the parts. A bad
+// value fails with an error that names its variable and repeats the value (but for secrets).
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	v := &vars{fs: flag.NewFlagSet("facade", flag.ContinueOnError), getenv: getenv, secrets: map[string]*string{}}
-	v.fs.SetOutput(stderr)
-	u, d := &c.Upstream, graph.DefaultLimits
-	var retries int
-	var zone, encryptionKey, level, manifest, keysFile, origins, operationNames string
-	var introspection, playground, suggestions, open, safelist, traceIDs string
-
-	number(v, &c.Port, "PORT", 8080, "HTTP listen port", nil)
-	v.url(&u.BaseURL, "UPSTREAM_URL", "upstream base URL up to /api/mind, e.g. https://demo.enneo.ai/api/mind; unset: the built-in demo upstream")
-	v.secret(&u.ServiceToken, "UPSTREAM_TOKEN", "service token for every upstream call; unset: each caller's Authorization header is forwarded")
-	v.dur(&u.Timeout, "UPSTREAM_TIMEOUT", 5*time.Second, "time limit of one upstream call", positive)
-	v.dur(&u.ConnectTimeout, "UPSTREAM_CONNECT_TIMEOUT", 2*time.Second, "time limit of connecting to the upstream", positive)
-	number(v, &u.MaxBodyBytes, "UPSTREAM_MAX_BYTES", 64<<20, "largest upstream response body accepted", positive)
-	number(v, &u.Concurrency, "UPSTREAM_CONCURRENCY", 16, "upstream calls one batch makes at once", positive)
-	number(v, &retries, "UPSTREAM_RETRIES", 2, "retries of an upstream call after a connection error, 502, 503, 504 or 429; 0: none", notNegative)
-	number(v, &u.Resilience.MaxInFlight, "UPSTREAM_MAX_IN_FLIGHT", 64, "upstream calls in flight in the process, across batches", positive)
-	number(v, &u.Resilience.BreakerFailures, "UPSTREAM_BREAKER_FAILURES", 5, "consecutive failed upstream calls (5xx, timeouts, connection errors) that open the circuit breaker", positive)
-	v.dur(&u.Resilience.BreakerCooldown, "UPSTREAM_BREAKER_COOLDOWN", 5*time.Second, "how long the open breaker waits before a probe may pass", positive)
-	v.dur(&c.GraphQL.Timeout, "OPERATION_TIMEOUT", 10*time.Second, "time limit of one GraphQL operation", positive)
-	v.str(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
-	v.secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
-	number(v, &c.HTTP.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted", positive)
-	v.dur(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown", positive)
-	v.url(&c.Redis.URL, "REDIS_URL", "redis:// or rediss:// URL of the shared cache (a node; a cluster by addr= seeds; Sentinel by master_name=); unset: an in-process cache")
-	v.dur(&c.Redis.DialTimeout, "REDIS_DIAL_TIMEOUT", 250*time.Millisecond, "time limit of connecting to Redis", positive)
-	v.dur(&c.Redis.IOTimeout, "REDIS_TIMEOUT", 150*time.Millisecond, "time limit of one Redis read or write", positive)
-	v.dur(&c.Cache.TTL, "CACHE_TTL", 60*time.Second, "how long a contract's history is fresh; 0 turns caching off", notNegative)
-	v.dur(&c.Cache.Revalidate, "CACHE_REVALIDATE", 0, "a window after CACHE_TTL in which an expired history is served at once while it is refreshed; 0: off", nil)
-	v.dur(&c.Cache.StaleTTL, "CACHE_STALE_TTL", 10*time.Minute, "how long an expired history is kept for when the upstream fails", positive)
-	v.secret(&encryptionKey, "CACHE_ENCRYPTION_KEY", "32-byte key (base64 or 64 hex digits) sealing cached values with AES-256-GCM; unset: plain")
-	number(v, &c.Cache.HotBytes, "CACHE_HOT_BYTES", 64<<20, "bound of decoded histories kept in process", positive)
-	number(v, &c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset", positive)
-	number(v, &c.GraphQL.ResponseCacheBytes, "CACHE_RESPONSE_BYTES", 8<<20, "bound of the whole responses kept in process", positive)
-	v.str(&c.Redis.Prefix, "CACHE_PREFIX", "efc:v1:", "prefix of every Redis key (versioned: change it to drop all entries)")
-	v.secret(&c.HTTP.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
-	v.secret(&c.GraphQL.AdminToken, "ADMIN_TOKEN", "bearer token of the invalidateContractHistory mutation; unset: the mutation is off")
-	l := &c.GraphQL.Limits
-	number(v, &l.Tokens, "MAX_TOKENS", d.Tokens, "most lexical tokens in a query (TOO_MANY_TOKENS)", positive)
-	number(v, &l.Depth, "MAX_DEPTH", d.Depth, "deepest nesting of fields (QUERY_TOO_DEEP)", positive)
-	number(v, &l.Aliases, "MAX_ALIASES", d.Aliases, "most aliases in an operation, fragments inlined (TOO_MANY_ALIASES)", positive)
-	number(v, &l.RootFields, "MAX_ROOT_FIELDS", d.RootFields, "most fields at the top of an operation (TOO_MANY_ROOT_FIELDS)", positive)
-	number(v, &l.Directives, "MAX_DIRECTIVES", d.Directives, "most directives in an operation, fragments inlined (TOO_MANY_DIRECTIVES)", positive)
-	number(v, &l.Cost, "MAX_COST", d.Cost, "highest estimated cost of an operation (QUERY_TOO_COMPLEX)", positive)
-	number(v, &l.Contracts, "MAX_CONTRACTS", d.Contracts, "most distinct contracts one operation loads, nested ones included (TOO_MANY_CONTRACTS)", positive)
-	number(v, &l.Fields, "MAX_FIELDS", d.Fields, "most fields one operation resolves (RESPONSE_TOO_LARGE)", positive)
-	number(v, &l.Bytes, "MAX_RESPONSE_BYTES", d.Bytes, "most bytes of text and JSON values in one answer (RESPONSE_TOO_LARGE)", positive)
-	v.str(&level, "LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
-	v.str(&manifest, "PERSISTED_OPERATIONS_FILE", "", "manifest of persisted operations (Apollo's or Relay's format) clients may send by id")
-	v.str(&safelist, "SAFELIST", "", "true: run only the operations of PERSISTED_OPERATIONS_FILE")
-	v.str(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
-	v.str(&open, "OPEN_ACCESS", "", "true: with UPSTREAM_TOKEN, serve callers without API keys (something in front authenticates them)")
-	v.str(&introspection, "INTROSPECTION", "", "true or false: whether operations may read the schema; unset: on in demo mode, off with UPSTREAM_URL")
-	v.str(&playground, "PLAYGROUND", "", "true or false: whether / serves the GraphiQL playground; unset: on in demo mode, off with UPSTREAM_URL")
-	v.str(&suggestions, "FIELD_SUGGESTIONS", "", "true or false: whether validation errors suggest names (\"Did you mean ...\"); unset: on in demo mode, off with UPSTREAM_URL")
-	v.str(&origins, "CORS_ORIGINS", "", "comma-separated origins that browsers may call /graphql from, e.g. https://desk.example.com, or *; unset: any in demo mode, none with UPSTREAM_URL")
-	number(v, &c.RateLimit.Burst, "RATE_LIMIT_BURST", 0, "cost points a caller's bucket holds, at least MAX_COST; 0: no rate limit", nil)
-	number(v, &c.RateLimit.PerSecond, "RATE_LIMIT_PER_SECOND", 0, "cost points a caller's bucket regains each second; 0: no rate limit", nil)
-	v.str(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
-	v.str(&traceIDs, "TRACE_CONTRACT_IDS", "", "true: spans name the contracts a batch loads and the upstream paths; unset: they do not")
-	v.str(&operationNames, "METRICS_OPERATION_NAMES", "", "comma-separated operation names metrics report by name (besides the persisted operations'); others are \"other\"")
-	v.str(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
-	if err := v.parse(args); err != nil {
-		return c, err
-	}
-	bad := v.bad
-	if c.Port > 65535 {
-		bad = append(bad, fmt.Errorf("PORT=%d: must be 0 to 65535", c.Port))
-	}
-	if u.Resilience.Retries = retries; retries == 0 {
-		u.Resilience.Retries = -1 // none, where the zero value means the default
-	}
-	if r := c.Cache.Revalidate; r < 0 || r > c.Cache.StaleTTL {
-		bad = append(bad, fmt.Errorf("CACHE_REVALIDATE=%s: must be 0 (off) up to CACHE_STALE_TTL (%s), as long as expired histories are kept", r, c.Cache.StaleTTL))
-	}
-	switch rl := c.RateLimit; {
-	case rl.Burst < 0 || rl.PerSecond < 0 || (rl.Burst == 0) != (rl.PerSecond == 0):
-		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST=%d and RATE_LIMIT_PER_SECOND=%d: set both (positive) to rate limit, or neither", rl.Burst, rl.PerSecond))
-	case rl.Burst > 0 && rl.Burst < l.Cost:
-		bad = append(bad, fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, l.Cost))
-	}
-	// Booleans are read after parsing: unset, the modes' follow UPSTREAM_URL, flag or not.
-	demo := u.BaseURL == ""
-	for _, b := range []struct {
-		env, v string
-		p      *bool
-		unset  bool
-	}{
-		{"INTROSPECTION", introspection, &c.GraphQL.Introspection, demo}, {"PLAYGROUND", playground, &c.HTTP.Playground, demo},
-		{"FIELD_SUGGESTIONS", suggestions, &c.GraphQL.Suggestions, demo}, {"OPEN_ACCESS", open, &c.OpenAccess, false},
-		{"SAFELIST", safelist, &c.GraphQL.Safelist, false}, {"TRACE_CONTRACT_IDS", traceIDs, &c.TraceContractIDs, false},
-	} {
-		*b.p = b.unset
-		if b.v != "" {
-			v, err := strconv.ParseBool(b.v)
-			if err != nil {
-				bad = append(bad, fmt.Errorf("%s=%q: must be true or false", b.env, b.v))
-			}
-			*b.p = v
+	s := envflag.New("facade", getenv, stderr)
+	demo := func() bool { return c.Upstream.BaseURL == "" } // known once every value is in
+	c.Upstream.Flags(s)
+	c.Cache.Flags(s)
+	c.Redis.Flags(s)
+	c.GraphQL.Flags(s, demo)
+	c.HTTP.Flags(s, demo)
+	c.RateLimit.Flags(s)
+	var level, zone, keysFile string
+	envflag.Number(s, &c.Port, "PORT", 8080, "HTTP listen port", func(env string, p int) error {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("%s=%d: must be 0 to 65535", env, p)
 		}
-	}
-	var err error
-	if c.HTTP.CORSOrigins, err = httpapi.ParseOrigins(origins, demo); err != nil {
-		bad = append(bad, fmt.Errorf("CORS_ORIGINS: %w", err))
+		return nil
+	})
+	s.Duration(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown", envflag.Positive)
+	s.String(&level, "LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
+	s.String(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
+	s.String(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
+	s.Bool(&c.TraceContractIDs, "TRACE_CONTRACT_IDS", "true: spans name the contracts a batch loads and the upstream paths; unset: they do not", never)
+	s.String(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
+	envflag.Number(s, &c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset", envflag.Positive)
+	s.Secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
+	s.String(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
+	s.Bool(&c.OpenAccess, "OPEN_ACCESS", "true: with UPSTREAM_TOKEN, serve callers without API keys (something in front authenticates them)", never)
+	s.Then(func() error {
+		if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+			return fmt.Errorf("LOG_LEVEL=%q: must be debug, info, warn or error", level)
+		}
+		return nil
+	})
+	s.Then(func() error { // the one zone of the upstream's timestamps, as read and as asked in
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			return fmt.Errorf("TIME_ZONE: unknown zone %q", zone)
+		}
+		c.Upstream.Zone, c.GraphQL.Zone = loc, loc
+		return nil
+	})
+	s.Then(func() error {
+		if rl, most := c.RateLimit, c.GraphQL.Limits.Cost; rl.Burst > 0 && rl.Burst < most {
+			return fmt.Errorf("RATE_LIMIT_BURST: %d is below MAX_COST (%d), so some admitted operations could never run", rl.Burst, most)
+		}
+		return nil
+	})
+	s.Then(func() (err error) { // who may call with a service token
+		switch token := c.Upstream.ServiceToken; {
+		case keysFile != "" && token == "":
+			return errors.New("API_KEYS_FILE: only with UPSTREAM_TOKEN; without it each caller sends its own Enneo token")
+		case keysFile != "" && c.OpenAccess:
+			return errors.New("API_KEYS_FILE and OPEN_ACCESS=true: choose one")
+		case keysFile != "":
+			if c.APIKeys, err = graph.ReadAPIKeys(keysFile, c.GraphQL.AdminToken); err != nil {
+				return fmt.Errorf("API_KEYS_FILE: %w", err)
+			}
+		case token != "" && !c.OpenAccess:
+			return errors.New("UPSTREAM_TOKEN: every caller would read with the service token's rights; " +
+				"set API_KEYS_FILE to the keys callers must present, or OPEN_ACCESS=true if something in front of the facade authenticates them")
+		}
+		return nil
+	})
+	if err := s.Parse(args); err != nil {
+		return c, err
 	}
 	c.HTTP.Metrics = c.MetricsAddr == ""
 	c.Tracing = (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
 		getenv("OTEL_SDK_DISABLED") != "true" && getenv("OTEL_TRACES_EXPORTER") != "none"
-	for n := range strings.SplitSeq(operationNames, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			c.GraphQL.OperationNames = append(c.GraphQL.OperationNames, n)
-		}
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
-		bad = append(bad, fmt.Errorf("LOG_LEVEL=%q: must be debug, info, warn or error", level))
-	}
-	switch {
-	case manifest != "":
-		if c.GraphQL.Manifest, err = persisted.ReadManifest(manifest); err != nil {
-			bad = append(bad, fmt.Errorf("PERSISTED_OPERATIONS_FILE: %w", err))
-		} else {
-			c.GraphQL.OperationNames = append(c.GraphQL.OperationNames, c.GraphQL.Manifest.Names()...)
-		}
-	case c.GraphQL.Safelist:
-		bad = append(bad, errors.New("SAFELIST: needs PERSISTED_OPERATIONS_FILE, the operations it lets run"))
-	}
-	switch {
-	case keysFile != "" && u.ServiceToken == "":
-		bad = append(bad, errors.New("API_KEYS_FILE: only with UPSTREAM_TOKEN; without it each caller sends its own Enneo token"))
-	case keysFile != "" && c.OpenAccess:
-		bad = append(bad, errors.New("API_KEYS_FILE and OPEN_ACCESS=true: choose one"))
-	case keysFile != "":
-		if c.APIKeys, err = graph.ReadAPIKeys(keysFile, c.GraphQL.AdminToken); err != nil {
-			bad = append(bad, fmt.Errorf("API_KEYS_FILE: %w", err))
-		}
-	case u.ServiceToken != "" && !c.OpenAccess:
-		bad = append(bad, errors.New("UPSTREAM_TOKEN: every caller would read with the service token's rights; "+
-			"set API_KEYS_FILE to the keys callers must present, or OPEN_ACCESS=true if something in front of the facade authenticates them"))
-	}
-	if len(bad) > 0 {
-		return c, errors.Join(bad...)
-	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		return c, fmt.Errorf("TIME_ZONE: unknown zone %q", zone)
-	}
-	u.Zone, c.GraphQL.Zone = loc, loc // the one zone of the upstream's timestamps, read and asked in
-	if encryptionKey != "" {
-		if c.Cache.EncryptionKey, err = cache.ParseKey(encryptionKey); err != nil {
-			return c, fmt.Errorf("CACHE_ENCRYPTION_KEY: %w", err)
-		}
-	}
 	return c, nil
 }
 
-// vars declares loadConfig's variables, each an environment variable and the flag of the same
-// name (UPSTREAM_URL, --upstream-url), bound to the field it fills. A value from the environment
-// is the flag's default, so that --help shows it (a URL's password redacted, secrets never).
-type vars struct {
-	fs      *flag.FlagSet
-	getenv  func(string) string
-	bad     []error
-	secrets map[string]*string // read from the environment after parsing
-	checks  []func() error     // what each value must be, once parsed
-}
-
-// A rule is what a variable's value must be.
-type rule[T int | int64 | time.Duration] func(env string, v T) error
-
-func positive[T int | int64 | time.Duration](env string, v T) error {
-	if v <= 0 {
-		return fmt.Errorf("%s=%v: must be positive", env, v)
-	}
-	return nil
-}
-
-func notNegative[T int | int64 | time.Duration](env string, v T) error {
-	if v < 0 {
-		return fmt.Errorf("%s=%v: must be 0 or more", env, v)
-	}
-	return nil
-}
-
-func (v *vars) env(name, def string) string {
-	if s := v.getenv(name); s != "" {
-		return s
-	}
-	return def
-}
-
-func (v *vars) usage(text, env string) string { return text + " ($" + env + ")" }
-
-func (v *vars) str(p *string, env, def, usage string) {
-	v.fs.StringVar(p, flagName(env), v.env(env, def), v.usage(usage, env))
-}
-
-// url is a string that may hold a password (redis://:secret@host): --help and the usage printed
-// on a bad flag show it redacted.
-func (v *vars) url(p *string, env, usage string) {
-	v.str(p, env, "", usage)
-	if f := v.fs.Lookup(flagName(env)); f.DefValue != "" {
-		f.DefValue = redactURL(f.DefValue)
-	}
-}
-
-// secret is read from the environment after parsing, so that --help never prints it.
-func (v *vars) secret(p *string, env, usage string) {
-	v.fs.StringVar(p, flagName(env), "", v.usage(usage, env))
-	v.secrets[env] = p
-}
-
-func (v *vars) dur(p *time.Duration, env string, def time.Duration, usage string, must rule[time.Duration]) {
-	raw := v.env(env, def.String())
-	d, err := time.ParseDuration(raw)
-	if err != nil {
-		v.bad = append(v.bad, fmt.Errorf("%s=%q: not a duration such as 5s or 250ms", env, raw))
-	}
-	v.fs.DurationVar(p, flagName(env), d, v.usage(usage, env))
-	v.check(func() error { return must(env, *p) }, must != nil)
-}
-
-// number declares an integer variable (int or int64, as its field is).
-func number[T int | int64](v *vars, p *T, env string, def T, usage string, must rule[T]) {
-	raw := v.env(env, strconv.FormatInt(int64(def), 10))
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		v.bad = append(v.bad, fmt.Errorf("%s=%q: not a whole number", env, raw))
-	}
-	switch p := any(p).(type) {
-	case *int:
-		v.fs.IntVar(p, flagName(env), int(n), v.usage(usage, env))
-	case *int64:
-		v.fs.Int64Var(p, flagName(env), n, v.usage(usage, env))
-	}
-	v.check(func() error { return must(env, *p) }, must != nil)
-}
-
-func (v *vars) check(f func() error, ok bool) {
-	if ok {
-		v.checks = append(v.checks, f)
-	}
-}
-
-// parse parses args, reads the secrets, and holds every value to its rule. What did not parse
-// from the environment is reported first, alone.
-func (v *vars) parse(args []string) error {
-	if err := v.fs.Parse(args); err != nil {
-		return err
-	}
-	for env, p := range v.secrets {
-		if *p == "" {
-			*p = v.getenv(env)
-		}
-	}
-	if len(v.bad) > 0 {
-		return errors.Join(v.bad...)
-	}
-	for _, check := range v.checks {
-		if err := check(); err != nil {
-			v.bad = append(v.bad, err)
-		}
-	}
-	return nil
-}
-
-// redactURL hides the password of a URL, and all of what does not parse as one.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(set, not shown)"
-	}
-	return u.Redacted()
-}
-
-// flagName turns UPSTREAM_URL into upstream-url.
-func flagName(env string) string {
-	b := []byte(env)
-	for i, ch := range b {
-		switch {
-		case ch == '_':
-			b[i] = '-'
-		case ch >= 'A' && ch <= 'Z':
-			b[i] = ch + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+func never() bool { return false }
 
 // run is main for the tests: it loads the configuration from args and getenv and serves,
 // without tuning the process.
@@ -454,7 +239,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		// nobody should learn it from the first slow query: /readyz says degraded at once.
 		if err := redisStore.Ping(ctx); err != nil {
 			log.Warn("REDIS_URL: Redis does not answer; serving from the upstream without the shared cache until it does",
-				"addr", redactURL(cfg.Redis.URL), "err", err)
+				"addr", envflag.Redact(cfg.Redis.URL), "err", err)
 		}
 	}
 	var histories *cache.Cache

@@ -1,0 +1,23 @@
+package httpapi
+
+import (
+	"fmt"
+
+	"github.com/enneo-facade/facade/upstream/envflag"
+)
+
+// Flags declares o's variables in s: the body limit, the webhook's secret, the playground (on
+// in demo mode: demo reports it once every value is in) and the origins browsers may call from.
+func (o *Options) Flags(s *envflag.Set, demo func() bool) {
+	envflag.Number(s, &o.MaxRequestBytes, "MAX_REQUEST_BYTES", 1<<20, "largest GraphQL request body accepted", envflag.Positive)
+	s.Secret(&o.WebhookSecret, "WEBHOOK_SECRET", "bearer secret of POST /webhooks/enneo; unset: the webhook is off")
+	s.Bool(&o.Playground, "PLAYGROUND", "true or false: whether / serves the GraphiQL playground; unset: on in demo mode, off with UPSTREAM_URL", demo)
+	var origins string
+	s.String(&origins, "CORS_ORIGINS", "", "comma-separated origins that browsers may call /graphql from, e.g. https://desk.example.com, or *; unset: any in demo mode, none with UPSTREAM_URL")
+	s.Then(func() (err error) {
+		if o.CORSOrigins, err = ParseOrigins(origins, demo()); err != nil {
+			return fmt.Errorf("CORS_ORIGINS: %w", err)
+		}
+		return nil
+	})
+}
