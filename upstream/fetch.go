@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // validID admits the contract ids seen in the wild ("746839", "C-1001") and nothing that could
@@ -109,16 +111,12 @@ func (c *Client) each(n int, fn func(i int)) {
 		fn(0) // the common case, a lone contract, needs no goroutine
 		return
 	}
-	sem := make(chan struct{}, c.concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(c.concurrency)
 	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
+		g.Go(func() error { fn(i); return nil })
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // prunedBuffers hold pruned bodies while they are decoded.

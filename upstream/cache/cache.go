@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"resenje.org/singleflight"
 
 	"github.com/enneo-facade/facade/upstream"
@@ -616,16 +617,12 @@ func (c *Cache) each(n int, fn func(i int)) {
 		fn(0) // the common case, a lone contract, needs no goroutine
 		return
 	}
-	sem := make(chan struct{}, c.concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(c.concurrency)
 	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
+		g.Go(func() error { fn(i); return nil })
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // servesStale reports whether err is the upstream failing (rather than answering): only then is
