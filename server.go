@@ -21,7 +21,6 @@ import (
 	"time"
 
 	gqlgraphql "github.com/99designs/gqlgen/graphql"
-	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/enneo-facade/facade/graph"
@@ -261,30 +260,23 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	if redisStore != nil {
 		metrics.RedisPool(redisStore.Client())
-		if tracer != nil {
-			// go-redis' own hooks; the commands' arguments (keys, values) stay out of spans.
-			if err := redisotel.InstrumentTracing(redisStore.Client(), redisotel.WithTracerProvider(tracer.Provider()),
-				redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true)); err != nil {
-				return fmt.Errorf("redis tracing: %w", err)
-			}
+		if err := tracer.InstrumentRedis(redisStore.Client()); err != nil {
+			return fmt.Errorf("redis tracing: %w", err)
 		}
 	}
-	if cfg.MetricsAddr != "" {
-		addr, stop, err := serveAside(&bg, cfg.MetricsAddr, httpapi.MetricsRoutes(metrics.Handler()))
+	for _, aside := range []struct {
+		env, addr string
+		routes    http.Handler
+	}{{"METRICS_ADDR", cfg.MetricsAddr, httpapi.MetricsRoutes(metrics.Handler())}, {"PPROF_ADDR", cfg.PprofAddr, httpapi.ProfileRoutes()}} {
+		if aside.addr == "" {
+			continue
+		}
+		addr, stop, err := serveAside(&bg, aside.addr, aside.routes)
 		if err != nil {
-			return fmt.Errorf("METRICS_ADDR: %w", err)
+			return fmt.Errorf("%s: %w", aside.env, err)
 		}
 		defer stop()
-		log.Info("listening aside", "path", "/metrics", "addr", addr)
-	}
-	if cfg.PprofAddr != "" {
-		// Go's profiles on their own listener, never reachable through the public port.
-		addr, stopPprof, err := serveAside(&bg, cfg.PprofAddr, httpapi.ProfileRoutes())
-		if err != nil {
-			return fmt.Errorf("PPROF_ADDR: %w", err)
-		}
-		defer stopPprof()
-		log.Info("pprof listening", "addr", addr)
+		log.Info("listening aside", "env", aside.env, "addr", addr)
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -293,7 +285,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	srv := &http.Server{
 		Handler: newHandler(cfg, parts{
-			client: client, cache: histories, auth: newAuthenticator(cfg, secret),
+			client: client, cache: histories, auth: graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret).RequireKeys(cfg.APIKeys),
 			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs,
 		}, log),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -395,16 +387,6 @@ func newRateLimiter(cfg config, redisStore *redisstore.Store, log *slog.Logger) 
 // maxRateBuckets bounds the buckets kept in process (a few hundred bytes each): a caller whose
 // bucket is forgotten starts again with a full one.
 const maxRateBuckets = 10_000
-
-// newAuthenticator derives callers' credentials; with a service token they must present one of
-// the API keys, unless the operator opened the facade.
-func newAuthenticator(cfg config, secret []byte) *graph.Authenticator {
-	auth := graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret)
-	if cfg.APIKeys != nil {
-		auth.RequireKeys(cfg.APIKeys)
-	}
-	return auth
-}
 
 // parts are what run builds for the routes.
 type parts struct {

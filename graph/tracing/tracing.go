@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -68,6 +70,16 @@ func NewOTLP(ctx context.Context, contractIDs bool) (*Tracing, func(context.Cont
 
 // Provider is the TracerProvider the spans are made with, for other instrumentation (Redis).
 func (t *Tracing) Provider() trace.TracerProvider { return t.provider }
+
+// InstrumentRedis traces rdb's commands with go-redis' own hooks, their arguments (keys,
+// values) kept out of spans; nothing on a nil t (tracing off).
+func (t *Tracing) InstrumentRedis(rdb redis.UniversalClient) error {
+	if t == nil {
+		return nil
+	}
+	return redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(t.provider),
+		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true))
+}
 
 // TraceID returns the id of the trace ctx is in, for log lines; "" outside one.
 func TraceID(ctx context.Context) string {
