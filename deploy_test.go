@@ -303,8 +303,8 @@ func TestDeployKubernetes(t *testing.T) {
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 		preStop = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 	}
-	if grace <= preStop+cfg.ShutdownTimeout {
-		t.Errorf("terminationGracePeriodSeconds %s is not above preStop %s + SHUTDOWN_TIMEOUT %s", grace, preStop, cfg.ShutdownTimeout)
+	if grace <= preStop+cfg.HTTP.ShutdownTimeout {
+		t.Errorf("terminationGracePeriodSeconds %s is not above preStop %s + SHUTDOWN_TIMEOUT %s", grace, preStop, cfg.HTTP.ShutdownTimeout)
 	}
 }
 
@@ -376,8 +376,8 @@ func TestDeployCompose(t *testing.T) {
 				t.Errorf("service %s: stop_grace_period: %v", name, err)
 			}
 		}
-		if grace <= cfg.ShutdownTimeout {
-			t.Errorf("service %s: stop_grace_period %s is not above SHUTDOWN_TIMEOUT %s", name, grace, cfg.ShutdownTimeout)
+		if grace <= cfg.HTTP.ShutdownTimeout {
+			t.Errorf("service %s: stop_grace_period %s is not above SHUTDOWN_TIMEOUT %s", name, grace, cfg.HTTP.ShutdownTimeout)
 		}
 		if !s.ReadOnly || !slices.Contains(s.CapDrop, "ALL") {
 			t.Errorf("service %s: want read_only and cap_drop [ALL], as in Kubernetes", name)

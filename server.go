@@ -21,7 +21,6 @@ import (
 	"time"
 
 	gqlgraphql "github.com/99designs/gqlgen/graphql"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/httpapi"
@@ -60,11 +59,10 @@ func main() {
 // config is every setting: the process's own and each part's options, which loadConfig fills in
 // place, each from an environment variable or the flag of the same name.
 type config struct {
-	Port            int
-	ShutdownTimeout time.Duration
-	LogLevel        slog.Level
-	MetricsAddr     string // a listener of its own for /metrics; "": the public port's
-	PprofAddr       string // a listener for Go's profiles; "": none
+	Port        int
+	LogLevel    slog.Level
+	MetricsAddr string // a listener of its own for /metrics; "": the public port's
+	PprofAddr   string // a listener for Go's profiles; "": none
 	// Tracing is on when the standard OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant) is
 	// set, and the SDK is not disabled; TraceContractIDs puts contract ids in spans.
 	Tracing, TraceContractIDs bool
@@ -103,7 +101,6 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		}
 		return nil
 	})
-	s.Duration(&c.ShutdownTimeout, "SHUTDOWN_TIMEOUT", 15*time.Second, "time in-flight requests get to finish on shutdown", envflag.Positive)
 	s.String(&level, "LOG_LEVEL", "info", "least severe level logged: debug, info, warn or error")
 	s.String(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
 	s.String(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
@@ -189,7 +186,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		cfg.HTTP.DemoToken = "demo-token" // the demo upstream takes any
 		// On a loopback port, so that demo mode exercises the same real HTTP client as
 		// production.
-		addr, stopDemo, err := serveAside(&bg, "127.0.0.1:0", demo.NewHandler())
+		addr, stopDemo, err := httpapi.ServeAside(&bg, "127.0.0.1:0", demo.NewHandler())
 		if err != nil {
 			return fmt.Errorf("demo upstream: %w", err)
 		}
@@ -200,18 +197,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	metrics := metrics.New()
 	var tracer *tracing.Tracing
 	if cfg.Tracing {
-		t, shutdown, err := tracing.NewOTLP(ctx, cfg.TraceContractIDs)
+		t, stop, err := tracing.NewOTLP(ctx, cfg.TraceContractIDs, log)
 		if err != nil {
 			return fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
 		}
 		tracer = t
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := shutdown(ctx); err != nil {
-				log.Warn("traces could not all be exported", "err", err)
-			}
-		}()
+		defer stop()
 		log.Info("tracing: spans exported over OTLP")
 	}
 	cfg.Upstream.Logger, cfg.Upstream.Observer, cfg.Upstream.WrapTransport = log, metrics, tracer.WrapTransport()
@@ -271,7 +262,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		if aside.addr == "" {
 			continue
 		}
-		addr, stop, err := serveAside(&bg, aside.addr, aside.routes)
+		addr, stop, err := httpapi.ServeAside(&bg, aside.addr, aside.routes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", aside.env, err)
 		}
@@ -283,51 +274,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler: newHandler(cfg, parts{
-			client: client, cache: histories, auth: graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret).RequireKeys(cfg.APIKeys),
-			limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs,
-		}, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      cfg.GraphQL.Timeout + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	h := newHandler(cfg, parts{
+		client: client, cache: histories, auth: graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret).RequireKeys(cfg.APIKeys),
+		limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs,
+	}, log)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	fmt.Fprint(stdout, httpapi.StartupGuide(cfg.HTTP, ln.Addr().(*net.TCPAddr).Port, cfg.GraphQL.Introspection, cfg.GraphQL.Manifest.Len()))
-	serveErr := make(chan error, 1)
-	bg.Go(func() { serveErr <- srv.Serve(ln) })
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close() // the requests still running lose their connections
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
-}
-
-// serveAside serves h on a listener of its own at addr, away from the public port, until stop,
-// and returns the address it listens on; its goroutine is bg's.
-func serveAside(bg *sync.WaitGroup, addr string, h http.Handler) (listening string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	bg.Go(func() { srv.Serve(ln) })
-	return ln.Addr().String(), func() { srv.Close() }, nil
+	return httpapi.Serve(ctx, cfg.HTTP, ln, h, cfg.GraphQL.Timeout+5*time.Second, log)
 }
 
 // tuneProcess sets what holds for the whole process: the garbage collector, and go-redis's
-// logger.
+// process-wide logger.
 //
 // The soft memory limit is what the caches may hold, plus room for the garbage their churn
 // leaves (twice the decoded layers: hot histories and whole responses) and for the work in
@@ -346,9 +303,7 @@ func tuneProcess(cfg config, getenv func(string) string) {
 			debug.SetGCPercent(400)
 		}
 	}
-	// go-redis reports each failed dial through its own process-wide logger; the store logs
-	// an outage once, so these go to debug.
-	redis.SetLogger(redisLogger{slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))})
+	redisstore.QuietGlobalLogs(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 }
 
 // softMemoryLimit is the soft memory limit tuneProcess sets where GOMEMLIMIT is unset; the
@@ -362,13 +317,6 @@ func softMemoryLimit(cfg config) int64 {
 		}
 	}
 	return limit
-}
-
-// redisLogger passes go-redis's internal messages to slog at debug level.
-type redisLogger struct{ log *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // newRateLimiter returns the rate limiter RATE_LIMIT_BURST and RATE_LIMIT_PER_SECOND ask for:

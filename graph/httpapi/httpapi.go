@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rs/cors"
 
@@ -36,6 +37,8 @@ type Options struct {
 	WebhookSecret string
 	// Metrics serves /metrics on this handler (false: it listens aside, METRICS_ADDR).
 	Metrics bool
+	// ShutdownTimeout is the time requests in flight get to finish on shutdown.
+	ShutdownTimeout time.Duration
 }
 
 // Parts are what the routes serve, built by main.

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -48,8 +49,9 @@ func New(tp trace.TracerProvider, contractIDs bool) *Tracing {
 // NewOTLP returns Tracing that exports over OTLP/HTTP as the standard OTEL_* variables say
 // (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, headers, timeouts, the
 // sampler, the resource's attributes: the SDK reads them itself), and the function that
-// flushes and stops it.
-func NewOTLP(ctx context.Context, contractIDs bool) (*Tracing, func(context.Context) error, error) {
+// stops it, giving the spans still buffered five seconds to be exported (log hears of those
+// that were not).
+func NewOTLP(ctx context.Context, contractIDs bool, log *slog.Logger) (*Tracing, func(), error) {
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("OTLP exporter: %w", err)
@@ -65,7 +67,14 @@ func NewOTLP(ctx context.Context, contractIDs bool) (*Tracing, func(context.Cont
 		}
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	return New(tp, contractIDs), tp.Shutdown, nil
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(ctx); err != nil {
+			log.Warn("traces could not all be exported", "err", err)
+		}
+	}
+	return New(tp, contractIDs), stop, nil
 }
 
 // Provider is the TracerProvider the spans are made with, for other instrumentation (Redis).

@@ -721,3 +721,13 @@ func callerGaveUp(ctx context.Context) bool {
 	deadline, ok := ctx.Deadline()
 	return ok && !time.Now().Before(deadline)
 }
+
+// QuietGlobalLogs sends go-redis' own process-wide messages (one per failed dial, among
+// others) to log at debug level: the store logs an outage once, through Options.Logger.
+func QuietGlobalLogs(log *slog.Logger) { redis.SetLogger(debugLogger{log}) }
+
+type debugLogger struct{ log *slog.Logger }
+
+func (l debugLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
