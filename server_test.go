@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -235,15 +237,20 @@ func TestShutdownFinishesInFlightQueries(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address no one listens on, for a listener of run's own.
+// freeAddr returns a loopback address no one listens on, for a listener of run's own. The port
+// is below Linux's ephemeral range (32768 and up): a port the kernel picked there could be
+// handed to some client's connection before run listens on it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(9000)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port in 20000-28999")
+	return ""
 }
 
 // TestRunJoinsItsGoroutines: once run returns, nothing it started runs on: not the servers (the
