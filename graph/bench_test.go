@@ -40,6 +40,16 @@ func (neverChanged) ChangedSince(string, time.Time) bool { return false }
 // load benchmark), with or without the response cache.
 func benchHandler(b *testing.B, responses bool) http.Handler {
 	b.Helper()
+	h := benchHistory(b)
+	o := Options{}
+	if responses {
+		o.Changes = neverChanged{}
+	}
+	return NewHandler(staticFetcher{h}, NewAuthenticator("", []byte("k")), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// benchHistory is the example ticket five times, decoded.
+func benchHistory(b *testing.B) *upstream.History {
 	raw := demo.ExampleHistory()
 	var one struct{ Tickets []json.RawMessage }
 	json.Unmarshal(raw, &one)
@@ -51,11 +61,7 @@ func benchHandler(b *testing.B, responses bool) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := Options{}
-	if responses {
-		o.Changes = neverChanged{}
-	}
-	return NewHandler(staticFetcher{h}, NewAuthenticator("", []byte("k")), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return h
 }
 
 func benchQuery(b *testing.B, h http.Handler, query string) {

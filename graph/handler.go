@@ -104,7 +104,6 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	}
 	gql.SetErrorPresenter(ErrorPresenter(log))
 	gql.SetRecoverFunc(Recover(log))
-	gql.AroundFields(fieldMiddleware)
 	rc := newResponseCache(o)
 	gql.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)

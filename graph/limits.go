@@ -172,6 +172,9 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 	q := requestFrom(ctx)
 	if q != nil {
 		q.op.cost, q.op.costed, q.op.timed = c.Cost, true, c.Timed
+		// The run-time bounds, bound to this request once: no field looks it up in the
+		// context. gqlgen's own chain is passed over, as no extension intercepts fields.
+		oc.ResolverMiddleware = q.resolveField
 	}
 	if c.Cost > o.limits.Cost {
 		return limitError(CodeQueryTooComplex, c.Cost, o.limits.Cost,

@@ -128,14 +128,12 @@ func (op *operation) admit(ids []string, errs []error) {
 	}
 }
 
-// fieldMiddleware runs around every field: it holds the operation to its run-time bounds, and
-// a field whose upstream value could not be decoded resolves to null with an
-// UPSTREAM_BAD_RESPONSE error at its path, its siblings unharmed.
-func fieldMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
-	q := requestFrom(ctx)
-	if q == nil {
-		return next(ctx)
-	}
+// resolveField runs around every field of the request's operation (MutateOperationContext
+// sets it as the operation's resolver middleware, so no field looks its request up in the
+// context): it holds the operation to its run-time bounds, and a field whose upstream value
+// could not be decoded resolves to null with an UPSTREAM_BAD_RESPONSE error at its path, its
+// siblings unharmed.
+func (q *request) resolveField(ctx context.Context, next graphql.Resolver) (any, error) {
 	op := &q.op
 	if op.stopped.Load() {
 		return op.cut(ctx, next)

@@ -24,7 +24,7 @@ type request struct {
 	used    provenance
 	loaders loaders // in the request's one allocation
 	// lenient is set once a history with undecodable values is loaded; until then no field
-	// needs fieldMiddleware's check.
+	// needs resolveField's check.
 	lenient atomic.Bool
 	calls   atomic.Int64 // upstream calls the operation made, failed ones too
 }
