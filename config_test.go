@@ -88,6 +88,8 @@ func TestLoadConfigNamesBadValues(t *testing.T) {
 		{[]string{"MAX_COST", "many"}, "MAX_COST"},
 		{[]string{"RATE_LIMIT_BURST", "200000"}, "RATE_LIMIT_PER_SECOND"},
 		{[]string{"RATE_LIMIT_BURST", "1000", "RATE_LIMIT_PER_SECOND", "10"}, "below MAX_COST"},
+		{[]string{"HEAVY_QUEUE", "0"}, "HEAVY_QUEUE"},
+		{[]string{"HEAVY_COST_AT_ONCE", "-5"}, "HEAVY_COST_AT_ONCE"},
 	}
 	for _, tt := range tests {
 		_, err := loadConfig(nil, env(tt.env...), &bytes.Buffer{})

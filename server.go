@@ -23,6 +23,7 @@ import (
 	gqlgraphql "github.com/99designs/gqlgen/graphql"
 
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/admission"
 	"github.com/enneo-facade/facade/graph/httpapi"
 	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/graph/persisted"
@@ -78,6 +79,7 @@ type config struct {
 	APIKeys     graph.APIKeys
 	OpenAccess  bool
 	RateLimit   ratelimit.Limit // zero: off
+	Admission   admission.Options
 	HTTP        httpapi.Options
 }
 
@@ -94,6 +96,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	c.GraphQL.Flags(s, demo)
 	c.HTTP.Flags(s, demo)
 	c.RateLimit.Flags(s)
+	c.Admission.Flags(s, func() int64 { return c.GraphQL.Limits.Cost })
 	var level, zone, keysFile string
 	envflag.Number(s, &c.Port, "PORT", 8080, "HTTP listen port", func(env string, p int) error {
 		if p < 0 || p > 65535 {
@@ -365,6 +368,8 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	if p.limiter != nil {
 		o.RateLimiter, status["rateLimit"] = p.limiter, p.limiter.Status
 	}
+	o.Admission = admission.New(cfg.Admission)
+	p.metrics.HeavyOperations(o.Admission.Waiting, o.Admission.Running)
 	var probes []func(context.Context)
 	if p.redis != nil {
 		// Queries clients register, shared by the replicas; a day is long enough for a

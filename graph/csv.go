@@ -344,7 +344,7 @@ func errorStatus(code string) int {
 		return http.StatusNotFound
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
-	case CodeUpstreamRateLimited:
+	case CodeUpstreamRateLimited, CodeOverloaded:
 		return http.StatusServiceUnavailable
 	case CodeUpstreamTimeout, CodeOperationTime:
 		return http.StatusGatewayTimeout

@@ -30,6 +30,7 @@ const (
 	CodeUpstreamBadResponse = "UPSTREAM_BAD_RESPONSE"
 	CodeCancelled           = "CANCELLED"
 	CodeRateLimited         = "RATE_LIMITED"
+	CodeOverloaded          = "OVERLOADED"
 	CodeInternal            = "INTERNAL"
 
 	// Requests refused before they reach GraphQL, each with its HTTP status.
@@ -96,6 +97,7 @@ var Codes = []struct{ Code, Means string }{
 	{CodeNotInSafelist, "with `SAFELIST=true`, an operation that is not in the manifest"},
 	{CodeIntrospectionOff, "`__schema` or `__type` where introspection is off (see [Modes](modes.md))"},
 	{CodeRateLimited, "the caller's rate limit cannot pay for the operation now (HTTP 429, `Retry-After`, `extensions.retryAfter`)"},
+	{CodeOverloaded, "a heavy operation (estimated cost of `HEAVY_COST` or more) found no turn: `HEAVY_QUEUE` of them wait already, or its turn did not come within half its time (HTTP 503, `Retry-After`, `extensions.retryAfter`); cheaper operations are never refused so"},
 	{CodeTooManyErrorsInReply, "the last of an answer's 100 errors, counting those left out"},
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/enneo-facade/facade/graph/admission"
 	"github.com/enneo-facade/facade/graph/persisted"
 	"github.com/enneo-facade/facade/upstream"
 )
@@ -67,6 +68,9 @@ type Options struct {
 	// RateLimiter, when set, takes each operation's estimated cost from its caller's budget
 	// before it runs, and refuses it with RATE_LIMITED (HTTP 429) when the budget cannot pay.
 	RateLimiter RateLimiter
+	// Admission holds heavy operations to their turns; nil: a gate with admission's defaults
+	// (Limits.Cost per CPU at once).
+	Admission *admission.Gate
 }
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
@@ -75,6 +79,9 @@ type Options struct {
 // o.Changes a response cache in front of it all.
 func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.Logger) http.Handler {
 	o.Limits = o.Limits.withDefaults()
+	if o.Admission == nil {
+		o.Admission = admission.New(admission.Options{}.WithDefaults(o.Limits.Cost))
+	}
 	if o.Zone == nil {
 		o.Zone = upstream.DefaultZone()
 	}
@@ -98,7 +105,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	parsed := lru.New[*ast.QueryDocument](1000)
 	gql.SetQueryCache(parsed)
 	gql.SetParserTokenLimit(o.Limits.Tokens)
-	gql.Use(&operationLimits{limits: o.Limits, parsed: parsed, rates: o.RateLimiter, introspection: o.Introspection})
+	gql.Use(&operationLimits{limits: o.Limits, parsed: parsed, rates: o.RateLimiter, gate: o.Admission, introspection: o.Introspection})
 	for _, ext := range o.Extensions {
 		gql.Use(ext)
 	}

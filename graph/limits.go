@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
+	"github.com/enneo-facade/facade/graph/admission"
 	"github.com/enneo-facade/facade/graph/complexity"
 	"github.com/enneo-facade/facade/graph/ratelimit"
 )
@@ -99,6 +101,7 @@ type operationLimits struct {
 	parsed graphql.Cache[*ast.QueryDocument]
 	schema *ast.Schema
 	rates  RateLimiter // nil: no rate limit
+	gate   *admission.Gate
 	// introspection lets operations select __schema and __type.
 	introspection bool
 }
@@ -184,15 +187,38 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 		return limitError(CodeTooManyContract, int64(n), int64(o.limits.Contracts),
 			"the query names more than %d distinct contracts, the most one operation may load", o.limits.Contracts)
 	}
-	if o.rates == nil || q == nil {
+	if q == nil {
 		return nil
 	}
-	d := o.rates.Take(ctx, q.cred.rateKey(), c.Cost)
-	q.op.throttle = &d
-	if !d.Allowed {
-		return rateLimited(c.Cost, d)
+	if o.rates != nil {
+		d := o.rates.Take(ctx, q.cred.rateKey(), c.Cost)
+		q.op.throttle = &d
+		if !d.Allowed {
+			return rateLimited(c.Cost, d)
+		}
 	}
+	// Last, so that an operation its caller's budget refuses takes no turn from others.
+	done, err := o.gate.Admit(ctx, c.Cost)
+	if err != nil {
+		return overloaded(c.Cost, err)
+	}
+	q.op.done = done
 	return nil
+}
+
+// overloaded is the refusal of a heavy operation that found no turn (admission.Refusal), or
+// whose caller went away while it waited.
+func overloaded(cost int64, err error) *gqlerror.Error {
+	var r *admission.Refusal
+	if !errors.As(err, &r) {
+		e := gqlerror.Errorf("%s", errGone.msg)
+		e.Extensions = map[string]any{"code": CodeCancelled}
+		return e
+	}
+	secs := int64(math.Ceil(r.RetryAfter.Seconds()))
+	e := gqlerror.Errorf("%s; this operation's estimated cost is %d, heavy from %d on: retry after %d s, or ask for less", r.Error(), cost, r.Heavy, secs)
+	e.Extensions = map[string]any{"code": CodeOverloaded, "retryAfter": secs, "cost": cost}
+	return e
 }
 
 // rateLimited is the refusal of an operation its caller's budget cannot pay for now.

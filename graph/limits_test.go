@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enneo-facade/facade/graph/admission"
 	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/cache"
@@ -442,5 +443,73 @@ func TestCostFollowsListArguments(t *testing.T) {
 				t.Errorf("%s: cost %d and %d, want them equal", tt.name, equal, more)
 			}
 		}
+	}
+}
+
+// TestHeavyOperationsTakeTurns: while a heavy operation runs and another waits for its turn, a
+// cheap one is answered at once, and one more heavy one is refused at once, before any upstream
+// call: HTTP 503, Retry-After and OVERLOADED. Once the first ends, the waiting one runs.
+func TestHeavyOperationsTakeTurns(t *testing.T) {
+	release := make(chan struct{})
+	up := newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		if id == "slow" {
+			<-release
+		}
+		w.Write(historyWithSibling(id, "x"))
+	})
+	// Each history query costs 52 (see TestLimitsRefuseBeforeAnyUpstreamCall): heavy, and two
+	// of them do not fit at once.
+	gate := admission.New(admission.Options{Heavy: 50, AtOnce: 100, Queue: 1})
+	api, _ := newTestAPIWith(t, up, 0, Options{Admission: gate})
+	heavy := func(id string) string { return `{ contract(id: "` + id + `") { history { tickets { id } } } }` }
+	answers := make(chan reply, 2)
+	go func() { answers <- httpPost(t, api.URL, "token", heavy("slow"), nil, nil) }()
+	waitFor(t, "the first heavy operation calls the upstream", func() bool { return up.callsFor("slow") == 1 })
+	go func() { answers <- httpPost(t, api.URL, "token", heavy("second"), nil, nil) }()
+	waitFor(t, "the second heavy operation waits", func() bool { return gate.Waiting() == 1 })
+
+	cheap := httpPost(t, api.URL, "token", `{ contract(id: "cheap") { id } }`, nil, nil)
+	if cheap.status != http.StatusOK || !strings.Contains(cheap.body, `"id":"cheap"`) {
+		t.Errorf("a cheap operation while heavy ones wait: %d %s, want its answer", cheap.status, cheap.body)
+	}
+	refused := httpPost(t, api.URL, "token", heavy("third"), nil, nil)
+	var out struct {
+		Data   any
+		Errors []struct {
+			Message    string
+			Extensions map[string]any
+		}
+	}
+	json.Unmarshal([]byte(refused.body), &out)
+	if refused.status != http.StatusServiceUnavailable || refused.header.Get("Retry-After") != "1" || out.Data != nil ||
+		len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != CodeOverloaded ||
+		out.Errors[0].Extensions["retryAfter"] != float64(1) || out.Errors[0].Extensions["cost"] != float64(52) {
+		t.Errorf("a heavy operation past the queue: %d, Retry-After %q, %s; want 503, 1 and one OVERLOADED error",
+			refused.status, refused.header.Get("Retry-After"), refused.body)
+	}
+	if up.callsFor("third") != 0 || up.callsFor("second") != 0 {
+		t.Errorf("upstream calls for the refused or waiting operations: %d, %d", up.callsFor("third"), up.callsFor("second"))
+	}
+
+	close(release)
+	for range 2 {
+		if a := <-answers; a.status != http.StatusOK || strings.Contains(a.body, `"errors"`) {
+			t.Errorf("a heavy operation that had its turn: %d %s", a.status, a.body)
+		}
+	}
+	if gate.Waiting() != 0 || gate.Running() != 0 {
+		t.Errorf("at the end: %d waiting, %d running; want none", gate.Waiting(), gate.Running())
+	}
+}
+
+// waitFor returns once cond holds: tests wait for a state, never for a time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

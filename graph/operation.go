@@ -31,6 +31,7 @@ type operation struct {
 	// argument left out): the answer holds for this request only.
 	timed    bool
 	throttle *ratelimit.Decision // what the rate limiter said, if one did
+	done     func()              // ends the operation's turn (admission); nil before it has one
 
 	fields   atomic.Int64
 	bytes    atomic.Int64
@@ -195,7 +196,7 @@ func severity(code string) (slog.Level, bool) {
 		CodeBadRequest, CodeMethodNotAllowed, CodeNotAcceptable, CodeRequestTooLarge, CodeUnsupportedMedia:
 		return 0, false
 	case CodeTooManyTokens, CodeQueryTooDeep, CodeTooManyAliases, CodeTooManyRoot, CodeTooManyDirects, CodeTooManyRepeats,
-		CodeQueryTooComplex, CodeTooManyContract, CodeResponseTooBig, CodeOperationTime, CodeRateLimited, CodeNotInSafelist:
+		CodeQueryTooComplex, CodeTooManyContract, CodeResponseTooBig, CodeOperationTime, CodeRateLimited, CodeOverloaded, CodeNotInSafelist:
 		return slog.LevelInfo, true
 	}
 	return slog.LevelWarn, true

@@ -64,6 +64,9 @@ func withRequest(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 		q.ctx = ctx
 		defer q.op.stopAtDeadline(ctx)()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, requestCtx{}, q)))
+		if q.op.done != nil {
+			q.op.done() // its last part is written: the next heavy operation's turn
+		}
 	})
 }
 

@@ -168,7 +168,8 @@ func (get) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 // status as GraphQL over HTTP has it: 400 for application/graphql-response+json and 200 for
 // application/json when the query does not parse or validate (or a limit refuses it); 400 for
 // both without any query (or persisted query); 429 with Retry-After when the caller's rate
-// limit refuses it; and over GET, 405 for a mutation.
+// limit refuses it, 503 with Retry-After when a heavy operation finds no turn; and over GET,
+// 405 for a mutation.
 //
 // An operation with @defer is answered in parts (multipart/mixed) when the client takes them,
 // and otherwise whole, its deferred fields inline.
@@ -185,9 +186,12 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
 		status := http.StatusOK
-		switch {
-		case opErr[0].Extensions["code"] == CodeRateLimited:
+		switch code := opErr[0].Extensions["code"]; {
+		case code == CodeRateLimited, code == CodeOverloaded:
 			status = http.StatusTooManyRequests
+			if code == CodeOverloaded {
+				status = http.StatusServiceUnavailable // the server's state, not the caller's
+			}
 			if secs, ok := opErr[0].Extensions["retryAfter"].(int64); ok {
 				w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 			}

@@ -144,6 +144,17 @@ func (m *Metrics) RedisPool(rdb redis.UniversalClient) {
 	stat("facade_redis_pool_idle_connections", "Idle connections to Redis.", func(s *redis.PoolStats) uint32 { return s.IdleConns }, false)
 }
 
+// HeavyOperations adds the heavy operations waiting for their turn and running (the
+// admission gate's Waiting and Running).
+func (m *Metrics) HeavyOperations(waiting, running func() int64) {
+	for state, read := range map[string]func() int64{"waiting": waiting, "running": running} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "facade_heavy_operations", Help: "Heavy operations (estimated cost of HEAVY_COST or more) waiting for their turn, and running.",
+			ConstLabels: prometheus.Labels{"state": state},
+		}, func() float64 { return float64(read()) }))
+	}
+}
+
 // Operation implements graph.Observer.
 func (m *Metrics) Operation(name, outcome string, took time.Duration) {
 	op := m.operation(name)

@@ -55,6 +55,7 @@ func TestMetricsAreDocumented(t *testing.T) {
 	m.UpstreamRetry()
 	m.BreakerChanged("closed", "open")
 	m.RedisError("mget")
+	m.HeavyOperations(func() int64 { return 1 }, func() int64 { return 2 })
 	families, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
