@@ -154,6 +154,7 @@ var servers = []struct{ key, name string }{
 	{"tailcall", "Tailcall"},
 	{"hive", "Hive"},
 	{"hive-cache", "Hive + response cache"},
+	{"bare", "bare gqlgen"},
 	{"static", "static"},
 }
 
@@ -167,8 +168,12 @@ func scenarios(latency, text string) []scenario {
 		{"warm-q2", "q2 warm"},
 		{"warm-q3", "q3 warm, 0 ms upstream"},
 		{"warm-q3-" + latency, "q3 warm, " + text + " upstream"},
+		{"rcoff-q1", "q1 response cache off"},
+		{"rcoff-q2", "q2 response cache off"},
+		{"rcoff-q3", "q3 response cache off"},
 		{"off-q1", "q1 caching off"},
 		{"off-q2", "q2 caching off"},
+		{"off-q3-" + latency, "q3 caching off, " + text + " upstream"},
 	}
 }
 
@@ -221,17 +226,17 @@ func write(w io.Writer, rs runs, m map[string]string) {
 		}
 		p("\n")
 	}
-	p("\nIn the warm and cold rows Tailcall runs with `@cache` (and `dedupe`), in the caching-off rows with neither; Hive runs without a cache in every row (its warm q1 and q2 are its caching-off runs). The static server does not call the upstream, so it has no caching-off rows and its 0 ms q3 run stands for both latencies.\n\n")
+	p("\nIn the warm and cold rows Tailcall runs with `@cache` (and `dedupe`), in the caching-off rows with neither; Hive runs without a cache in every row (its warm q1 and q2 are its caching-off runs). The static server does not call the upstream, so it has no caching-off rows and its 0 ms q3 run stands for both latencies. In the response-cache-off rows every answer is executed: the facade keeps its histories (Redis and the hot layer, filled by the warm-up) but no whole answers (`CACHE_RESPONSE_BYTES=1`), and bare gqlgen is gqlgen's executor over the facade's schema and generated code with resolvers that answer from histories in memory, and nothing else (`bench/bare`: no field middleware, extension, limit, loader, log or response cache), at the facade's `GOGC`: the practical limit for an executed answer.\n\n")
 
 	p("## The facade's throughput as a ratio\n\n")
-	p("| scenario | ÷ Tailcall | ÷ Hive | ÷ Hive + response cache | ÷ best peer | of static |\n|---|---|---|---|---|---|\n")
+	p("| scenario | ÷ Tailcall | ÷ Hive | ÷ Hive + response cache | ÷ best peer | of bare gqlgen | of static |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range scens {
 		f := rs.get("facade", s.key)
 		p("| %s |", s.name)
 		for _, peer := range peers {
 			p(" %s |", ratio(f, rs.get(peer, s.key)))
 		}
-		p(" %s | %s |\n", ratio(f, best(rs, s.key)), percent(f, staticRun(rs, s.key)))
+		p(" %s | %s | %s |\n", ratio(f, best(rs, s.key)), percent(f, rs.get("bare", s.key)), percent(f, staticRun(rs, s.key)))
 	}
 
 	p("\n## Latency p50 / p99 (ms)\n\n")
@@ -292,8 +297,25 @@ func write(w io.Writer, rs runs, m map[string]string) {
 	}
 	p("\n")
 
+	overload(w, rs.get("facade", "overload"), m)
 	targets(w, rs, m)
 	notes(w)
+}
+
+// overload reports bench/overload's run: heavy clients, and a probe beside them.
+func overload(w io.Writer, r *run, m map[string]string) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("\n## Under overload\n\n")
+	if r == nil {
+		p("Not measured in this run.\n")
+		return
+	}
+	num := func(k string) float64 { v, _ := strconv.ParseFloat(r.extra[k], 64); return v }
+	p("`bench/overload` against the facade as deployed (Redis, the defaults): %s clients send a heavy legal operation (q2 over 4 contracts: every field of their tickets, estimated cost %s) again and again for %s, each time with contract ids never asked for before, so no cache answers it; refused ones wait for their `Retry-After`. Beside them a probe sends a one-field query, also with a fresh id, one after another.\n\n",
+		m["overload_clients"], r.extra["heavy_cost"], m["overload_duration"])
+	p("| probe p50 ms | probe p99 ms | probe max ms | probe errors | heavy completed per s | heavy refused (`OVERLOADED`) | other failures | peak RSS |\n|---|---|---|---|---|---|---|---|\n")
+	p("| %s | %s | %s | %s | %.1f | %s | %s | %s |\n", ms(num("probe_p50_us")), ms(num("probe_p99_us")), ms(num("probe_max_us")),
+		r.extra["probe_errors"], num("heavy_rps"), r.extra["refused"], r.extra["other"], mibOrDash(r.rssKiB))
 }
 
 func header(w io.Writer, first string) {
@@ -364,7 +386,31 @@ func targets(w io.Writer, rs runs, m map[string]string) {
 	// The soft memory limit the defaults give with Redis is 208 MiB (server.go, tuneProcess); the
 	// binary, stacks and buffers outside the heap come on top (about 12 MiB, measured).
 	check("facade RSS ≤ 240 MiB", mibOrDash(r), r > 0 && r <= 240<<10, r > 0)
+
+	p("\n## Issue 19's targets, checked against this run\n\n| target | measured | met |\n|---|---|---|\n")
+	vs := func(target, a, b string, serverA, serverB string, times float64) {
+		f, o := rs.get(serverA, a), rs.get(serverB, b)
+		known := f != nil && o != nil && o.rps > 0 && f.requests > 0
+		check(target, ratio(f, o), known && f.rps >= times*o.rps, known)
+	}
+	vs("q2 response cache off ≥ 2× Tailcall's q2 caching off", "rcoff-q2", "off-q2", "facade", "tailcall", 2)
+	vs("q2 caching off ≥ Tailcall's", "off-q2", "off-q2", "facade", "tailcall", 1)
+	vs("q1 caching off ≥ 1.4× Tailcall's", "off-q1", "off-q1", "facade", "tailcall", 1.4)
+	vs("q3 caching off ("+latText(lat)+" upstream) ≥ 2× Tailcall's", "off-q3-"+lat, "off-q3-"+lat, "facade", "tailcall", 2)
+	f, b := rs.get("facade", "rcoff-q2"), rs.get("bare", "rcoff-q2")
+	check("q2 response cache off ≥ 85% of bare gqlgen", percent(f, b), f != nil && b != nil && b.rps > 0 && f.rps >= 0.85*b.rps, f != nil && b != nil && b.rps > 0)
+	if o := rs.get("facade", "overload"); o != nil {
+		p99, _ := strconv.ParseFloat(o.extra["probe_p99_us"], 64)
+		done, _ := strconv.ParseFloat(o.extra["heavy_rps"], 64)
+		check("under overload: the probe's p99 < 50 ms", ms(p99)+" ms", p99 > 0 && p99 < 50000, p99 > 0)
+		check("under overload: heavy operations keep completing", fmt.Sprintf("%.1f/s, no other failures: %s", done, o.extra["other"]), done > 0 && o.extra["other"] == "0", true)
+		check("under overload: RSS ≤ 240 MiB", mibOrDash(o.rssKiB), o.rssKiB > 0 && o.rssKiB <= 240<<10, o.rssKiB > 0)
+	} else {
+		check("under overload", "—", false, false)
+	}
 }
+
+func latText(lat string) string { return spaced(lat) }
 
 func notes(w io.Writer) {
 	fmt.Fprint(w, `

@@ -36,9 +36,14 @@ func TestWrite(t *testing.T) {
 		"facade\twarm-q1\t30000\t900\t4000\t300000\t0\t0\t0\t0.000\t40000\t\n"+
 		"tailcall\twarm-q1\t7000\t4000\t8000\t70000\t0\t0\t0\t0.000\t50000\t\n"+
 		"static\twarm-q1\t60000\t500\t2000\t600000\t0\t0\t0\t0.000\t12000\t\n"+
-		"facade\tcold-q3-20ms\t40\t25000\t29000\t50\t0\t0\t0\t15.00\t41000\tmean_us=25100 max_us=29000 calls_min=15 calls_max=15 distinct_ids=15\n"), 0o644)
+		"facade\tcold-q3-20ms\t40\t25000\t29000\t50\t0\t0\t0\t15.00\t41000\tmean_us=25100 max_us=29000 calls_min=15 calls_max=15 distinct_ids=15\n"+
+		"facade\trcoff-q2\t1500\t20000\t40000\t15000\t0\t0\t0\t0.000\t60000\t\n"+
+		"bare\trcoff-q2\t1600\t19000\t38000\t16000\t0\t0\t0\t0.000\t30000\t\n"+
+		"facade\toff-q2\t800\t40000\t80000\t8000\t0\t0\t0\t1.000\t50000\t\n"+
+		"tailcall\toff-q2\t700\t45000\t84000\t7000\t0\t0\t0\t1.000\t50000\t\n"+
+		"facade\toverload\t\t\t\t\t\t\t\t\t200000\tprobe_p50_us=4000 probe_p99_us=35000 probe_max_us=46000 probe_errors=0 heavy_rps=100.5 refused=2000 other=0 heavy_cost=96808\n"), 0o644)
 	metaFile := filepath.Join(dir, "meta.env")
-	os.WriteFile(metaFile, []byte("latency=20ms\nconnections=32\n"), 0o644)
+	os.WriteFile(metaFile, []byte("latency=20ms\nconnections=32\noverload_clients=200\noverload_duration=20s\n"), 0o644)
 	rs, err := readRuns(results)
 	if err != nil {
 		t.Fatal(err)
@@ -50,12 +55,20 @@ func TestWrite(t *testing.T) {
 	var b strings.Builder
 	write(&b, rs, m)
 	for _, want := range []string{
-		"| q1 warm | 30,000 | 7,000 | — | — | 60,000 |",
-		"| q1 warm | 4.29× | — | — | 4.29× | 50% |",
+		"| q1 warm | 30,000 | 7,000 | — | — | — | 60,000 |",
+		"| q1 warm | 4.29× | — | — | 4.29× | — | 50% |",
+		"| q2 response cache off | 1,500 | — | — | — | 1,600 | — |",
+		"| q2 response cache off | — | — | — | — | 94% | — |",
+		"| q2 response cache off ≥ 2× Tailcall's q2 caching off | 2.14× | yes |",
+		"| q2 caching off ≥ Tailcall's | 1.14× | yes |",
+		"| q2 response cache off ≥ 85% of bare gqlgen | 94% | yes |",
+		"| 4.00 | 35.0 | 46.0 | 0 | 100.5 | 2000 | 0 | 195 MiB |",
+		"| under overload: the probe's p99 < 50 ms | 35.0 ms | yes |",
+		"| under overload: RSS ≤ 240 MiB | 195 MiB | yes |",
 		"| warm q1 ≥ 3× the best peer | 4.29× | yes |",
 		"| cold q3: upstream calls = distinct ids (15) | 15–15 | yes |",
 		"| cold q3: latency ≤ 1.5 × one upstream round trip (30.0 ms) | p50 25.0 ms, p99 29.0 ms | yes |",
-		"| facade RSS ≤ 240 MiB | 40 MiB | yes |",
+		"| facade RSS ≤ 240 MiB | 195 MiB | yes |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
