@@ -100,7 +100,8 @@ type provenance struct {
 // historyUse is where a history the operation used came from, and how long it is fresh.
 type historyUse struct {
 	cache      string
-	fetched    time.Time
+	fetched    time.Time // for its age
+	current    time.Time // for its validity (upstream.Result.Current)
 	freshUntil time.Time
 }
 
@@ -116,7 +117,11 @@ func (p *provenance) record(id string, r upstream.Result) bool {
 	if _, ok := p.used[id]; ok {
 		return false
 	}
-	p.used[id] = historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), freshUntil: r.FreshUntil}
+	u := historyUse{cache: r.Cache, fetched: time.Now().Add(-r.Age), current: r.Current, freshUntil: r.FreshUntil}
+	if u.current.IsZero() {
+		u.current = u.fetched
+	}
+	p.used[id] = u
 	return true
 }
 

@@ -53,7 +53,8 @@ type rendering struct {
 
 type historyDep struct {
 	contractID string
-	fetched    time.Time
+	fetched    time.Time // for the age the answer reports
+	current    time.Time // an invalidation at or after it makes the answer out of date
 }
 
 func newResponseCache(o Options) *responseCache {
@@ -134,12 +135,13 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 	})
 }
 
-// valid reports whether no history e was built from was invalidated since it was fetched:
+// valid reports whether no history e was built from was invalidated since it was last known
+// current (fetched, or read from the store):
 // an invalidation that lands while an answer is being built makes that answer out of date
 // although it is stored after it.
 func (rc *responseCache) valid(e *cachedResponse) bool {
 	for _, d := range e.deps {
-		if rc.changes.ChangedSince(d.contractID, d.fetched) {
+		if rc.changes.ChangedSince(d.contractID, d.current) {
 			return false
 		}
 	}
@@ -167,7 +169,7 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, q *r
 		if u.freshUntil.Before(expires) {
 			expires = u.freshUntil
 		}
-		e.deps = append(e.deps, historyDep{contractID: id, fetched: u.fetched})
+		e.deps = append(e.deps, historyDep{contractID: id, fetched: u.fetched, current: u.current})
 	})
 	if !keep {
 		return

@@ -34,6 +34,10 @@ type Result struct {
 	Age time.Duration
 	// FreshUntil is when a cached history stops being fresh; zero when nothing caches it.
 	FreshUntil time.Time
+	// Current is when the history was last known to be the latest: when it was fetched, or
+	// when a cache read it back from its store. An invalidation of the contract at or after it
+	// makes whatever was built from the history out of date. Zero means now minus Age.
+	Current time.Time
 }
 
 // Where a Result came from.

@@ -112,9 +112,13 @@ type Cache struct {
 // hotEntry is a cache entry in process. An entry just fetched for a projecting caller keeps its body and is decoded whole on its first hit, so that a contract
 // asked for once, as in a cold batch, is never decoded whole.
 type hotEntry struct {
-	notFound   bool // the upstream answered 404
-	size       int  // of the upstream's body, to estimate the decoded size
-	fetched    time.Time
+	notFound bool // the upstream answered 404
+	size     int  // of the upstream's body, to estimate the decoded size
+	fetched  time.Time
+	// current is when the entry was last known to be the latest: its fetch, or its read from
+	// the store, which invalidations empty. An entry read from the store after a restart
+	// dates from its fetch, before the feed began, yet it is as good as one fetched then.
+	current    time.Time
 	freshUntil time.Time
 	staleUntil time.Time
 
@@ -136,7 +140,7 @@ func (e *hotEntry) whole(up Upstream, id string) (*upstream.History, error) {
 }
 
 func (e *hotEntry) result(up Upstream, id, cache string, now time.Time) upstream.Result {
-	r := upstream.Result{Cache: cache, Age: now.Sub(e.fetched), FreshUntil: e.freshUntil}
+	r := upstream.Result{Cache: cache, Age: now.Sub(e.fetched), FreshUntil: e.freshUntil, Current: e.current}
 	if e.notFound {
 		r.Err = &upstream.StatusError{Method: http.MethodGet, Path: "(cached)", Status: http.StatusNotFound}
 	} else {
@@ -310,7 +314,7 @@ func (c *Cache) Histories(ctx context.Context, cred upstream.Credential, ids []s
 			// Its age counts from when the upstream was asked: whatever is built from it (the
 			// response cache) dates from then, and an invalidation while the call was in flight
 			// makes it out of date.
-			res[i] = upstream.Result{Cache: upstream.CacheMiss, Age: time.Since(f.entry.fetched), FreshUntil: f.entry.freshUntil}
+			res[i] = upstream.Result{Cache: upstream.CacheMiss, Age: time.Since(f.entry.fetched), FreshUntil: f.entry.freshUntil, Current: f.entry.fetched}
 			res[i].History, res[i].Err = c.historyOf(f, ids[i], p)
 		case stale[i] != nil && servesStale(err):
 			obs.CacheLookup(staleLayer[i], upstream.CacheStale)
@@ -343,7 +347,7 @@ func (c *Cache) Histories(ctx context.Context, cred upstream.Credential, ids []s
 // revalidation window, and not invalidated since it was fetched (an invalidation means it is
 // wrong, not old).
 func (c *Cache) revalidates(e *hotEntry, id string, now time.Time) bool {
-	return c.o.Revalidate > 0 && !e.notFound && now.Before(e.freshUntil.Add(c.o.Revalidate)) && !c.invalidatedSince(id, e.fetched)
+	return c.o.Revalidate > 0 && !e.notFound && now.Before(e.freshUntil.Add(c.o.Revalidate)) && !c.invalidatedSince(id, e.current)
 }
 
 // refresh fetches id's history for cred in the background, unless a refresh of it is under
@@ -564,7 +568,7 @@ func (c *Cache) fetchOnce(ctx context.Context, cred upstream.Credential, id stri
 // invalidated while it was being fetched: then the answer may predate the change that caused
 // the invalidation, so it goes to the waiting callers but is not kept.
 func (c *Cache) remember(key EntryKey, s stored, h *upstream.History) *fetched {
-	e := &hotEntry{notFound: s.kind == kindNotFound, history: h, size: len(s.body), fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+	e := &hotEntry{notFound: s.kind == kindNotFound, history: h, size: len(s.body), fetched: s.fetched, current: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
 	if h == nil && !e.notFound {
 		e.body = s.body // decoded whole on its first hit
 	}
@@ -593,7 +597,7 @@ func (c *Cache) decodeEntry(key EntryKey, v []byte, now time.Time) (*hotEntry, e
 	if err != nil {
 		return nil, err
 	}
-	e := &hotEntry{size: len(s.body), fetched: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+	e := &hotEntry{size: len(s.body), fetched: s.fetched, current: now, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
 	switch s.kind {
 	case kindNotFound:
 		e.notFound = true
@@ -642,7 +646,11 @@ func (c *Cache) Invalidate(ctx context.Context, contractID string) error {
 	c.dropHot(contractID) // from now on, writes of entries fetched before skip the contract
 	c.writing.Lock()      // and writes already past that check finish first
 	c.writing.Unlock()
-	return c.store.DropContract(ctx, contractID)
+	err := c.store.DropContract(ctx, contractID)
+	// Once more: a read of the store just before the drop got the old history, and reads
+	// date what they get from their start (hotEntry.current).
+	c.dropHot(contractID)
+	return err
 }
 
 func (c *Cache) dropHot(contractID string) {

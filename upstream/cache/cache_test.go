@@ -815,3 +815,60 @@ func TestFeedLostAtShutdownIsNoWarning(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// heardStore's feed is heard from when the cache starts watching it: a replica that has just
+// started, with the store's entries older than its feed.
+type heardStore struct {
+	Store
+	heard chan struct{}
+}
+
+func (s heardStore) Invalidations(ctx context.Context, f InvalidationFeed) {
+	f.Lost()
+	f.Resumed()
+	close(s.heard)
+	<-ctx.Done()
+}
+
+// TestStoreReadAfterARestartIsCurrent: a replica started after a history was stored reads it
+// from the store as the latest, so what it builds from it (the response cache) stays valid
+// until an invalidation; dating it from its fetch, before the replica's feed began, made every
+// answer built from the store out of date at once.
+func TestStoreReadAfterARestartIsCurrent(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		store := newStore(t)
+		one(t, mustCache(t, u, store, Options{}), alice, "x")
+
+		started := heardStore{Store: store, heard: make(chan struct{})}
+		c := mustCache(t, u, started, Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		watched := make(chan struct{})
+		go func() { c.Watch(ctx); close(watched) }()
+		defer func() { cancel(); <-watched }()
+		<-started.heard
+
+		for _, layer := range []string{"store", "hot"} {
+			r := one(t, c, alice, "x")
+			if r.Cache != upstream.CacheHit {
+				t.Fatalf("%s read: %s, want a hit", layer, r.Cache)
+			}
+			if !c.ChangedSince("x", time.Now().Add(-r.Age)) {
+				t.Fatalf("%s read: fetched before the feed began, yet not suspect", layer)
+			}
+			if c.ChangedSince("x", r.Current) {
+				t.Errorf("%s read: changed since it was read (%v), with no invalidation", layer, r.Current)
+			}
+		}
+		r := one(t, c, alice, "x")
+		if err := c.Invalidate(context.Background(), "x"); err != nil {
+			t.Fatal(err)
+		}
+		if !c.ChangedSince("x", r.Current) {
+			t.Error("not changed since it was read, after an invalidation")
+		}
+		if n := u.calls.Load(); n != 1 {
+			t.Errorf("%d upstream calls, want 1", n)
+		}
+	})
+}
