@@ -387,6 +387,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		})
 	}
 	o.Invalidator, o.Changes = invalidator, changes
+	o.Compress = httpapi.Compression(cfg.HTTP.CompressMinBytes) // the HTTP layer's, for cached answers
 	if p.tracer != nil {
 		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
 	}

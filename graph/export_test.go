@@ -450,6 +450,17 @@ func TestGETAnswersAreCacheable(t *testing.T) {
 		}
 		fresh(a)
 	}
+	// The tag of the answer as the HTTP layer encoded it (W/"…-gzip"): the same data.
+	for _, encoding := range []string{"-gzip", "-zstd"} {
+		held := strings.TrimSuffix(tag, `"`) + encoding + `"`
+		a := httpGet(t, api.URL, "alice-token", q, nil, nil, http.Header{"If-None-Match": {held}})
+		if a.status != http.StatusNotModified || a.body != "" || a.header.Get("ETag") != held {
+			t.Errorf("If-None-Match %s: %d %q (ETag %q), want 304 with the tag held", held, a.status, a.body, a.header.Get("ETag"))
+		}
+	}
+	if a := httpGet(t, api.URL, "alice-token", q, nil, nil, http.Header{"If-None-Match": {strings.TrimSuffix(tag, `"`) + `-br"`}}); a.status != http.StatusOK {
+		t.Errorf("an encoding the HTTP layer never makes: %d, want 200", a.status)
+	}
 	if a := httpGet(t, api.URL, "alice-token", q, nil, nil, http.Header{"If-None-Match": {`W/"other"`}}); a.status != http.StatusOK || a.body == "" {
 		t.Errorf("another ETag: %d, want 200 with the reply", a.status)
 	}

@@ -34,6 +34,11 @@ type Options struct {
 	Changes ChangeTracker
 	// ResponseCacheBytes bounds the response cache (default 8 MiB).
 	ResponseCacheBytes int64
+	// Compress is the HTTP layer's compression, which wraps every answer. The response cache
+	// runs it itself on the answers it keeps, once a second per entry and Accept-Encoding,
+	// instead of leaving it to compress the same bytes for every request; nil: answers go out
+	// as they are.
+	Compress func(http.Handler) http.Handler
 	// Timeout bounds each operation's execution; 0 leaves it unbounded. Answers from the
 	// response cache need none.
 	Timeout time.Duration

@@ -50,9 +50,11 @@ func conditional(w http.ResponseWriter, r *http.Request, scope, contentType stri
 	tag := etag(scope, contentType, data)
 	h.Set("ETag", tag)
 	h.Add("Vary", "Accept, Authorization")
-	if !matches(r.Header.Get("If-None-Match"), tag) {
+	held, ok := matches(r.Header.Get("If-None-Match"), tag)
+	if !ok {
 		return false
 	}
+	h.Set("ETag", held) // the tag the client holds, of the encoding it holds
 	h.Del("Content-Type")
 	h.Del("Content-Length")
 	w.WriteHeader(http.StatusNotModified)
@@ -72,17 +74,27 @@ func etag(scope, contentType string, data []byte) string {
 	return `W/"` + base64.RawURLEncoding.EncodeToString(d.Sum(sum[:0])[:18]) + `"`
 }
 
-// matches reports whether an If-None-Match header holds tag, compared weakly (RFC 9110 13.1.2).
-func matches(header, tag string) bool {
+// matches reports whether an If-None-Match header holds tag, compared weakly (RFC 9110 13.1.2),
+// and returns the tag of what the client holds. The HTTP layer marks the tag of an encoded
+// answer with its encoding (W/"…-gzip", W/"…-zstd"); a tag the client holds in any encoding
+// matches, since the data is the same, and the 304 names that encoding's tag.
+func matches(header, tag string) (string, bool) {
 	if header == "" {
-		return false
+		return "", false
 	}
 	want := strings.TrimPrefix(tag, "W/")
 	for part := range strings.SplitSeq(header, ",") {
 		part = strings.TrimSpace(part)
-		if part == "*" || strings.TrimPrefix(part, "W/") == want {
-			return true
+		opaque := strings.TrimPrefix(part, "W/")
+		switch {
+		case part == "*", opaque == want:
+			return tag, true
+		}
+		for _, suffix := range []string{"-gzip", "-zstd"} {
+			if base, ok := strings.CutSuffix(opaque, suffix+`"`); ok && base+`"` == want {
+				return strings.TrimSuffix(tag, `"`) + suffix + `"`, true
+			}
 		}
 	}
-	return false
+	return "", false
 }

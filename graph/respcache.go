@@ -29,10 +29,11 @@ import (
 // fresh and none was invalidated since. Responses with errors, from stale histories, to
 // mutations, or that depend on when they were asked (aggregates without now) are not kept.
 type responseCache struct {
-	entries *lru.Map[[32]byte, *cachedResponse]
-	changes ChangeTracker
-	rates   RateLimiter // nil: no rate limit
-	obs     Observer
+	entries  *lru.Map[[32]byte, *cachedResponse]
+	changes  ChangeTracker
+	rates    RateLimiter // nil: no rate limit
+	obs      Observer
+	compress func(http.Handler) http.Handler // nil: none
 }
 
 type cachedResponse struct {
@@ -42,6 +43,7 @@ type cachedResponse struct {
 	deps       []historyDep // sorted by contract id
 	freshUntil time.Time    // of its least fresh history
 	rendered   atomic.Pointer[rendering]
+	encoded    atomic.Pointer[encoding]
 }
 
 // rendering is a whole response as rendered in one second: the ages it reports change only
@@ -65,7 +67,7 @@ func newResponseCache(o Options) *responseCache {
 	if size <= 0 {
 		size = 8 << 20
 	}
-	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes, rates: o.RateLimiter, obs: o.Observer}
+	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes, rates: o.RateLimiter, obs: o.Observer, compress: o.Compress}
 }
 
 // missed is what serve found out about a request it could not answer, for what follows:
@@ -121,6 +123,9 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 				body = e.render(now, newCostReport(e.cost, rc.rates, &d))
 			}
 			if r.Method != http.MethodGet || !conditional(w, r, cred.Upstream.Scope, contentType, e.data, len(e.deps) > 0, e.freshUntil, now) {
+				if rc.compress != nil && rc.rates == nil { // with a rate limit each answer is new
+					body = e.encode(r, h, body, now, rc.compress)
+				}
 				h.Set("Content-Length", strconv.Itoa(len(body)))
 				w.Write(body)
 			}

@@ -189,3 +189,54 @@ func TestResponseCacheMissesAnInvalidationDuringTheFetch(t *testing.T) {
 		t.Errorf("second query, sent after the invalidation: %s, want v1", second.raw)
 	}
 }
+
+// TestCachedAnswersAreCompressedOncePerSecond: a cached answer is compressed once for each
+// second and Accept-Encoding, not for every request, and goes out as the HTTP layer's
+// compression made it (its Content-Encoding and ETag).
+func TestCachedAnswersAreCompressedOncePerSecond(t *testing.T) {
+	var runs atomic.Int64
+	// A stand-in for the HTTP layer's compression: "gzip" for a client that takes it.
+	compress := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			runs.Add(1)
+			if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Encoding", "gzip")
+			if tag := w.Header().Get("ETag"); tag != "" {
+				w.Header().Set("ETag", strings.TrimSuffix(tag, `"`)+`-gzip"`)
+			}
+			rec := &recorder{header: http.Header{}}
+			next.ServeHTTP(rec, r)
+			w.Write([]byte(strings.ToUpper(rec.body.String())))
+		})
+	}
+	e := &cachedResponse{data: []byte(`{"contract":{"id":"1"}}`)}
+	ask := func(ae string, now time.Time) (http.Header, []byte) {
+		r, _ := http.NewRequest(http.MethodGet, "/graphql", nil)
+		if ae != "" {
+			r.Header.Set("Accept-Encoding", ae)
+		}
+		h := http.Header{"Etag": {`W/"t"`}}
+		return h, e.encode(r, h, e.response(now), now, compress)
+	}
+	second := time.Unix(1_800_000_000, 0)
+	h, first := ask("gzip", second)
+	if h.Get("Content-Encoding") != "gzip" || h.Get("ETag") != `W/"t-gzip"` || !strings.HasPrefix(string(first), `{"DATA":`) {
+		t.Fatalf("gzip: %v %s", h, first)
+	}
+	_, again := ask("gzip", second.Add(500*time.Millisecond))
+	if &again[0] != &first[0] || runs.Load() != 1 {
+		t.Errorf("the same second: compressed %d times, want once", runs.Load())
+	}
+	if h, plain := ask("identity", second); h.Get("Content-Encoding") != "" || h.Get("ETag") != `W/"t"` || !strings.HasPrefix(string(plain), `{"data":`) {
+		t.Errorf("identity: %v %s", h, plain)
+	}
+	if h, plain := ask("", second); h.Get("Content-Encoding") != "" || runs.Load() != 2 {
+		t.Errorf("no Accept-Encoding: %v %s, compression run %d times, want 2 (not for it)", h, plain, runs.Load())
+	}
+	if _, later := ask("gzip", second.Add(time.Second)); &later[0] == &first[0] || runs.Load() != 3 {
+		t.Errorf("the next second: compression run %d times in all, want 3", runs.Load())
+	}
+}

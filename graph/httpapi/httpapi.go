@@ -39,6 +39,9 @@ type Options struct {
 	Metrics bool
 	// ShutdownTimeout is the time requests in flight get to finish on shutdown.
 	ShutdownTimeout time.Duration
+	// CompressMinBytes is the size from which answers are compressed for clients that accept
+	// it (0: never).
+	CompressMinBytes int
 }
 
 // Parts are what the routes serve, built by main.
@@ -106,7 +109,7 @@ func NewHandler(o Options, p Parts) http.Handler {
 	if o.WebhookSecret != "" {
 		mux.Handle("POST /webhooks/enneo", enneoWebhook(o.WebhookSecret, p.Invalidator, p.Log))
 	}
-	h := accessLog(p.Log, p.Lines, p.Auth, p.Tracer != nil, mux)
+	h := accessLog(p.Log, p.Lines, p.Auth, p.Tracer != nil, compress(o.CompressMinBytes, mux))
 	if p.Tracer != nil {
 		h = p.Tracer.Handler(h) // outside the access log, which logs the trace id
 	}

@@ -62,6 +62,15 @@ func newTestHandler(t *testing.T, o Options, inv graph.Invalidator, up Pinger, l
 	})
 }
 
+// newTestHandlerWith is NewHandler with o and gql as its GraphQL endpoint.
+func newTestHandlerWith(t *testing.T, o Options, gql http.Handler) http.Handler {
+	t.Helper()
+	return NewHandler(o, Parts{
+		GraphQL: gql, Auth: graph.NewAuthenticator("", []byte("k")), Invalidator: &invalidations{}, Upstream: fakeUpstream{},
+		Log: slog.New(slog.DiscardHandler), Lines: io.Discard,
+	})
+}
+
 func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
