@@ -324,11 +324,7 @@ func (h *History) inZone(loc *time.Location) {
 		if c := t.Customer; c != nil {
 			placeTags(c.Tags, loc)
 			for _, k := range c.Contracts {
-				if k != nil {
-					k.SignupDate.place(loc)
-					k.StartDate.place(loc)
-					k.EndDate.place(loc)
-				}
+				k.inZone(loc)
 			}
 		}
 		for _, a := range append(append([]*Agent{t.Agent}, t.AssignedAgents...), t.WorkedOnBy...) {
@@ -350,5 +346,14 @@ func placeTags(tags []*Tag, loc *time.Location) {
 		if tag != nil {
 			tag.ModifiedAt.place(loc)
 		}
+	}
+}
+
+// inZone places the contract's zoneless timestamps in loc (see Time).
+func (k *Contract) inZone(loc *time.Location) {
+	if k != nil {
+		k.SignupDate.place(loc)
+		k.StartDate.place(loc)
+		k.EndDate.place(loc)
 	}
 }

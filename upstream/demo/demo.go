@@ -14,6 +14,10 @@
 // id ends in a digit hold a second contract (the id with its last bit flipped, 100000 and
 // 100001), listed in customer.contracts, whose history answers too.
 //
+// GET /contract/{contractId} answers with the contract's own record, the same object its
+// customer's contracts embed in the tickets, also for a contract without tickets. The ids
+// below answer it as they answer its history (malformed: half of the record).
+//
 // Every id stands for one object across all histories, as Enneo's do: a ticket id is in one
 // contract's history only, and an agent, tag, customer, contract, intent or attachment id shows
 // the same object wherever it appears (ids.go says how ids are made).
@@ -110,6 +114,7 @@ func NewHandlerWith(opts Options) http.Handler {
 	mux := http.NewServeMux()
 	// No method in the pattern: the mux's own 405 has a text body, ours is JSON.
 	mux.HandleFunc("/contract/{id}/history", s.history)
+	mux.HandleFunc("/contract/{id}", s.contract)
 	mux.HandleFunc("/", notFound)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != path.Clean(r.URL.Path) {
@@ -129,6 +134,19 @@ func notFound(w http.ResponseWriter, _ *http.Request) {
 // compare it with what a client made of it. It reports false for ids that answer otherwise:
 // invalid ids and the special ids other than EmptyID and SlowID. The caller owns the slice.
 func History(contractID string) ([]byte, bool) { return render(contractID) }
+
+// Contract returns the body GET /contract/{id} serves with status 200 for contract id, the
+// record its customer's contracts embed in its tickets; nil for ids that answer otherwise.
+func Contract(contractID string) []byte {
+	switch contractID {
+	case NotFoundID, ForbiddenID, ServerErrorID, RateLimitedID, HTMLID, HangID:
+		return nil
+	}
+	if !validID(contractID) {
+		return nil
+	}
+	return encode(contractOf(contractID))
+}
 
 // render generates the 200 body of id.
 func render(id string) ([]byte, bool) {
@@ -180,49 +198,9 @@ func (s *server) body(id string) ([]byte, bool) {
 
 // history serves GET /contract/{id}/history.
 func (s *server) history(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
-		return
-	}
-	if !hasBearer(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="mind"`)
-		writeError(w, http.StatusUnauthorized, "Unauthorized")
-		return
-	}
 	id := r.PathValue("id")
-	switch id {
-	case NotFoundID:
-		writeError(w, http.StatusNotFound, "Contract not found")
+	if s.refused(w, r, id, func() []byte { return encode(generate(id, 3)) }) {
 		return
-	case ForbiddenID:
-		w.WriteHeader(http.StatusForbidden)
-		return
-	case ServerErrorID:
-		write(w, http.StatusInternalServerError, jsonType, []byte(serverErrorBody))
-		return
-	case RateLimitedID:
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		writeError(w, http.StatusTooManyRequests, "Too many requests")
-		return
-	case MalformedID:
-		b := encode(generate(id, 3))
-		write(w, http.StatusOK, jsonType, b[:len(b)/2])
-		return
-	case HTMLID:
-		write(w, http.StatusOK, "text/html; charset=utf-8", []byte(loginPage))
-		return
-	case HangID:
-		s.hang(w, r)
-		return
-	case SlowID:
-		t := time.NewTimer(s.opts.SlowDelay)
-		defer t.Stop()
-		select {
-		case <-r.Context().Done():
-			return // the client is gone; nobody reads an answer
-		case <-t.C:
-		}
 	}
 	b, ok := s.body(id)
 	if !ok {
@@ -230,6 +208,67 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	write(w, http.StatusOK, jsonType, b)
+}
+
+// contract serves GET /contract/{id}: the contract's own record, which its customer's contracts
+// embed in every ticket, and which a contract without tickets has too.
+func (s *server) contract(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.refused(w, r, id, func() []byte { return Contract(id) }) {
+		return
+	}
+	b := Contract(id)
+	if b == nil {
+		writeError(w, http.StatusNotFound, "Contract not found")
+		return
+	}
+	write(w, http.StatusOK, jsonType, b)
+}
+
+// refused answers the requests the special ids stand for (and those without a token, or with
+// another method than GET), as the upstream would, and reports whether it did. SlowID waits
+// first, then is not refused; MalformedID gets the first half of whole().
+func (s *server) refused(w http.ResponseWriter, r *http.Request, id string, whole func() []byte) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		return true
+	}
+	if !hasBearer(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mind"`)
+		writeError(w, http.StatusUnauthorized, "Unauthorized")
+		return true
+	}
+	switch id {
+	case NotFoundID:
+		writeError(w, http.StatusNotFound, "Contract not found")
+	case ForbiddenID:
+		w.WriteHeader(http.StatusForbidden)
+	case ServerErrorID:
+		write(w, http.StatusInternalServerError, jsonType, []byte(serverErrorBody))
+	case RateLimitedID:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, http.StatusTooManyRequests, "Too many requests")
+	case MalformedID:
+		b := whole()
+		write(w, http.StatusOK, jsonType, b[:len(b)/2])
+	case HTMLID:
+		write(w, http.StatusOK, "text/html; charset=utf-8", []byte(loginPage))
+	case HangID:
+		s.hang(w, r)
+	case SlowID:
+		t := time.NewTimer(s.opts.SlowDelay)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+			return true // the client is gone; nobody reads an answer
+		case <-t.C:
+		}
+		return false
+	default:
+		return false
+	}
+	return true
 }
 
 // hang waits until the request's context ends or HangLimit passes.

@@ -939,7 +939,23 @@ func TestSpecialIDsAndErrors(t *testing.T) {
 		{"GET", "/contract/" + strings.Repeat("9", 65) + "/history", 404, nil, isJSONError("Contract not found")},
 		{"GET", "/contract//history", 404, map[string]string{"Content-Type": jsonType}, isJSONError("")},
 		{"GET", "/contract/100001/history/", 404, map[string]string{"Content-Type": jsonType}, isJSONError("")},
-		{"GET", "/contract/100001", 404, map[string]string{"Content-Type": jsonType}, isJSONError("")},
+		{"GET", "/contract/100001", 200, map[string]string{"Content-Type": jsonType}, func(t *testing.T, b []byte) {
+			if c, ok := decodeAny(t, b).(map[string]any); !ok || fmt.Sprint(c["id"]) != "100001" || c["productName"] == nil {
+				t.Errorf("body = %.80q, want contract 100001's record", b)
+			}
+		}},
+		{"GET", "/contract/empty", 200, map[string]string{"Content-Type": jsonType}, nil},
+		{"GET", "/contract/not-found", 404, map[string]string{"Content-Type": jsonType}, isJSONError("Contract not found")},
+		{"GET", "/contract/forbidden", 403, nil, nil},
+		{"GET", "/contract/server-error", 500, map[string]string{"Content-Type": jsonType}, isJSONError("")},
+		{"GET", "/contract/rate-limited", 429, map[string]string{"Retry-After": "30"}, isJSONError("")},
+		{"GET", "/contract/malformed", 200, map[string]string{"Content-Type": jsonType}, func(t *testing.T, b []byte) {
+			if len(b) == 0 || json.Valid(b) {
+				t.Errorf("body = %.60q, want non-empty invalid JSON", b)
+			}
+		}},
+		{"GET", "/contract/a.b", 404, nil, isJSONError("Contract not found")},
+		{"POST", "/contract/100001", 405, map[string]string{"Allow": "GET, HEAD"}, isJSONError("")},
 		{"GET", "/", 404, map[string]string{"Content-Type": jsonType}, isJSONError("")},
 		{"POST", "/contract/100001/history", 405, map[string]string{"Allow": "GET, HEAD", "Content-Type": jsonType}, isJSONError("")},
 		{"DELETE", "/contract/100001/history", 405, map[string]string{"Allow": "GET, HEAD"}, isJSONError("")},
@@ -1129,4 +1145,44 @@ func BenchmarkGenerate40(b *testing.B) {
 	for b.Loop() {
 		encode(generate(id, -1))
 	}
+}
+
+// TestContractIsTheEmbeddedRecord: GET /contract/{id} answers with the record every ticket of
+// its customer embeds, the newest ticket's included, and a contract without tickets has one
+// too, the one its partner's tickets embed.
+func TestContractIsTheEmbeddedRecord(t *testing.T) {
+	h := NewHandler()
+	ids := append(sampleIDs(100), ExampleContractID, "C-1001")
+	withoutTickets := 0
+	for _, id := range ids {
+		rec := serve(t, h, "GET", "/contract/"+id, "Bearer demo")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d", id, rec.Code)
+		}
+		record := decodeAny(t, rec.Body.Bytes())
+		for _, owner := range []string{id, partnerOf(id)} {
+			tickets := ticketsOf(t, owner)
+			for i, ticket := range tickets {
+				customer, _ := ticket["customer"].(map[string]any)
+				contracts, _ := customer["contracts"].([]any)
+				for _, c := range contracts {
+					if c := c.(map[string]any); fmt.Sprint(c["id"]) == id && !reflect.DeepEqual(c, record) {
+						t.Errorf("%s: ticket %d of %s embeds another record than GET /contract/%s", id, i, owner, id)
+					}
+				}
+			}
+			if owner == id && len(tickets) == 0 {
+				withoutTickets++
+			}
+		}
+	}
+	if withoutTickets == 0 {
+		t.Error("no sampled contract without tickets: the case the endpoint is for is not covered")
+	}
+}
+
+// partnerOf is the other contract of id's customer, or id.
+func partnerOf(id string) string {
+	_, ids := household(id)
+	return ids[len(ids)-1-slices.Index(ids, id)]
 }

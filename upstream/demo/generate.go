@@ -422,6 +422,16 @@ func generate(id string, n int) *history {
 	return h
 }
 
+// contractOf returns contract id's own record, as generate embeds it in the tickets of every
+// contract of its customer.
+func contractOf(id string) *contract {
+	if id == ExampleContractID {
+		return parsedExample().customer.Contracts[0]
+	}
+	key, ids := household(id)
+	return newSupply(id, newPerson(key, customerID(ids[0]))).c
+}
+
 // exampleContractHistory is the history of ExampleContractID: the example ticket, unchanged,
 // among generated tickets of the example's customer and contract.
 func exampleContractHistory() *history {
@@ -452,13 +462,15 @@ func exampleContractHistory() *history {
 // Encoding is about half the cost of a large history. Pre-encoding the customer and agents that
 // recur in every ticket does not help: encoding/json re-validates a Marshaler's output, and
 // that scan costs more than the reflection it saves.
-func encode(h *history) []byte {
+func encode[T history | contract](v *T) []byte {
 	var buf bytes.Buffer
-	buf.Grow(1024 + 7000*len(h.Tickets)) // a ticket is 5 to 7 kB
+	if h, ok := any(v).(*history); ok {
+		buf.Grow(1024 + 7000*len(h.Tickets)) // a ticket is 5 to 7 kB
+	}
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(h); err != nil {
-		panic("demo: encode history: " + err.Error())
+	if err := enc.Encode(v); err != nil {
+		panic("demo: encode: " + err.Error())
 	}
 	return buf.Bytes()
 }
