@@ -84,8 +84,10 @@ func TestCompression(t *testing.T) {
 		wantEncoding, wantETag     string
 	}{
 		{"gzip", big, "gzip", 1024, "gzip", `W/"tag-gzip"`},
-		{"zstd preferred", big, "gzip, deflate, br, zstd", 1024, "zstd", `W/"tag-zstd"`},
-		{"gzip preferred by weight", big, "gzip;q=1, zstd;q=0.5", 1024, "gzip", `W/"tag-gzip"`},
+		// @whatwg-node/node-fetch 0.9's header, which it sends on Node 20 without a zstd decoder.
+		{"gzip before zstd", big, "gzip, deflate, br, zstd", 1024, "gzip", `W/"tag-gzip"`},
+		{"zstd alone", big, "zstd", 1024, "zstd", `W/"tag-zstd"`},
+		{"zstd by weight", big, "gzip;q=0.5, zstd;q=1", 1024, "zstd", `W/"tag-zstd"`},
 		{"none accepted", big, "", 1024, "", `W/"tag"`},
 		{"identity only", big, "identity", 1024, "", `W/"tag"`},
 		{"small", small, "gzip", 1024, "", `W/"tag"`},
