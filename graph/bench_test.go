@@ -31,6 +31,15 @@ func (f staticFetcher) Peek(_ upstream.Credential, _ string) (upstream.Result, b
 	return upstream.Result{History: f.h, Cache: upstream.CacheHit, FreshUntil: time.Now().Add(time.Hour)}, true
 }
 
+// Contracts finds no record: the example's tickets embed their contract.
+func (f staticFetcher) Contracts(_ context.Context, _ upstream.Credential, ids []string) []upstream.RecordResult {
+	res := make([]upstream.RecordResult, len(ids))
+	for i := range res {
+		res[i].Err = upstream.ErrNotFound
+	}
+	return res
+}
+
 // neverChanged is a ChangeTracker for which nothing is ever invalidated.
 type neverChanged struct{}
 

@@ -95,6 +95,11 @@ func (f *countingFetcher) Peek(cred upstream.Credential, id string) (upstream.Re
 	return f.next.Peek(cred, id)
 }
 
+func (f *countingFetcher) Contracts(ctx context.Context, cred upstream.Credential, ids []string) []upstream.RecordResult {
+	f.batches.Add(1)
+	return f.next.Contracts(ctx, cred, ids)
+}
+
 // personalUpstream answers each token with data only that token may see.
 func personalUpstream(t *testing.T, delay time.Duration) *testUpstream {
 	return newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {

@@ -2102,8 +2102,9 @@ type Query {
 }
 
 """
-An energy supply contract. The fields other than history are the upstream's contract object; a
-contract that has no tickets yet has only its id and history.
+An energy supply contract. The fields other than history are the upstream's contract object: the
+copy its newest ticket embeds, or, for a contract without tickets, its own record (read only
+when such fields are selected), so the contract is the same object whichever query reaches it.
 """
 type Contract {
   "The contract id."

@@ -18,7 +18,8 @@ type historyKey struct {
 	contractID string
 }
 
-// loaders are a request's loaders (there is one: histories), made with it by newRequest.
+// loaders are a request's loaders (histories, and contracts' own records), made with it by
+// newRequest.
 type loaders struct {
 	q     *request // whose loads they are
 	fetch HistoryFetcher
@@ -29,6 +30,9 @@ type loaders struct {
 	// never need it.
 	historyOnce sync.Once
 	history     *dataloader.Loader[historyKey, *upstream.History]
+	// record loads contracts' own records, for the few contracts whose history embeds none.
+	recordOnce sync.Once
+	record     *dataloader.Loader[historyKey, *upstream.Contract]
 	// projection is the operation's, from the first batch on: the fetcher decodes what it
 	// fetches for this operation alone.
 	projection *upstream.Projection
@@ -69,33 +73,8 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 	for i, k := range keys {
 		ids[i] = k.contractID
 	}
-	if l.spans != nil {
-		var end func()
-		ctx, end = l.spans.Batch(ctx, ids)
-		defer end()
-	}
-	// The parts of an incremental answer resolve on a context that nothing ends
-	// (streamIncremental): their upstream calls must end with the request all the same.
-	if ctx.Done() == nil && q.ctx != nil {
-		if deadline, ok := q.ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, deadline)
-			defer cancel()
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(q.ctx, func() {
-			if errors.Is(q.ctx.Err(), context.Canceled) { // a deadline is the timer's above
-				cancel()
-			}
-		})()
-	}
-	ctx = upstream.WithCallCount(ctx, &q.calls)
-	// A request's batches run one at a time: its calls in flight stay within the client's
-	// bound even when a starved CPU splits one resolver's loads into two batches.
-	l.batching.Lock()
-	defer l.batching.Unlock()
+	ctx, done := l.begin(ctx, ids)
+	defer done()
 	// The projection only matters to what the batch fetches: a hot contract never needs it.
 	l.projectOne.Do(func() { l.projection = l.ps.of(ctx) })
 	for i, r := range l.fetch.Histories(ctx, q.cred.Upstream, ids, l.projection) {
@@ -104,6 +83,46 @@ func (l *loaders) batch(ctx context.Context, keys []historyKey) []*dataloader.Re
 	}
 	q.op.stopIfEnded(ctx)
 	return results
+}
+
+// begin prepares a batch's context and waits for the request's other batches to end: a
+// request's batches run one at a time, so that its calls in flight stay within the client's
+// bound even when a starved CPU splits one resolver's loads into two batches. done ends it.
+func (l *loaders) begin(ctx context.Context, ids []string) (_ context.Context, done func()) {
+	q := l.q
+	var ends []func()
+	done = func() {
+		for i := len(ends) - 1; i >= 0; i-- {
+			ends[i]()
+		}
+	}
+	if l.spans != nil {
+		var end func()
+		ctx, end = l.spans.Batch(ctx, ids)
+		ends = append(ends, end)
+	}
+	// The parts of an incremental answer resolve on a context that nothing ends
+	// (streamIncremental): their upstream calls must end with the request all the same.
+	if ctx.Done() == nil && q.ctx != nil {
+		if deadline, ok := q.ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			ends = append(ends, cancel)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		ends = append(ends, cancel)
+		stop := context.AfterFunc(q.ctx, func() {
+			if errors.Is(q.ctx.Err(), context.Canceled) { // a deadline is the timer's above
+				cancel()
+			}
+		})
+		ends = append(ends, func() { stop() })
+	}
+	ctx = upstream.WithCallCount(ctx, &q.calls)
+	l.batching.Lock()
+	ends = append(ends, l.batching.Unlock)
+	return ctx, done
 }
 
 // loadHistories starts one load per id before waiting for any, so they share a batch.
@@ -161,4 +180,62 @@ func loadHistories(ctx context.Context, ids []string) ([]*upstream.History, []er
 func loadHistory(ctx context.Context, id string) (*upstream.History, error) {
 	hs, errs := loadHistories(ctx, []string{id})
 	return hs[0], errs[0]
+}
+
+func (l *loaders) recordLoader() *dataloader.Loader[historyKey, *upstream.Contract] {
+	l.recordOnce.Do(func() {
+		l.record = dataloader.NewBatchedLoader(l.recordBatch,
+			dataloader.WithWait[historyKey, *upstream.Contract](l.wait),
+			dataloader.WithBatchCapacity[historyKey, *upstream.Contract](1000))
+	})
+	return l.record
+}
+
+// recordBatch loads one batch of contracts' own records, as batch loads histories.
+func (l *loaders) recordBatch(ctx context.Context, keys []historyKey) []*dataloader.Result[*upstream.Contract] {
+	l.obs.LoaderBatch(len(keys))
+	results := make([]*dataloader.Result[*upstream.Contract], len(keys))
+	q := l.q
+	if q.cred.Err != nil {
+		for i := range results {
+			results[i] = &dataloader.Result[*upstream.Contract]{Error: q.cred.Err}
+		}
+		return results
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.contractID
+	}
+	ctx, done := l.begin(ctx, ids)
+	defer done()
+	for i, r := range l.fetch.Contracts(ctx, q.cred.Upstream, ids) {
+		results[i] = &dataloader.Result[*upstream.Contract]{Data: r.Contract, Error: r.Err}
+		if r.Err == nil {
+			q.used.alsoBuiltFrom(ids[i], r)
+		}
+	}
+	q.op.stopIfEnded(ctx)
+	return results
+}
+
+// loadRecords loads the own records of contracts whose histories the operation has loaded,
+// in one batch.
+func loadRecords(ctx context.Context, ids []string) ([]*upstream.Contract, []error) {
+	ks, errs := make([]*upstream.Contract, len(ids)), make([]error, len(ids))
+	q := requestFrom(ctx)
+	if q == nil {
+		for i := range errs {
+			errs[i] = errNoLoaders
+		}
+		return ks, errs
+	}
+	loader := q.loaders.recordLoader()
+	thunks := make([]dataloader.Thunk[*upstream.Contract], len(ids))
+	for i, id := range ids {
+		thunks[i] = loader.Load(ctx, historyKey{scope: q.cred.Upstream.Scope, contractID: id})
+	}
+	for i, thunk := range thunks {
+		ks[i], errs[i] = thunk()
+	}
+	return ks, errs
 }

@@ -125,6 +125,32 @@ func (p *provenance) record(id string, r upstream.Result) bool {
 	return true
 }
 
+// alsoBuiltFrom notes that what the operation built of contract id also rests on its own
+// record r: the answer is as fresh as the less fresh of the two, dates from the older, and is
+// stale if either is.
+func (p *provenance) alsoBuiltFrom(id string, r upstream.RecordResult) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	u, ok := p.used[id]
+	if !ok {
+		return // the history is recorded first; without it there is nothing to build on
+	}
+	current := r.Current
+	if current.IsZero() {
+		current = time.Now().Add(-r.Age)
+	}
+	if current.Before(u.current) {
+		u.current = current
+	}
+	if !r.FreshUntil.IsZero() && r.FreshUntil.Before(u.freshUntil) {
+		u.freshUntil = r.FreshUntil
+	}
+	if r.Cache == upstream.CacheStale {
+		u.cache = upstream.CacheStale
+	}
+	p.used[id] = u
+}
+
 // each calls f for every history the operation used, under the lock.
 func (p *provenance) each(f func(id string, u historyUse)) {
 	p.mu.Lock()

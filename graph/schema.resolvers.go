@@ -58,7 +58,8 @@ func (r *queryResolver) Contract(ctx context.Context, id string) (*upstream.Cont
 	if err != nil {
 		return nil, err
 	}
-	return contractIn(h, id), nil
+	path := graphql.GetFieldContext(ctx).Path()
+	return contractsIn(ctx, []string{id}, []*upstream.History{h}, []error{nil}, func(int) ast.Path { return path })[0], nil
 }
 
 // Contracts is the resolver for the contracts field.
@@ -67,17 +68,15 @@ func (r *queryResolver) Contracts(ctx context.Context, ids []string) ([]*upstrea
 		return nil, &codedError{CodeBadUserInput, fmt.Sprintf("contracts takes at most %d ids, got %d", MaxContracts, len(ids))}
 	}
 	hs, errs := loadHistories(ctx, ids)
-	out := make([]*upstream.Contract, len(ids))
 	path := graphql.GetFieldContext(ctx).Path()
+	at := func(i int) ast.Path { return append(path[:len(path):len(path)], ast.PathIndex(i)) }
 	for i, err := range errs {
 		if err != nil {
 			// One failing contract costs its own entry only: the error goes to its index.
-			graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Error(), Path: append(path[:len(path):len(path)], ast.PathIndex(i))})
-			continue
+			graphql.AddError(ctx, &gqlerror.Error{Err: err, Message: err.Error(), Path: at(i)})
 		}
-		out[i] = contractIn(hs[i], ids[i])
 	}
-	return out, nil
+	return contractsIn(ctx, ids, hs, errs, at), nil
 }
 
 // HistoryStats is the resolver for the historyStats field.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 )
 
 // ContractBody fetches the raw body of GET /contract/{contractId} with token (or the client's
@@ -38,4 +39,30 @@ func (c *Client) DecodeContract(body []byte, contractID string) (*Contract, erro
 	}
 	k.inZone(c.zone)
 	return &k, nil
+}
+
+// A RecordResult is one contract record of a batch (see Client.Contracts), with where it came
+// from as a history's Result says it.
+type RecordResult struct {
+	Contract   *Contract
+	Err        error
+	Cache      string
+	Age        time.Duration
+	FreshUntil time.Time
+	Current    time.Time
+}
+
+// Contracts fetches the records of ids at once, at most Options.Concurrency at a time, in the
+// order of ids. It caches nothing: see upstream/cache.
+func (c *Client) Contracts(ctx context.Context, cred Credential, ids []string) []RecordResult {
+	res := make([]RecordResult, len(ids))
+	c.each(len(ids), func(i int) {
+		res[i].Cache = CacheMiss
+		body, err := c.ContractBody(ctx, cred.Token, ids[i])
+		if err == nil {
+			res[i].Contract, err = c.DecodeContract(body, ids[i])
+		}
+		res[i].Err = err
+	})
+	return res
 }

@@ -31,6 +31,10 @@ type Upstream interface {
 	// DecodeHistory decodes what p keeps of a history body (all of it for a nil p); it fails
 	// exactly when decoding the whole body would.
 	DecodeHistory(body []byte, contractID string, p *upstream.Projection) (*upstream.History, error)
+	// ContractBody and DecodeContract are the same for the contract's own record
+	// (GET /contract/{id}), which the cache keeps beside its history (see Contracts).
+	ContractBody(ctx context.Context, token, contractID string) ([]byte, error)
+	DecodeContract(body []byte, contractID string) (*upstream.Contract, error)
 	// NeedsCallerToken reports whether calls need the caller's own token (no service token is
 	// set): a caller without one is refused before anything cached is looked at.
 	NeedsCallerToken() bool
@@ -121,6 +125,7 @@ type hotEntry struct {
 	current    time.Time
 	freshUntil time.Time
 	staleUntil time.Time
+	rs         *resource // what it holds
 
 	decode  sync.Once
 	body    []byte            // until decoded
@@ -132,7 +137,7 @@ type hotEntry struct {
 func (e *hotEntry) whole(up Upstream, id string) (*upstream.History, error) {
 	e.decode.Do(func() {
 		if e.body != nil {
-			e.history, e.err = up.DecodeHistory(e.body, id, nil)
+			e.history, e.err = e.rs.decode(up, e.body, id, nil)
 			e.body = nil
 		}
 	})
@@ -213,6 +218,12 @@ func (c *Cache) Peek(cred upstream.Credential, id string) (upstream.Result, bool
 // nil p; the entries cached stay whole), so those results may lack what p leaves out. Hits are
 // whole.
 func (c *Cache) Histories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result {
+	return c.lookup(ctx, histories, cred, ids, p)
+}
+
+// lookup is Histories for what rs says the cache keeps of a contract.
+func (c *Cache) lookup(ctx context.Context, rs *resource, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result {
+	cred.Scope += rs.scope // every key below is rs's
 	now := time.Now()
 	res := make([]upstream.Result, len(ids))
 	stale := make([]*hotEntry, len(ids)) // the newest expired entry of each id, for a failing upstream
@@ -263,7 +274,7 @@ func (c *Cache) Histories(ctx context.Context, cred upstream.Credential, ids []s
 	found := make([]*hotEntry, len(cold))
 	c.each(len(cold), func(j int) {
 		if j < len(values) && values[j] != nil {
-			found[j], _ = c.decodeEntry(keys[j], values[j], now)
+			found[j], _ = c.decodeEntry(rs, keys[j], values[j], now)
 		}
 	})
 	var missing []int
@@ -290,7 +301,7 @@ func (c *Cache) Histories(ctx context.Context, cred upstream.Credential, ids []s
 			// Neither this process nor the store has it fresh: serve what there is at once.
 			obs.CacheLookup(staleLayer[i], upstream.CacheRevalidating)
 			res[i] = e.result(c.up, ids[i], upstream.CacheRevalidating, now)
-			c.refresh(cred, ids[i])
+			c.refresh(rs, cred, ids[i])
 			continue
 		}
 		missing = append(missing, i)
@@ -304,7 +315,7 @@ func (c *Cache) Histories(ctx context.Context, cred upstream.Credential, ids []s
 	)
 	c.each(len(missing), func(j int) {
 		i := missing[j]
-		f, err := c.fetch(ctx, cred, ids[i], p)
+		f, err := c.fetch(ctx, rs, cred, ids[i], p)
 		switch {
 		case err == nil && f.hit:
 			res[i] = f.entry.result(c.up, ids[i], upstream.CacheHit, time.Now())
@@ -352,7 +363,7 @@ func (c *Cache) revalidates(e *hotEntry, id string, now time.Time) bool {
 
 // refresh fetches id's history for cred in the background, unless a refresh of it is under
 // way, and writes it to the store: the next caller finds it fresh.
-func (c *Cache) refresh(cred upstream.Credential, id string) {
+func (c *Cache) refresh(rs *resource, cred upstream.Credential, id string) {
 	key := EntryKey{id, cred.Scope}
 	if _, busy := c.refreshing.LoadOrStore(key, struct{}{}); busy {
 		return
@@ -373,7 +384,7 @@ func (c *Cache) refresh(cred upstream.Credential, id string) {
 		ctx, cancel := context.WithTimeout(c.background, refreshTimeout)
 		defer cancel()
 		started := time.Now()
-		f, err := c.fetch(ctx, cred, id, nil)
+		f, err := c.fetch(ctx, rs, cred, id, nil)
 		if err != nil {
 			c.log.Debug("background refresh failed", "err", upstream.Kind(err))
 			return
@@ -485,19 +496,19 @@ func (c *Cache) historyOf(f *fetched, id string, p *upstream.Projection) (*upstr
 	case f.selectedFor == nil || p == nil:
 		return f.entry.whole(c.up, id)
 	}
-	return c.up.DecodeHistory(f.body, id, p) // a concurrent caller's fetch, another query
+	return f.entry.rs.decode(c.up, f.body, id, p) // a concurrent caller's fetch, another query
 }
 
 // fetch calls the upstream for a caller (see fetchOnce). A caller that joined a call begun
 // before an invalidation the caller itself came after would get what the invalidation
 // replaced: it asks again, once.
-func (c *Cache) fetch(ctx context.Context, cred upstream.Credential, id string, p *upstream.Projection) (*fetched, error) {
+func (c *Cache) fetch(ctx context.Context, rs *resource, cred upstream.Credential, id string, p *upstream.Projection) (*fetched, error) {
 	asked := time.Now()
-	f, err := c.fetchOnce(ctx, cred, id, p)
+	f, err := c.fetchOnce(ctx, rs, cred, id, p)
 	if err == nil && c.invalidatedBetween(id, f.entry.fetched, asked) {
 		// The call that answered stays joinable until its last caller has left: a new one.
 		c.flight.Forget(flightKey(cred, id))
-		f, err = c.fetchOnce(ctx, cred, id, p)
+		f, err = c.fetchOnce(ctx, rs, cred, id, p)
 	}
 	return f, err
 }
@@ -517,7 +528,7 @@ func (c *Cache) invalidatedBetween(contractID string, from, to time.Time) bool {
 // A caller that gives up stops waiting but does not cancel the call for the others; once every
 // caller has given up, the call is cancelled (resenje.org/singleflight: x/sync's ran on for
 // nobody). It runs within the first caller's deadline.
-func (c *Cache) fetchOnce(ctx context.Context, cred upstream.Credential, id string, p *upstream.Projection) (*fetched, error) {
+func (c *Cache) fetchOnce(ctx context.Context, rs *resource, cred upstream.Credential, id string, p *upstream.Projection) (*fetched, error) {
 	if err := ctx.Err(); err != nil {
 		// A caller out of time starts nothing: the fetch would run on, detached, for nobody,
 		// once for each contract of a batch that fans out.
@@ -537,27 +548,27 @@ func (c *Cache) fetchOnce(ctx context.Context, cred upstream.Credential, id stri
 		if e, ok := c.hotEntry(key, started); ok && started.Before(e.freshUntil) {
 			return &fetched{entry: e, hit: true}, nil
 		}
-		body, err := c.up.HistoryBody(ctx, cred.Token, id)
+		body, err := rs.body(c.up, ctx, cred.Token, id)
 		switch {
 		case errors.Is(err, upstream.ErrNotFound):
 			// Remembered briefly, for this scope only: a 404 may mean "not yours".
 			fresh := started.Add(min(c.o.NotFoundTTL, c.o.TTL))
-			return c.remember(key, stored{kind: kindNotFound, fetched: started, freshUntil: fresh, staleUntil: fresh}, nil), nil
+			return c.remember(rs, key, stored{kind: kindNotFound, fetched: started, freshUntil: fresh, staleUntil: fresh}, nil), nil
 		case err != nil:
 			return nil, err // 401, 403, 429, 5xx, timeouts: never stored
 		}
 		// Decoding through a projection fails exactly when decoding whole would (see
 		// decodeSelected), so it also decides what is stored.
-		h, err := c.up.DecodeHistory(body, id, p)
+		h, err := rs.decode(c.up, body, id, p)
 		if err != nil {
 			return nil, err // undecodable bodies are never stored
 		}
 		fresh := started.Add(c.o.TTL + rand.N(c.o.TTL/10+1))
 		s := stored{kind: kindHistory, fetched: started, freshUntil: fresh, staleUntil: fresh.Add(c.o.StaleTTL), body: body}
 		if p == nil {
-			return c.remember(key, s, h), nil
+			return c.remember(rs, key, s, h), nil
 		}
-		f := c.remember(key, s, nil)
+		f := c.remember(rs, key, s, nil)
 		f.selected, f.selectedFor, f.body = h, p, body
 		return f, nil
 	})
@@ -567,8 +578,8 @@ func (c *Cache) fetchOnce(ctx context.Context, cred upstream.Credential, id stri
 // remember keeps a fetched entry hot and prepares it for the store, unless the contract was
 // invalidated while it was being fetched: then the answer may predate the change that caused
 // the invalidation, so it goes to the waiting callers but is not kept.
-func (c *Cache) remember(key EntryKey, s stored, h *upstream.History) *fetched {
-	e := &hotEntry{notFound: s.kind == kindNotFound, history: h, size: len(s.body), fetched: s.fetched, current: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+func (c *Cache) remember(rs *resource, key EntryKey, s stored, h *upstream.History) *fetched {
+	e := &hotEntry{rs: rs, notFound: s.kind == kindNotFound, history: h, size: len(s.body), fetched: s.fetched, current: s.fetched, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
 	if h == nil && !e.notFound {
 		e.body = s.body // decoded whole on its first hit
 	}
@@ -592,12 +603,12 @@ func decodedCost(n int) int64 { return int64(n)*11/4 + 512 }
 
 // decodeEntry reads a stored value back into an entry, decoding its history if it is fresh at
 // now (an expired one is decoded only if it is served, stale).
-func (c *Cache) decodeEntry(key EntryKey, v []byte, now time.Time) (*hotEntry, error) {
+func (c *Cache) decodeEntry(rs *resource, key EntryKey, v []byte, now time.Time) (*hotEntry, error) {
 	s, err := c.codec.decode(key, v)
 	if err != nil {
 		return nil, err
 	}
-	e := &hotEntry{size: len(s.body), fetched: s.fetched, current: now, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
+	e := &hotEntry{rs: rs, size: len(s.body), fetched: s.fetched, current: now, freshUntil: s.freshUntil, staleUntil: s.staleUntil}
 	switch s.kind {
 	case kindNotFound:
 		e.notFound = true
@@ -606,7 +617,7 @@ func (c *Cache) decodeEntry(key EntryKey, v []byte, now time.Time) (*hotEntry, e
 			e.body = s.body // decoded by whole if it is ever served, stale
 			break
 		}
-		if e.history, err = c.up.DecodeHistory(s.body, key.ContractID, nil); err != nil {
+		if e.history, err = rs.decode(c.up, s.body, key.ContractID, nil); err != nil {
 			return nil, err
 		}
 	default:

@@ -47,6 +47,10 @@ func newStubUpstream(t *testing.T, delay time.Duration) *stubUpstream {
 		switch mode := u.mode.Load().(string); mode {
 		case "ok":
 			token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !strings.HasSuffix(r.URL.Path, "/history") { // the contract's own record
+				w.Write([]byte(`{"id":"` + id + `","productName":"record of ` + token + `"}`))
+				return
+			}
 			w.Write([]byte(`{"tickets":[{"id":1,"contractId":"` + id + `","subject":"ticket of ` + token + `","createdAt":"2024-01-02 03:04:05"}]}`))
 		case "garbage":
 			w.Write([]byte(`<html>`))
@@ -870,5 +874,55 @@ func TestStoreReadAfterARestartIsCurrent(t *testing.T) {
 		if n := u.calls.Load(); n != 1 {
 			t.Errorf("%d upstream calls, want 1", n)
 		}
+	})
+}
+
+// TestRecordsAreCachedLikeHistories: a contract's own record is cached per scope, in process
+// and in the store, apart from its history, and dropped with the contract's invalidation.
+func TestRecordsAreCachedLikeHistories(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) Store) {
+		u := newStubUpstream(t, 0)
+		store := newStore(t)
+		c := mustCache(t, u, store, Options{})
+		record := func(c *Cache, cred upstream.Credential) upstream.RecordResult {
+			t.Helper()
+			r := c.Contracts(context.Background(), cred, []string{"x"})[0]
+			c.Flush()
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			return r
+		}
+		calls := func(want int64, when string) {
+			t.Helper()
+			if n := u.calls.Load(); n != want {
+				t.Errorf("%s: %d upstream calls in all, want %d", when, n, want)
+			}
+		}
+		if r := record(c, alice); r.Cache != upstream.CacheMiss || *r.Contract.ProductName != "record of alice-token" {
+			t.Errorf("first: %s %q", r.Cache, *r.Contract.ProductName)
+		}
+		if r := record(c, alice); r.Cache != upstream.CacheHit {
+			t.Errorf("again: %s, want a hit", r.Cache)
+		}
+		calls(1, "alice twice")
+		if r := record(mustCache(t, u, store, Options{}), alice); r.Cache != upstream.CacheHit || *r.Contract.ProductName != "record of alice-token" {
+			t.Errorf("another replica: %s %q, want the stored record", r.Cache, *r.Contract.ProductName)
+		}
+		if r := record(c, bob); *r.Contract.ProductName != "record of bob-token" {
+			t.Errorf("bob got %q", *r.Contract.ProductName)
+		}
+		calls(2, "bob after alice")
+		if h := one(t, c, alice, "x"); h.Cache != upstream.CacheMiss || subject(h) != "ticket of alice-token" {
+			t.Errorf("the history after the record: %s %q, want its own fetch", h.Cache, subject(h))
+		}
+		calls(3, "the history")
+		if err := c.Invalidate(context.Background(), "x"); err != nil {
+			t.Fatal(err)
+		}
+		if r := record(c, alice); r.Cache != upstream.CacheMiss {
+			t.Errorf("after the invalidation: %s, want a miss", r.Cache)
+		}
+		calls(4, "after the invalidation")
 	})
 }
