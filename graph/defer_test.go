@@ -52,16 +52,19 @@ var deferQueries = []deferQuery{
 	{"nothing deferrable", `{ contract(id: "100005") { id ... @defer { productName status } } }`, nil, ""},
 }
 
-// TestDeferOverMultipart: for each form of incremental delivery a client may ask for, the
-// parts of every deferQueries operation, merged as the client merges them, equal the answer to
-// the same operation without @defer; twice, the second time from the caches. The first part
-// holds no null where deferred fields will go.
+// TestDeferOverMultipart: for each form of incremental delivery a client may ask for, over
+// multipart/mixed and as server-sent events, the parts of every deferQueries operation, merged as
+// the client merges them, equal the answer to the same operation without @defer; twice, the
+// second time from the caches. The first part holds no null where deferred fields will go.
 func TestDeferOverMultipart(t *testing.T) {
 	api, _ := newMemCachedAPI(t, demoUpstream(t))
 	for _, accept := range []string{
 		"multipart/mixed;deferSpec=20220824,application/json",
 		"multipart/mixed;incrementalSpec=v0.2,application/json",
 		"multipart/mixed",
+		"text/event-stream",
+		"text/event-stream;incrementalSpec=v0.2",
+		"application/json;q=0.5, text/event-stream",
 	} {
 		for _, q := range deferQueries {
 			want := q.wholeAnswer(t, api.URL)
@@ -248,32 +251,43 @@ func mustStream(t *testing.T, api, accept, query string, vars map[string]any) st
 		d := decodeAnswer(t, string(b))
 		return streamed{decoded: d, first: d.data, parts: 1}
 	}
-	if err != nil || media != "multipart/mixed" || resp.StatusCode != http.StatusOK {
+	var payloads [][]byte
+	switch {
+	case err != nil || resp.StatusCode != http.StatusOK:
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	case media == "multipart/mixed":
+		if want := strings.Contains(accept, "v0.2"); (params["incrementalspec"] == "v0.2") != want {
+			t.Fatalf("Content-Type %s for Accept %s", resp.Header.Get("Content-Type"), accept)
+		}
+		mr := multipart.NewReader(resp.Body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("part %d: %v", len(payloads), err)
+			}
+			if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("part %d: Content-Type %q", len(payloads), ct)
+			}
+			b, _ := io.ReadAll(p)
+			payloads = append(payloads, b)
+		}
+	case media == "text/event-stream":
+		payloads = mustEvents(t, resp.Body)
+	default:
+		t.Fatalf("Content-Type %s", resp.Header.Get("Content-Type"))
 	}
-	v02 := params["incrementalspec"] == "v0.2"
-	if want := strings.Contains(accept, "v0.2"); v02 != want {
-		t.Fatalf("Content-Type %s for Accept %s", resp.Header.Get("Content-Type"), accept)
-	}
+	v02 := strings.Contains(accept, "v0.2")
 	var (
 		s       streamed
 		errs    []gqlErr
 		pending = map[string][]any{}
 		done    bool
 	)
-	mr := multipart.NewReader(resp.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("part %d: %v", s.parts, err)
-		}
-		if ct := p.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-			t.Fatalf("part %d: Content-Type %q", s.parts, ct)
-		}
+	for _, payload := range payloads {
 		if done {
 			t.Fatalf("part %d after hasNext: false", s.parts)
 		}
@@ -296,7 +310,7 @@ func mustStream(t *testing.T, api, accept, query string, vars map[string]any) st
 				Errors []gqlErr `json:"errors"`
 			} `json:"completed"`
 		}
-		if err := json.NewDecoder(p).Decode(&pl); err != nil {
+		if err := json.Unmarshal(payload, &pl); err != nil {
 			t.Fatalf("part %d: %v", s.parts, err)
 		}
 		if s.parts == 0 {
@@ -335,6 +349,35 @@ func mustStream(t *testing.T, api, accept, query string, vars map[string]any) st
 	}
 	s.errors = errorKeys(errs)
 	return s
+}
+
+// mustEvents reads a stream of server-sent events as GraphQL over SSE has it: the data of each
+// next event, then one complete event that ends it.
+func mustEvents(t *testing.T, r io.Reader) [][]byte {
+	t.Helper()
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payloads [][]byte
+	events := strings.Split(string(raw), "\n\n")
+	if last := events[len(events)-1]; last != "" {
+		t.Fatalf("the stream does not end with a whole event: %q", last)
+	}
+	events = events[:len(events)-1]
+	for i, e := range events {
+		name, data, ok := strings.Cut(e, "\ndata: ")
+		switch {
+		case !ok:
+			t.Fatalf("event %d without data: %q", i, e)
+		case name == "event: next" && i < len(events)-1:
+			payloads = append(payloads, []byte(data))
+		case name == "event: complete" && i == len(events)-1 && data == "":
+		default:
+			t.Fatalf("event %d of %d: %q", i, len(events), e)
+		}
+	}
+	return payloads
 }
 
 // mergeAt merges data into the object at path of into, as clients do (deeply).

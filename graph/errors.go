@@ -79,7 +79,7 @@ var Codes = []struct{ Code, Means string }{
 	{CodeRequestTooLarge, "the request body is larger than `MAX_REQUEST_BYTES` (HTTP 413), by its `Content-Length` or as it is read"},
 	{CodeBadRequest, "not a GraphQL request this API reads (HTTP 400): a body that is not a JSON object, a batch (a JSON array of operations), no query or persisted id, `documentId` and `doc_id` that differ, GET parameters that are not JSON, a WebSocket upgrade"},
 	{CodeUnsupportedMedia, "a POST body that is not `application/json`, e.g. `application/graphql` (HTTP 415)"},
-	{CodeNotAcceptable, "an `Accept` header naming no type the API writes, e.g. `text/event-stream` alone (HTTP 406)"},
+	{CodeNotAcceptable, "an `Accept` header naming no type the API writes, e.g. `text/html` alone (HTTP 406)"},
 	{CodeMethodNotAllowed, "a mutation over GET, or a method `/graphql` does not take (HTTP 405, `Allow`)"},
 	{CodeParseFailed, "the query does not parse"},
 	{CodeValidationFailed, "the query, or its variables, do not validate against the schema"},

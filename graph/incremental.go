@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"slices"
@@ -156,16 +157,56 @@ func rewriteDefers(rc *graphql.OperationContext, rewrite func(dirs ast.Directive
 // examples and gqlgen have it).
 const partBoundary = "-"
 
-// streamIncremental runs rc and writes its answer as multipart/mixed: a first part with what
-// is not deferred, then one part for each deferred fragment as it completes, in form (see
-// negotiateAccept). An operation without a deferred fragment is one part.
-func streamIncremental(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, rc *graphql.OperationContext, form string) {
+// framing is how a streamed answer's payloads go over HTTP.
+type framing struct {
+	contentType func(spec string) string
+	part        func(w io.Writer, payload []byte) error
+	end         string
+}
+
+var (
+	// multipartParts: each payload a part of multipart/mixed.
+	multipartParts = framing{
+		contentType: func(spec string) string { return `multipart/mixed; boundary="` + partBoundary + `"; ` + spec },
+		part: func(w io.Writer, payload []byte) error {
+			_, err := fmt.Fprintf(w, "\r\n--%s\r\nContent-Type: application/json; charset=utf-8\r\n\r\n%s", partBoundary, payload)
+			return err
+		},
+		end: "\r\n--" + partBoundary + "--\r\n",
+	}
+	// serverSentEvents: each payload a next event, then complete (GraphQL over SSE,
+	// graphql-sse's distinct connections mode). complete carries an empty data field, without
+	// which a browser's EventSource does not dispatch it.
+	serverSentEvents = framing{
+		contentType: func(string) string { return textEventStream + "; charset=utf-8" },
+		part: func(w io.Writer, payload []byte) error {
+			_, err := fmt.Fprintf(w, "event: next\ndata: %s\n\n", payload)
+			return err
+		},
+		end: "event: complete\ndata: \n\n",
+	}
+)
+
+// writeEvents writes resp, a request error, as a whole stream of server-sent events.
+func writeEvents(w http.ResponseWriter, resp *graphql.Response) {
+	w.Header().Set("Content-Type", textEventStream+"; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	serverSentEvents.part(w, appendResponse(nil, resp, false))
+	io.WriteString(w, serverSentEvents.end)
+}
+
+// streamIncremental runs rc and writes its answer in parts framed by fr (multipart/mixed or
+// server-sent events): a first part with what is not deferred, then one part for each deferred
+// fragment as it completes, in form (see negotiateAccept). An operation without a deferred
+// fragment is one part.
+func streamIncremental(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, rc *graphql.OperationContext, form string, fr framing) {
 	h := w.Header()
 	spec := "deferSpec=" + deferSpec20220824
 	if form == incrementalV02 {
 		spec = "incrementalSpec=" + incrementalV02
 	}
-	h.Set("Content-Type", `multipart/mixed; boundary="`+partBoundary+`"; `+spec)
+	h.Set("Content-Type", fr.contentType(spec))
 	h.Set("Cache-Control", "no-store")
 	h.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
@@ -194,10 +235,8 @@ func streamIncremental(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		if part == nil || failed != nil {
 			return
 		}
-		if _, failed = fmt.Fprintf(w, "\r\n--%s\r\nContent-Type: application/json; charset=utf-8\r\n\r\n", partBoundary); failed == nil {
-			if _, failed = w.Write(part); failed == nil {
-				failed = rw.Flush()
-			}
+		if failed = fr.part(w, part); failed == nil {
+			failed = rw.Flush()
 		}
 	}
 	for {
@@ -205,7 +244,7 @@ func streamIncremental(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		case resp, ok := <-parts:
 			if !ok {
 				if failed == nil {
-					fmt.Fprintf(w, "\r\n--%s--\r\n", partBoundary)
+					io.WriteString(w, fr.end)
 				}
 				return
 			}
@@ -222,7 +261,7 @@ func streamIncremental(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			}()
 			write(d.abandon())
 			if failed == nil {
-				fmt.Fprintf(w, "\r\n--%s--\r\n", partBoundary)
+				io.WriteString(w, fr.end)
 			}
 			return
 		}

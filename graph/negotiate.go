@@ -12,6 +12,7 @@ const (
 	graphqlResponseJSON = "application/graphql-response+json"
 	textCSV             = "text/csv"
 	multipartMixed      = "multipart/mixed"
+	textEventStream     = "text/event-stream"
 )
 
 // The two forms of incremental delivery (@defer) over multipart/mixed that clients ask for by
@@ -26,26 +27,33 @@ const (
 // answerForm is what a request's Accept header (and a GET's format parameter) lets the answer
 // be: media is the type of an answer in one piece (application/json,
 // application/graphql-response+json or text/csv; empty when the client takes none of them),
-// and incremental the multipart form it takes for an operation with @defer (empty: none).
+// incremental the multipart form it takes for an operation with @defer, and events the form of
+// @defer's payloads it takes as server-sent events (GraphQL over SSE, graphql-sse's distinct
+// connections mode); empty: none.
 type answerForm struct {
 	media       string
 	incremental string
+	events      string
 }
 
 // acceptable reports whether the client takes any answer the facade can give.
-func (f answerForm) acceptable() bool { return f.media != "" || f.incremental != "" }
+func (f answerForm) acceptable() bool { return f.media != "" || f.incremental != "" || f.events != "" }
+
+// eventsOnly reports whether the client takes nothing but server-sent events, as graphql-sse's
+// client asks: every answer is then a stream of events, errors before execution included.
+func (f answerForm) eventsOnly() bool { return f.events != "" && f.media == "" && f.incremental == "" }
 
 // negotiateAccept reads an Accept header. Of the types the facade writes in one piece, the
 // client's most preferred wins (by q, then by order); a missing header takes application/json,
 // as GraphQL over HTTP asks. Wildcards stand for JSON (*/*, application/*) and CSV (text/*);
-// multipart/mixed must be named to get a streamed answer.
+// multipart/mixed and text/event-stream must be named to get a streamed answer.
 func negotiateAccept(header string) answerForm {
 	if strings.TrimSpace(header) == "" {
 		return answerForm{media: applicationJSON}
 	}
 	var (
-		f           answerForm
-		best, bestM = -1.0, -1.0
+		f                  answerForm
+		best, bestM, bestE = -1.0, -1.0, -1.0
 	)
 	for part := range strings.SplitSeq(header, ",") {
 		media, params, err := mime.ParseMediaType(strings.TrimSpace(part))
@@ -72,6 +80,11 @@ func negotiateAccept(header string) answerForm {
 		case multipartMixed, "multipart/*":
 			if q > bestM {
 				bestM, f.incremental = q, incrementalForm(params)
+			}
+			continue
+		case textEventStream:
+			if q > bestE {
+				bestE, f.events = q, incrementalForm(params)
 			}
 			continue
 		default:

@@ -185,8 +185,15 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	}
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
+		code := opErr[0].Extensions["code"]
+		if form.eventsOnly() && code != CodeRateLimited && code != CodeOverloaded {
+			// GraphQL over SSE: errors before execution go through the stream, since a
+			// browser's EventSource shows nothing of a 400's body.
+			writeEvents(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+			return
+		}
 		status := http.StatusOK
-		switch code := opErr[0].Extensions["code"]; {
+		switch {
 		case code == CodeRateLimited, code == CodeOverloaded:
 			status = http.StatusTooManyRequests
 			if code == CodeOverloaded {
@@ -212,8 +219,11 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	switch deferring := hasDefer(rc.Doc, rc.Operation); {
-	case deferring && form.incremental != "", form.media == "":
-		streamIncremental(w, r, exec, rc, form.incremental)
+	case deferring && form.incremental != "", form.media == "" && form.incremental != "":
+		streamIncremental(w, r, exec, rc, form.incremental, multipartParts)
+		return
+	case deferring && form.events != "", form.eventsOnly():
+		streamIncremental(w, r, exec, rc, form.events, serverSentEvents)
 		return
 	case deferring:
 		withoutDefer(rc)
@@ -254,7 +264,7 @@ func negotiate(w http.ResponseWriter, r *http.Request) (answerForm, bool) {
 	}
 	if !form.acceptable() {
 		refuse(w, http.StatusNotAcceptable, CodeNotAcceptable,
-			"the Accept header names no type this API writes: ask for application/json, application/graphql-response+json, text/csv, or multipart/mixed (for @defer)")
+			"the Accept header names no type this API writes: ask for application/json, application/graphql-response+json, text/csv, or multipart/mixed or text/event-stream (for @defer)")
 		return form, false
 	}
 	if form.media != "" && form.media != textCSV {

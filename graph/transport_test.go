@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -129,10 +130,8 @@ func TestRefusals(t *testing.T) {
 		status                                  int
 		code                                    string
 	}{
-		{"an event stream, which is not served", "POST", "application/json", "text/event-stream", q, nil, 406, CodeNotAcceptable},
 		{"HTML", "POST", "application/json", "text/html", q, nil, 406, CodeNotAcceptable},
 		{"JSON refused by q=0", "POST", "application/json", "application/json;q=0, text/html", q, nil, 406, CodeNotAcceptable},
-		{"an event stream over GET", "GET", "", "text/event-stream", "", nil, 406, CodeNotAcceptable},
 		{"a WebSocket upgrade", "GET", "", "", "", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
 			"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Websocket-Protocol": {"graphql-transport-ws"}}, 400, CodeBadRequest},
 		{"a batch", "POST", "application/json", "", "[" + q + "," + q + "]", nil, 400, CodeBadRequest},
@@ -156,7 +155,7 @@ func TestRefusals(t *testing.T) {
 			target += "?query=" + url.QueryEscape(`{ __typename }`) + "&variables=%7B"
 		case "an unknown format":
 			target += "?query=" + url.QueryEscape(`{ __typename }`) + "&format=xml"
-		case "an event stream over GET", "a WebSocket upgrade":
+		case "a WebSocket upgrade":
 			target += "?query=" + url.QueryEscape(`{ __typename }`)
 		}
 		req, _ := http.NewRequest(tt.method, target, strings.NewReader(tt.body))
@@ -273,3 +272,43 @@ func TestGetRunsQueriesOnly(t *testing.T) {
 type noInvalidator struct{}
 
 func (noInvalidator) Invalidate(context.Context, string) error { return nil }
+
+// TestQueriesOverEventStream: a client that takes only server-sent events (graphql-sse's, in
+// distinct connections mode) gets every answer as one next event and a complete event, over
+// POST and GET, errors before execution included.
+func TestQueriesOverEventStream(t *testing.T) {
+	api, _ := newTestAPI(t, newTestUpstream(t, func(w http.ResponseWriter, r *http.Request, id string) {
+		w.Write(historyWithSibling(id, "x"))
+	}), 0)
+	for _, tt := range []struct {
+		name, method, query, want string
+	}{
+		{"a query", "POST", `{ contract(id: "1") { id } }`, `{"data":{"contract":{"id":"1"}}`},
+		{"over GET", "GET", `{ contract(id: "1") { id } }`, `{"data":{"contract":{"id":"1"}}`},
+		{"a validation error", "POST", `{ nope }`, `"code":"GRAPHQL_VALIDATION_FAILED"`},
+		{"a parse error", "GET", `{ contract(`, `"code":"GRAPHQL_PARSE_FAILED"`},
+	} {
+		var req *http.Request
+		if tt.method == "GET" {
+			req, _ = http.NewRequest(http.MethodGet, api.URL+"?query="+url.QueryEscape(tt.query), nil)
+		} else {
+			body, _ := json.Marshal(map[string]string{"query": tt.query})
+			req, _ = http.NewRequest(http.MethodPost, api.URL, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" {
+			t.Errorf("%s: %d %s, want 200 text/event-stream", tt.name, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		payloads := mustEvents(t, resp.Body)
+		resp.Body.Close()
+		if len(payloads) != 1 || !strings.Contains(string(payloads[0]), tt.want) {
+			t.Errorf("%s: %q, want one next event with %s", tt.name, payloads, tt.want)
+		}
+	}
+}
