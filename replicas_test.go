@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -370,5 +372,101 @@ func TestReplicaStartedLaterAnswersFromItsResponseCache(t *testing.T) {
 	}
 	if n := calls.Load() - before; n != 0 {
 		t.Errorf("later replica: %d upstream calls, want 0", n)
+	}
+}
+
+// TestSubscribersOnEveryReplicaHearTheWebhook: subscribers of one contract on two replicas of
+// one Redis each get one event with the new ticket after Enneo's webhook reaches one of them;
+// the change is read once per replica for the subscribers' scope, and a subscriber with another
+// token gets only what its token reads.
+func TestSubscribersOnEveryReplicaHearTheWebhook(t *testing.T) {
+	var tickets atomic.Int64
+	tickets.Store(1)
+	var mu sync.Mutex
+	reads := map[string]int{} // "token" -> history reads of X
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/contract/X/history" {
+			w.Write([]byte(`{"tickets":[]}`))
+			return
+		}
+		token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		mu.Lock()
+		reads[token]++
+		mu.Unlock()
+		var list []string
+		for i := range tickets.Load() {
+			list = append(list, fmt.Sprintf(`{"id":%d,"contractId":"X","subject":"%s's ticket %d"}`, i+1, token, i+1))
+		}
+		w.Write([]byte(`{"tickets":[` + strings.Join(list, ",") + `]}`))
+	}))
+	defer up.Close()
+	env := map[string]string{
+		"UPSTREAM_URL": up.URL, "REDIS_URL": redistest.Start(t), "CACHE_PREFIX": redistest.Prefix(t),
+		"CACHE_KEY_SECRET": "shared-secret", "WEBHOOK_SECRET": "hook-secret",
+	}
+	a, _ := startTestServer(t, env)
+	b, _ := startTestServer(t, env)
+	subscribe := func(base, token string) <-chan string {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/graphql",
+			strings.NewReader(`{"query":"subscription { contractChanged(ids: [\"X\"]) { id history { tickets { subject } } } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("subscribe: %d", resp.StatusCode)
+		}
+		events := make(chan string, 8)
+		go func() {
+			defer resp.Body.Close()
+			lines := bufio.NewScanner(resp.Body)
+			for lines.Scan() {
+				if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok && data != "" {
+					events <- data
+				}
+			}
+		}()
+		return events
+	}
+	onA, onB, other := subscribe(a, "alice"), subscribe(b, "alice"), subscribe(a, "bob")
+	for base, want := range map[string]string{a: "2", b: "1"} {
+		for deadline := time.Now().Add(10 * time.Second); scrape(t, base+"/metrics")["facade_subscriptions"] != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s holds %s subscriptions, want %s", base, scrape(t, base+"/metrics")["facade_subscriptions"], want)
+			}
+		}
+	}
+
+	tickets.Store(2)
+	req, _ := http.NewRequest(http.MethodPost, b+"/webhooks/enneo", strings.NewReader(`{"event":"TicketCreated","contractId":"X","ticketId":2}`))
+	req.Header.Set("Authorization", "Bearer hook-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %d", resp.StatusCode)
+	}
+	for name, events := range map[string]<-chan string{"alice on a": onA, "alice on b": onB, "bob on a": other} {
+		owner := strings.Fields(name)[0]
+		select {
+		case e := <-events:
+			if !strings.Contains(e, owner+"'s ticket 2") || strings.Contains(e, map[string]string{"alice": "bob", "bob": "alice"}[owner]) {
+				t.Errorf("%s: %s, want %s's new ticket only", name, e, owner)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no event within 10 s of the webhook", name)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Each replica that holds alice's subscribers reads the change once for her scope; only
+	// a reads it for bob's.
+	if reads["alice"] != 2 || reads["bob"] != 1 {
+		t.Errorf("reads of X after the webhook: %v, want alice 2 (one per replica), bob 1", reads)
 	}
 }

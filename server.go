@@ -25,6 +25,7 @@ import (
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/admission"
 	"github.com/enneo-facade/facade/graph/httpapi"
+	"github.com/enneo-facade/facade/graph/live"
 	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/graph/persisted"
 	"github.com/enneo-facade/facade/graph/ratelimit"
@@ -80,6 +81,7 @@ type config struct {
 	OpenAccess  bool
 	RateLimit   ratelimit.Limit // zero: off
 	Admission   admission.Options
+	Live        live.Options
 	HTTP        httpapi.Options
 }
 
@@ -97,6 +99,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	c.HTTP.Flags(s, demo)
 	c.RateLimit.Flags(s)
 	c.Admission.Flags(s, func() int64 { return c.GraphQL.Limits.Cost })
+	c.Live.Flags(s)
 	var level, zone, keysFile string
 	envflag.Number(s, &c.Port, "PORT", 8080, "HTTP listen port", func(env string, p int) error {
 		if p < 0 || p > 65535 {
@@ -235,21 +238,28 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 				"addr", envflag.Redact(cfg.Redis.URL), "err", err)
 		}
 	}
-	var histories *cache.Cache
+	var (
+		histories *cache.Cache
+		hub       *live.Hub // subscriptions: changes are read through the cache, if any
+	)
+	cfg.Live.Logger = log
 	if cfg.Cache.TTL > 0 {
 		var store cache.Store = cache.NewMemoryStore(cfg.CacheMemoryBytes)
 		if redisStore != nil {
 			store = redisStore
 		}
-		cfg.Cache.Logger, cfg.Cache.Observer = log, metrics
+		cfg.Cache.Logger, cfg.Cache.Observer, cfg.Cache.Changed = log, metrics, func(id string) { hub.Changed(id) }
 		histories, err = cache.New(client, store, cfg.Cache)
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
-		defer histories.Close() // before the store closes
+		hub = live.New(histories, cfg.Live) // before anything can be invalidated
+		defer histories.Close()             // before the store closes
 		watchCtx, stopWatch := context.WithCancel(context.Background())
 		defer stopWatch()
 		bg.Go(func() { histories.Watch(watchCtx) })
+	} else {
+		hub = live.New(client, cfg.Live)
 	}
 
 	if redisStore != nil {
@@ -278,7 +288,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	h := newHandler(cfg, parts{
-		client: client, cache: histories, auth: graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret).RequireKeys(cfg.APIKeys),
+		client: client, cache: histories, live: hub, stopping: ctx.Done(), auth: graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret).RequireKeys(cfg.APIKeys),
 		limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs,
 	}, log)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
@@ -344,21 +354,24 @@ const maxRateBuckets = 10_000
 
 // parts are what run builds for the routes.
 type parts struct {
-	client  *upstream.Client
-	cache   *cache.Cache // nil: caching is off
-	auth    *graph.Authenticator
-	limiter *ratelimit.Limiter // nil: no rate limit
-	redis   *redisstore.Store  // nil: no REDIS_URL
-	metrics *metrics.Metrics
-	tracer  *tracing.Tracing // nil: tracing is off
-	logs    io.Writer        // where the access log writes its lines
+	client *upstream.Client
+	cache  *cache.Cache // nil: caching is off
+	live   *live.Hub
+	// stopping is closed when shutdown begins: subscriptions' streams end then.
+	stopping <-chan struct{}
+	auth     *graph.Authenticator
+	limiter  *ratelimit.Limiter // nil: no rate limit
+	redis    *redisstore.Store  // nil: no REDIS_URL
+	metrics  *metrics.Metrics
+	tracer   *tracing.Tracing // nil: tracing is off
+	logs     io.Writer        // where the access log writes its lines
 }
 
 // newHandler wires the GraphQL handler over the parts, and the HTTP layer's routes around it.
 func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	var (
 		fetch       graph.HistoryFetcher = p.client
-		invalidator graph.Invalidator    = noCache{}
+		invalidator graph.Invalidator    = noCache{p.live}
 		changes     graph.ChangeTracker  // nil: no response cache
 		status      = map[string]func() string{"cache": func() string { return "off" }, "rateLimit": func() string { return "off" }}
 		o           = cfg.GraphQL
@@ -373,6 +386,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	}
 	o.Admission = admission.New(cfg.Admission)
 	p.metrics.HeavyOperations(o.Admission.Waiting, o.Admission.Running)
+	p.metrics.Subscriptions(p.live.Watched)
 	var probes []func(context.Context)
 	if p.redis != nil {
 		// Queries clients register, shared by the replicas; a day is long enough for a
@@ -386,7 +400,7 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 			}
 		})
 	}
-	o.Invalidator, o.Changes = invalidator, changes
+	o.Invalidator, o.Changes, o.Live, o.Stopping = invalidator, changes, p.live, p.stopping
 	o.Compress = httpapi.Compression(cfg.HTTP.CompressMinBytes) // the HTTP layer's, for cached answers
 	if p.tracer != nil {
 		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
@@ -397,7 +411,11 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 	})
 }
 
-// noCache is the invalidator when caching is off: there is nothing to drop.
-type noCache struct{}
+// noCache is the invalidator when caching is off: there is nothing to drop, but subscribers
+// are told.
+type noCache struct{ live *live.Hub }
 
-func (noCache) Invalidate(context.Context, string) error { return nil }
+func (n noCache) Invalidate(_ context.Context, id string) error {
+	n.live.Changed(id)
+	return nil
+}

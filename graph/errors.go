@@ -31,6 +31,7 @@ const (
 	CodeCancelled           = "CANCELLED"
 	CodeRateLimited         = "RATE_LIMITED"
 	CodeOverloaded          = "OVERLOADED"
+	CodeTooManySubs         = "TOO_MANY_SUBSCRIPTIONS"
 	CodeInternal            = "INTERNAL"
 
 	// Requests refused before they reach GraphQL, each with its HTTP status.
@@ -79,7 +80,7 @@ var Codes = []struct{ Code, Means string }{
 	{CodeRequestTooLarge, "the request body is larger than `MAX_REQUEST_BYTES` (HTTP 413), by its `Content-Length` or as it is read"},
 	{CodeBadRequest, "not a GraphQL request this API reads (HTTP 400): a body that is not a JSON object, a batch (a JSON array of operations), no query or persisted id, `documentId` and `doc_id` that differ, GET parameters that are not JSON, a WebSocket upgrade"},
 	{CodeUnsupportedMedia, "a POST body that is not `application/json`, e.g. `application/graphql` (HTTP 415)"},
-	{CodeNotAcceptable, "an `Accept` header naming no type the API writes, e.g. `text/html` alone (HTTP 406)"},
+	{CodeNotAcceptable, "an `Accept` header naming no type the API writes, e.g. `text/html` alone, or a subscription without `text/event-stream` (HTTP 406)"},
 	{CodeMethodNotAllowed, "a mutation over GET, or a method `/graphql` does not take (HTTP 405, `Allow`)"},
 	{CodeParseFailed, "the query does not parse"},
 	{CodeValidationFailed, "the query, or its variables, do not validate against the schema"},
@@ -98,6 +99,7 @@ var Codes = []struct{ Code, Means string }{
 	{CodeIntrospectionOff, "`__schema` or `__type` where introspection is off (see [Modes](modes.md))"},
 	{CodeRateLimited, "the caller's rate limit cannot pay for the operation now (HTTP 429, `Retry-After`, `extensions.retryAfter`)"},
 	{CodeOverloaded, "a heavy operation (estimated cost of `HEAVY_COST` or more) found no turn: `HEAVY_QUEUE` of them wait already, or its turn did not come within half its time (HTTP 503, `Retry-After`, `extensions.retryAfter`); cheaper operations are never refused so"},
+	{CodeTooManySubs, "a subscription past `SUBSCRIPTIONS_PER_CALLER` of its caller's, or past `SUBSCRIPTIONS_MAX` of the server's (see [Live updates](live.md))"},
 	{CodeTooManyErrorsInReply, "the last of an answer's 100 errors, counting those left out"},
 }
 

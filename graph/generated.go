@@ -34,6 +34,7 @@ type ResolverRoot interface {
 	Intent() IntentResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -257,6 +258,10 @@ type ComplexityRoot struct {
 		To  func(childComplexity int) int
 	}
 
+	Subscription struct {
+		ContractChanged func(childComplexity int, ids []string) int
+	}
+
 	TabPreview struct {
 		Color func(childComplexity int) int
 		Icon  func(childComplexity int) int
@@ -386,6 +391,9 @@ type QueryResolver interface {
 	Contract(ctx context.Context, id string) (*upstream.Contract, error)
 	Contracts(ctx context.Context, ids []string) ([]*upstream.Contract, error)
 	HistoryStats(ctx context.Context, contractIds []string, filter *model.TicketFilter, now *upstream.Time) (*model.HistoryStats, error)
+}
+type SubscriptionResolver interface {
+	ContractChanged(ctx context.Context, ids []string) (<-chan *upstream.Contract, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1386,6 +1394,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReplyRecipients.To(childComplexity), true
 
+	case "Subscription.contractChanged":
+		if e.ComplexityRoot.Subscription.ContractChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_contractChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ContractChanged(childComplexity, args["ids"].([]string)), true
+
 	case "TabPreview.color":
 		if e.ComplexityRoot.TabPreview.Color == nil {
 			break
@@ -2005,6 +2025,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2816,6 +2853,17 @@ type OutcomeSource {
   url: String
   "An excerpt."
   text: String
+}
+
+"""
+Live updates, over server-sent events (Accept: text/event-stream, graphql-sse) or a WebSocket
+(graphql-ws). An event is sent when a watched contract's history has changed (Enneo's webhook or
+the invalidation mutation, on any replica), read once for every caller of the same credential,
+and only when it differs from what this subscriber got last.
+"""
+type Subscription {
+  "Emits a contract each time its ticket history changes (at most 100 ids)."
+  contractChanged("The contract ids to watch, at most 100." ids: [ID!]!): Contract!
 }
 
 "Operator actions on the facade itself."
@@ -3785,6 +3833,20 @@ func (ec *executionContext) field_Query_historyStats_args(ctx context.Context, r
 		return nil, err
 	}
 	args["now"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_contractChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -7742,6 +7804,50 @@ func (ec *executionContext) _ReplyRecipients_bcc(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ReplyRecipients_bcc(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReplyRecipients", field, false, false, "String")
+}
+
+func (ec *executionContext) _Subscription_contractChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_contractChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ContractChanged(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *upstream.Contract) graphql.Marshaler {
+			return ec.marshalNContract2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐContract(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_contractChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contract(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_contractChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TabPreview_color(ctx context.Context, field graphql.CollectedField, obj *upstream.TabPreview) (ret graphql.Marshaler) {
@@ -12718,6 +12824,26 @@ func (ec *executionContext) _ReplyRecipients(ctx context.Context, sel ast.Select
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "contractChanged":
+		return ec._Subscription_contractChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var tabPreviewImplementors = []string{"TabPreview"}
 
 func (ec *executionContext) _TabPreview(ctx context.Context, sel ast.SelectionSet, obj *upstream.TabPreview) graphql.Marshaler {
@@ -13759,6 +13885,14 @@ func (ec *executionContext) marshalNContract2ᚕᚖgithubᚗcomᚋenneoᚑfacade
 	})
 
 	return ret
+}
+
+func (ec *executionContext) marshalNContract2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋupstreamᚐContract(ctx context.Context, sel ast.SelectionSet, v *upstream.Contract) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Contract!")
+		return graphql.Null
+	}
+	return ec._Contract(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNContractHistory2ᚖgithubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐContractHistory(ctx context.Context, sel ast.SelectionSet, v *model.ContractHistory) graphql.Marshaler {

@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/enneo-facade/facade/graph/admission"
+	"github.com/enneo-facade/facade/graph/live"
 	"github.com/enneo-facade/facade/graph/persisted"
 	"github.com/enneo-facade/facade/upstream"
 )
@@ -34,6 +35,11 @@ type Options struct {
 	Changes ChangeTracker
 	// ResponseCacheBytes bounds the response cache (default 8 MiB).
 	ResponseCacheBytes int64
+	// Live is what subscriptions hear changes from; nil: subscriptions are refused.
+	Live *live.Hub
+	// Stopping is closed when the server begins to shut down: subscriptions' streams end then,
+	// without completing, so that their clients subscribe again elsewhere (nil: never).
+	Stopping <-chan struct{}
 	// Compress is the HTTP layer's compression, which wraps every answer. The response cache
 	// runs it itself on the answers it keeps, once a second per entry and Accept-Encoding,
 	// instead of leaving it to compress the same bytes for every request; nil: answers go out
@@ -94,7 +100,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 		o.Observer = nopObserver{}
 	}
 	names := newOperationNames(o.OperationNames)
-	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{invalidator: o.Invalidator, adminToken: o.AdminToken, zone: o.Zone}}))
+	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{live: o.Live, invalidator: o.Invalidator, adminToken: o.AdminToken, zone: o.Zone}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(get{})
 	gql.AddTransport(post{})

@@ -173,11 +173,16 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 		return err
 	}
 	q := requestFrom(ctx)
+	subscription := oc.Operation.Operation == ast.Subscription
 	if q != nil {
 		q.op.cost, q.op.costed, q.op.timed = c.Cost, true, c.Timed
 		// The run-time bounds, bound to this request once: no field looks it up in the
-		// context. gqlgen's own chain is passed over, as no extension intercepts fields.
+		// context. gqlgen's own chain is passed over, as no extension intercepts fields. A
+		// subscription's events are operations of their own, each with its own bounds.
 		oc.ResolverMiddleware = q.resolveField
+		if subscription {
+			oc.ResolverMiddleware = resolveEventField
+		}
 	}
 	if c.Cost > o.limits.Cost {
 		return limitError(CodeQueryTooComplex, c.Cost, o.limits.Cost,
@@ -196,6 +201,9 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 		if !d.Allowed {
 			return rateLimited(c.Cost, d)
 		}
+	}
+	if subscription {
+		return nil // it holds no turn: its events run one at a time, each one contract's
 	}
 	// Last, so that an operation its caller's budget refuses takes no turn from others.
 	done, err := o.gate.Admit(ctx, c.Cost)

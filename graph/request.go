@@ -19,6 +19,9 @@ type request struct {
 	// ctx is the request's context, ended by its deadline or by the client leaving: batches end
 	// with it whatever context their loads came with (see loaders.batch).
 	ctx     context.Context
+	untimed context.Context // ctx without the operation's deadline, for a subscription's stream
+	rates   RateLimiter     // nil: none; what a subscription's events are charged to
+	stop    <-chan struct{} // Options.Stopping: a subscription's stream ends
 	cred    Credential
 	op      operation
 	used    provenance
@@ -54,7 +57,7 @@ func withRequest(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 			}
 		}
 		q := newRequest(fetch, m.cred, o, ps)
-		q.info = requestInfoOf(w)
+		q.info, q.untimed, q.rates, q.stop = requestInfoOf(w), r.Context(), o.RateLimiter, o.Stopping
 		ctx := r.Context()
 		if o.Timeout > 0 {
 			var cancel context.CancelFunc

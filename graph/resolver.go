@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/enneo-facade/facade/graph/live"
 	"github.com/enneo-facade/facade/graph/ratelimit"
 	"github.com/enneo-facade/facade/upstream"
 )
@@ -59,6 +60,7 @@ const MaxContracts = 100
 
 // Resolver is the root resolver. The history loaders arrive per request (see NewHandler).
 type Resolver struct {
+	live        *live.Hub // nil: no subscriptions
 	invalidator Invalidator
 	adminToken  string
 	zone        *time.Location // of zoneless DateTime arguments and of byMonth

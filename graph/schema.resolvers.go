@@ -84,6 +84,11 @@ func (r *queryResolver) HistoryStats(ctx context.Context, contractIds []string, 
 	return r.historyStats(ctx, contractIds, filter, now)
 }
 
+// ContractChanged is the resolver for the contractChanged field.
+func (r *subscriptionResolver) ContractChanged(ctx context.Context, ids []string) (<-chan *upstream.Contract, error) {
+	return r.contractChanged(ctx, ids)
+}
+
 // Contract returns ContractResolver implementation.
 func (r *Resolver) Contract() ContractResolver { return &contractResolver{r} }
 
@@ -96,9 +101,13 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
-	contractResolver struct{ *Resolver }
-	intentResolver   struct{ *Resolver }
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	contractResolver     struct{ *Resolver }
+	intentResolver       struct{ *Resolver }
+	mutationResolver     struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
 )

@@ -210,13 +210,21 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
 		return
 	}
-	if queriesOnly && rc.Operation.Operation != ast.Query {
+	if queriesOnly && rc.Operation.Operation == ast.Mutation { // a subscription's stream may be an EventSource's GET
 		w.Header().Set("Allow", "POST")
 		refuse(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("only queries may be sent with GET; send a %s with POST", rc.Operation.Operation))
 		return
 	}
 	if rc.Operation.Operation != ast.Query {
 		w.Header().Set("Cache-Control", "no-store")
+	}
+	if rc.Operation.Operation == ast.Subscription {
+		if form.events == "" {
+			refuse(w, http.StatusNotAcceptable, CodeNotAcceptable, "a subscription is answered as server-sent events: send Accept: text/event-stream")
+			return
+		}
+		streamSubscription(w, r, exec, rc)
+		return
 	}
 	switch deferring := hasDefer(rc.Doc, rc.Operation); {
 	case deferring && form.incremental != "", form.media == "" && form.incremental != "":

@@ -74,6 +74,9 @@ func (r *resolver) Contract() graph.ContractResolver { return (*contractResolver
 func (r *resolver) Intent() graph.IntentResolver     { return intentResolver{} }
 func (r *resolver) Mutation() graph.MutationResolver { return mutationResolver{} }
 func (r *resolver) Query() graph.QueryResolver       { return (*queryResolver)(r) }
+func (r *resolver) Subscription() graph.SubscriptionResolver {
+	return subscriptionResolver{}
+}
 
 type queryResolver resolver
 
@@ -122,6 +125,12 @@ type mutationResolver struct{}
 
 func (mutationResolver) InvalidateContractHistory(context.Context, string) (bool, error) {
 	return false, errors.New("not in the baseline")
+}
+
+type subscriptionResolver struct{}
+
+func (subscriptionResolver) ContractChanged(context.Context, []string) (<-chan *upstream.Contract, error) {
+	return nil, errors.New("not in the baseline")
 }
 
 // contractIn is the contract as embedded in its own history (the newest ticket's customer's

@@ -91,7 +91,7 @@ func (w *costWalker) field(f *ast.Field, root bool) int64 {
 	if strings.HasPrefix(f.Name, "__") || f.Definition == nil {
 		return 0
 	}
-	if root && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Query" {
+	if root && f.ObjectDefinition != nil && (f.ObjectDefinition.Name == "Query" || f.ObjectDefinition.Name == "Subscription") {
 		w.collect(f)
 	}
 	def := w.schema.Types[f.Definition.Type.Name()]
@@ -159,7 +159,7 @@ func (w *costWalker) collect(f *ast.Field) {
 	switch f.Name {
 	case "contract":
 		ids = asList(f.ArgumentMap(w.vars)["id"])
-	case "contracts":
+	case "contracts", "contractChanged":
 		ids = asList(f.ArgumentMap(w.vars)["ids"])
 	case "historyStats":
 		ids = asList(f.ArgumentMap(w.vars)["contractIds"])

@@ -155,6 +155,17 @@ func (m *Metrics) HeavyOperations(waiting, running func() int64) {
 	}
 }
 
+// Subscriptions shows the subscriptions the process holds, and the contracts they watch (one
+// per contract and credential scope: what a change is read for).
+func (m *Metrics) Subscriptions(watched func() (subscriptions, watches int)) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "facade_subscriptions", Help: "Subscriptions (contractChanged) the process holds.",
+	}, func() float64 { n, _ := watched(); return float64(n) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "facade_watched_contracts", Help: "Contracts the subscriptions watch, one per credential scope: the reads one change of each costs.",
+	}, func() float64 { _, n := watched(); return float64(n) }))
+}
+
 // Operation implements graph.Observer.
 func (m *Metrics) Operation(name, outcome string, took time.Duration) {
 	op := m.operation(name)

@@ -56,6 +56,7 @@ func TestMetricsAreDocumented(t *testing.T) {
 	m.BreakerChanged("closed", "open")
 	m.RedisError("mget")
 	m.HeavyOperations(func() int64 { return 1 }, func() int64 { return 2 })
+	m.Subscriptions(func() (int, int) { return 3, 4 })
 	families, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

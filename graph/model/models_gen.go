@@ -80,6 +80,13 @@ type PageInfo struct {
 type Query struct {
 }
 
+// Live updates, over server-sent events (Accept: text/event-stream, graphql-sse) or a WebSocket
+// (graphql-ws). An event is sent when a watched contract's history has changed (Enneo's webhook or
+// the invalidation mutation, on any replica), read once for every caller of the same credential,
+// and only when it differs from what this subscriber got last.
+type Subscription struct {
+}
+
 // A page of tickets, in the Relay connection shape.
 type TicketConnection struct {
 	// The tickets of this page, each with its cursor.

@@ -75,6 +75,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer is told of every lookup, by layer and result (nil: none).
 	Observer Observer
+	// Changed is told of every invalidation, made here or heard from another replica, once the
+	// contract's entries are gone from the store, so that what it reads next is new (live
+	// updates, graph/live). It runs on the invalidation's path: it must return at once.
+	Changed func(contractID string)
 }
 
 // Cache is the client's Histories with a cache in front: fresh entries are served without an
@@ -658,10 +662,29 @@ func (c *Cache) Invalidate(ctx context.Context, contractID string) error {
 	c.writing.Lock()      // and writes already past that check finish first
 	c.writing.Unlock()
 	err := c.store.DropContract(ctx, contractID)
-	// Once more: a read of the store just before the drop got the old history, and reads
-	// date what they get from their start (hotEntry.current).
-	c.dropHot(contractID)
+	if !c.hearsItself() {
+		// Once more, as the feed would once the store has dropped it: a read of the store
+		// just before the drop got the old history, and reads date what they get from their
+		// start (hotEntry.current). Then what reads it next finds it new.
+		c.dropHot(contractID)
+		c.changed(contractID)
+	}
 	return err
+}
+
+// hearsItself reports whether the store's feed tells this cache of its own invalidations, once
+// the store has dropped the contract (a Redis store confirms each one to the replica that made
+// it): not without a feed (the memory store), nor while the feed is lost.
+func (c *Cache) hearsItself() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.resumed.IsZero() && !c.deaf.Load()
+}
+
+func (c *Cache) changed(contractID string) {
+	if c.o.Changed != nil {
+		c.o.Changed(contractID)
+	}
 }
 
 func (c *Cache) dropHot(contractID string) {
@@ -721,7 +744,10 @@ type feed struct {
 	watch context.Context // Watch's: once it ends, losing the feed is no news
 }
 
-func (f feed) Drop(contractID string) { f.c.dropHot(contractID) }
+func (f feed) Drop(contractID string) {
+	f.c.dropHot(contractID)
+	f.c.changed(contractID)
+}
 
 func (f feed) Lost() {
 	c := f.c

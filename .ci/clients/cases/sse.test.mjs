@@ -1,9 +1,10 @@
 // graphql-sse's client as its docs show it, in distinct connections mode (an event stream per
-// operation): a query, an error before execution, and @defer's payloads as server-sent events.
+// operation): a query, an error before execution, @defer's payloads as server-sent events, and
+// a subscription that hears Enneo's webhook.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'graphql-sse';
-import { deferred, endpoint, headers, post, withoutDefer } from './env.mjs';
+import { base, deferred, endpoint, headers, post, withoutDefer } from './env.mjs';
 
 const client = createClient({ url: endpoint, headers, retryAttempts: 0 });
 
@@ -56,3 +57,28 @@ for (const q of deferred) {
     assert.equal(errors.length, whole.errors?.length ?? 0);
   });
 }
+
+test("a subscription gets the contract when Enneo's webhook says it changed", { timeout: 30_000 }, async () => {
+  const query = `subscription DeskUpdates { contractChanged(ids: ["100001", "746839"]) { id history { tickets { id status } } } }`;
+  const whole = await post(`{ contract(id: "746839") { id history { tickets { id status } } } }`);
+  const got = new Promise((resolve, reject) => {
+    const unsubscribe = client.subscribe({ query }, {
+      next: (r) => { unsubscribe(); resolve(r); },
+      error: reject,
+      complete: () => reject(new Error('completed without an event')),
+    });
+  });
+  // The webhook until the subscription hears it: the first may come before it is made.
+  let event;
+  for (let i = 0; i < 50 && !event; i++) {
+    const res = await fetch(`${base}/webhooks/enneo`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer clients-hook', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ event: 'TicketUpdated', contractId: '746839', ticketId: 1 }),
+    });
+    assert.equal(res.status, 200);
+    event = await Promise.race([got, new Promise((r) => setTimeout(r, 200))]);
+  }
+  assert.ok(event, 'no event after 50 webhooks');
+  assert.deepEqual(event.data.contractChanged, whole.data.contract);
+});

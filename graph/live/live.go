@@ -1,0 +1,247 @@
+// Package live turns the facade's invalidations into live updates: it keeps who watches which
+// contract, and when a contract may have changed (Changed: an invalidation heard from any
+// replica) it reads the history again once for each credential scope that watches it, shared
+// by every subscriber of that scope in the process and never across scopes, and hands it to
+// each subscriber whose last event it differs from.
+package live
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/enneo-facade/facade/upstream"
+)
+
+// Reader reads histories: the GraphQL layer's fetcher, the cache in front of the client, so
+// that a change read for one scope is a cache entry for the next query of that scope.
+type Reader interface {
+	Histories(ctx context.Context, cred upstream.Credential, ids []string, p *upstream.Projection) []upstream.Result
+}
+
+// Options bound the subscriptions.
+type Options struct {
+	// PerCaller bounds the subscriptions one caller (credential scope or API key) holds at
+	// once (default 20); Total those of the whole process (default 10,000).
+	PerCaller, Total int
+	// Logger receives what goes wrong reading a change; nil discards it.
+	Logger *slog.Logger
+}
+
+// Event is a change of one watched contract: its new history.
+type Event struct {
+	ContractID string
+	History    *upstream.History
+}
+
+// Refusal is why a subscription is not taken.
+type Refusal struct{ msg string }
+
+func (r *Refusal) Error() string { return r.msg }
+
+// Hub keeps the watches of one process.
+type Hub struct {
+	read Reader
+	o    Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	watches  map[watchKey]*watch
+	byCaller map[string]int
+	total    int
+}
+
+// A watch is one contract watched under one credential scope.
+type watch struct {
+	key  watchKey
+	cred upstream.Credential // a subscriber's, to read with
+	subs map[*subscriber]struct{}
+	// reading is set while the history is being read; again asks for one more read after it,
+	// for a change heard meanwhile.
+	reading, again bool
+}
+
+type watchKey struct{ contractID, scope string }
+
+// A subscriber is one subscription: its events, and what it was sent last of each contract.
+type subscriber struct {
+	events chan Event
+	mu     sync.Mutex
+	last   map[string][sha256.Size]byte
+}
+
+// New returns a Hub that reads changes through read.
+func New(read Reader, o Options) *Hub {
+	if o.PerCaller <= 0 {
+		o.PerCaller = 20
+	}
+	if o.Total <= 0 {
+		o.Total = 10_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{read: read, o: o, log: o.Logger, watches: map[watchKey]*watch{}, byCaller: map[string]int{}}
+}
+
+// Subscribe watches ids for cred until ctx ends, and returns the channel their changes come on,
+// closed when ctx ends. caller names who holds it, for PerCaller. It refuses more than the
+// bounds allow.
+func (h *Hub) Subscribe(ctx context.Context, cred upstream.Credential, caller string, ids []string) (<-chan Event, error) {
+	s := &subscriber{events: make(chan Event, 16), last: map[string][sha256.Size]byte{}}
+	h.mu.Lock()
+	switch {
+	case h.total >= h.o.Total:
+		h.mu.Unlock()
+		return nil, &Refusal{fmt.Sprintf("the server holds %d subscriptions, the most it takes: try again later", h.o.Total)}
+	case h.byCaller[caller] >= h.o.PerCaller:
+		h.mu.Unlock()
+		return nil, &Refusal{fmt.Sprintf("this caller holds %d subscriptions, the most one caller may: end one first", h.o.PerCaller)}
+	}
+	h.total++
+	h.byCaller[caller]++
+	for _, id := range ids {
+		k := watchKey{id, cred.Scope}
+		w := h.watches[k]
+		if w == nil {
+			w = &watch{key: k, cred: cred, subs: map[*subscriber]struct{}{}}
+			h.watches[k] = w
+		}
+		w.subs[s] = struct{}{}
+	}
+	h.mu.Unlock()
+	context.AfterFunc(ctx, func() { h.unsubscribe(s, cred.Scope, caller, ids) })
+	return s.events, nil
+}
+
+func (h *Hub) unsubscribe(s *subscriber, scope, caller string, ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.total--
+	if h.byCaller[caller]--; h.byCaller[caller] == 0 {
+		delete(h.byCaller, caller)
+	}
+	for _, id := range ids {
+		k := watchKey{id, scope}
+		if w := h.watches[k]; w != nil {
+			delete(w.subs, s)
+			if len(w.subs) == 0 {
+				delete(h.watches, k)
+			}
+		}
+	}
+	s.mu.Lock()
+	close(s.events)
+	s.events = nil
+	s.mu.Unlock()
+}
+
+// Watched reports how many subscriptions the process holds, and how many contracts and scopes
+// they watch.
+func (h *Hub) Watched() (subscriptions, watches int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.total, len(h.watches)
+}
+
+// Changed says contractID's history may have changed: each scope that watches it reads it
+// again, once however many subscribe, and once more if another change comes while it reads.
+// It returns at once; the reads run on their own.
+func (h *Hub) Changed(contractID string) {
+	h.mu.Lock()
+	var start []*watch
+	for k, w := range h.watches {
+		if k.contractID != contractID {
+			continue
+		}
+		if w.reading {
+			w.again = true
+			continue
+		}
+		w.reading = true
+		start = append(start, w)
+	}
+	h.mu.Unlock()
+	for _, w := range start {
+		go h.reread(w)
+	}
+}
+
+// reread reads w's contract until no change came while it read, and hands each read to w's
+// subscribers.
+func (h *Hub) reread(w *watch) {
+	for {
+		h.readOnce(w)
+		h.mu.Lock()
+		if !w.again {
+			w.reading = false
+			h.mu.Unlock()
+			return
+		}
+		w.again = false
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) readOnce(w *watch) {
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	r := h.read.Histories(ctx, w.cred, []string{w.key.contractID}, nil)[0]
+	if r.Err != nil {
+		// The contract id came from a caller: kept out of the log line.
+		h.log.Warn("a watched contract's change could not be read", "err", upstream.Kind(r.Err))
+		return
+	}
+	sum, err := digest(r.History)
+	if err != nil {
+		h.log.Warn("a watched contract's change could not be compared", "err", err)
+		return
+	}
+	h.mu.Lock()
+	subs := make([]*subscriber, 0, len(w.subs))
+	for s := range w.subs {
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+	for _, s := range subs {
+		s.send(Event{ContractID: w.key.contractID, History: r.History}, sum)
+	}
+}
+
+// send hands e to s unless its history is what s got last of the contract. A subscriber that
+// does not keep up loses events rather than holding up the others: each is the whole history,
+// so the next one it takes is as good as those it missed.
+func (s *subscriber) send(e Event, sum [sha256.Size]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.events == nil || s.last[e.ContractID] == sum {
+		return
+	}
+	select {
+	case s.events <- e:
+		s.last[e.ContractID] = sum
+	default:
+	}
+}
+
+var errNoHistory = errors.New("no history")
+
+// digest names a history's content.
+func digest(h *upstream.History) ([sha256.Size]byte, error) {
+	if h == nil {
+		return [sha256.Size]byte{}, errNoHistory
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// readTimeout bounds the read of one change.
+const readTimeout = 30 * time.Second

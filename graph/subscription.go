@@ -1,0 +1,172 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/enneo-facade/facade/graph/live"
+	"github.com/enneo-facade/facade/upstream"
+)
+
+// Subscriptions (contractChanged) are served as server-sent events: the subscription is made
+// once, with its caller's credential, limits and rate limit as any operation's, and then every
+// event is executed as an operation of its own (eventRequest): its own loaders, bounds and
+// provenance, and its cost taken from the caller's budget. graph/live says when a watched
+// contract changed and hands over its new history.
+
+// maxWatched is the most contracts one subscription watches.
+const maxWatched = MaxContracts
+
+// contractChanged subscribes the caller at ctx to changes of ids.
+func (r *Resolver) contractChanged(ctx context.Context, ids []string) (<-chan *upstream.Contract, error) {
+	q := requestFrom(ctx)
+	switch {
+	case q == nil:
+		return nil, errNoLoaders
+	case q.cred.Err != nil:
+		return nil, q.cred.Err
+	case r.live == nil:
+		return nil, &codedError{CodeTooManySubs, "this server takes no subscriptions"}
+	case len(ids) == 0 || len(ids) > maxWatched:
+		return nil, &codedError{CodeBadUserInput, fmt.Sprintf("contractChanged watches 1 to %d ids, got %d", maxWatched, len(ids))}
+	}
+	for _, id := range ids {
+		if !upstream.ValidID(id) {
+			return nil, upstream.ErrInvalidID
+		}
+	}
+	slices.Sort(ids)
+	events, err := r.live.Subscribe(ctx, q.cred.Upstream, q.cred.rateKey(), slices.Compact(ids))
+	var refusal *live.Refusal
+	if errors.As(err, &refusal) {
+		return nil, &codedError{CodeTooManySubs, refusal.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *upstream.Contract)
+	go func() {
+		defer close(out)
+		for e := range events {
+			k, _ := contractIn(e.History, e.ContractID)
+			select {
+			case out <- k:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// eventRequest is the state of one event of q's subscription: q's caller, limits and cost,
+// and loaders, bounds and provenance of its own.
+func (q *request) eventRequest() *request {
+	e := &request{cred: q.cred, ctx: q.ctx, untimed: q.untimed, rates: q.rates, stop: q.stop}
+	l := &q.loaders
+	e.loaders = loaders{q: e, fetch: l.fetch, obs: l.obs, spans: l.spans, wait: l.wait, ps: l.ps}
+	e.op.start, e.op.limits = time.Now(), q.op.limits
+	e.op.cost, e.op.costed = q.op.cost, true
+	return e
+}
+
+// resolveEventField is a subscription's resolver middleware: its events are operations of
+// their own, so the bounds are each event's (see eventRequest), found in the field's context.
+func resolveEventField(ctx context.Context, next graphql.Resolver) (any, error) {
+	if q := requestFrom(ctx); q != nil {
+		return q.resolveField(ctx, next)
+	}
+	return next(ctx)
+}
+
+// keepAlive is how often an idle event stream gets a comment, so that proxies and clients see
+// it alive.
+const keepAlive = 15 * time.Second
+
+// streamSubscription runs rc, a subscription, and writes its events as server-sent events until
+// the client leaves or the subscription ends. The operation's deadline does not apply to the
+// stream (request.untimed), nor the server's write timeout; each event is bounded as an
+// operation of its own.
+func streamSubscription(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
+	q := requestFrom(r.Context())
+	rw := http.NewResponseController(w)
+	rw.SetWriteDeadline(time.Time{})
+	ctx := graphql.WithOperationContext(context.WithValue(q.untimed, requestCtx{}, q), rc)
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	h := w.Header()
+	h.Set("Content-Type", textEventStream+"; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx would hold the events back
+	h.Del("Content-Length")
+	w.WriteHeader(http.StatusOK)
+	// A comment at once: the client sees the stream open before the first change (a
+	// compressing writer sends nothing on a flush before the first bytes).
+	if _, err := io.WriteString(w, ": subscribed\n\n"); err != nil || rw.Flush() != nil {
+		return
+	}
+	type event struct {
+		resp *graphql.Response
+		q    *request
+	}
+	events := make(chan event)
+	go func() {
+		defer close(events)
+		for {
+			e := q.eventRequest()
+			resp := responses(context.WithValue(ctx, requestCtx{}, e))
+			if resp == nil {
+				return
+			}
+			select {
+			case events <- event{resp, e}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case e, ok := <-events:
+			if !ok {
+				if ctx.Err() == nil {
+					io.WriteString(w, serverSentEvents.end)
+				}
+				return
+			}
+			err = serverSentEvents.part(w, e.q.charge(ctx, e.resp))
+		case <-tick.C:
+			_, err = io.WriteString(w, ": keep-alive\n\n")
+		case <-ctx.Done():
+			return
+		case <-q.stop:
+			// The server is going away: the stream ends without complete, which graphql-sse's
+			// client and EventSource take as a reason to connect again, to another replica.
+			return
+		}
+		if err != nil || rw.Flush() != nil {
+			return // the client is gone: ctx ends with the request, and the subscription with it
+		}
+	}
+}
+
+// charge takes an event's cost from its caller's budget, and returns the event's payload: its
+// answer, or the refusal when the budget cannot pay for it (the subscription goes on).
+func (e *request) charge(ctx context.Context, resp *graphql.Response) []byte {
+	if e.rates != nil {
+		if d := e.rates.Take(ctx, e.cred.rateKey(), e.op.cost); !d.Allowed {
+			return appendResponse(nil, &graphql.Response{Errors: gqlerror.List{rateLimited(e.op.cost, d)}}, false)
+		}
+	}
+	return appendResponse(nil, resp, true)
+}
