@@ -401,7 +401,9 @@ func newHandler(cfg config, p parts, log *slog.Logger) http.Handler {
 		})
 	}
 	o.Invalidator, o.Changes, o.Live, o.Stopping = invalidator, changes, p.live, p.stopping
-	o.Compress = httpapi.Compression(cfg.HTTP.CompressMinBytes) // the HTTP layer's, for cached answers
+	// Browsers open WebSockets from the origins they may call from; the response cache
+	// compresses as the HTTP layer does.
+	o.WebSocketOrigins, o.Compress = cfg.HTTP.CORSOrigins, httpapi.Compression(cfg.HTTP.CompressMinBytes)
 	if p.tracer != nil {
 		o.Spans, o.Extensions = p.tracer, []gqlgraphql.HandlerExtension{p.tracer.Extension(names)}
 	}

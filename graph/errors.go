@@ -78,7 +78,7 @@ var Codes = []struct{ Code, Means string }{
 	{CodeCancelled, "the client went away (or the server is stopping) before the answer; logged at debug only"},
 	{CodeInternal, "a bug (logged, shown without detail), or an invalidation that could not reach Redis"},
 	{CodeRequestTooLarge, "the request body is larger than `MAX_REQUEST_BYTES` (HTTP 413), by its `Content-Length` or as it is read"},
-	{CodeBadRequest, "not a GraphQL request this API reads (HTTP 400): a body that is not a JSON object, a batch (a JSON array of operations), no query or persisted id, `documentId` and `doc_id` that differ, GET parameters that are not JSON, a WebSocket upgrade"},
+	{CodeBadRequest, "not a GraphQL request this API reads (HTTP 400): a body that is not a JSON object, a batch (a JSON array of operations), no query or persisted id, `documentId` and `doc_id` that differ, GET parameters that are not JSON, an upgrade to anything but a WebSocket"},
 	{CodeUnsupportedMedia, "a POST body that is not `application/json`, e.g. `application/graphql` (HTTP 415)"},
 	{CodeNotAcceptable, "an `Accept` header naming no type the API writes, e.g. `text/html` alone, or a subscription without `text/event-stream` (HTTP 406)"},
 	{CodeMethodNotAllowed, "a mutation over GET, or a method `/graphql` does not take (HTTP 405, `Allow`)"},

@@ -37,6 +37,9 @@ type Options struct {
 	ResponseCacheBytes int64
 	// Live is what subscriptions hear changes from; nil: subscriptions are refused.
 	Live *live.Hub
+	// WebSocketOrigins may open a WebSocket from a browser: "scheme://host" each, or "*" for
+	// any; none: only pages of the server's own host (CORS_ORIGINS).
+	WebSocketOrigins []string
 	// Stopping is closed when the server begins to shut down: subscriptions' streams end then,
 	// without completing, so that their clients subscribe again elsewhere (nil: never).
 	Stopping <-chan struct{}
@@ -102,6 +105,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	names := newOperationNames(o.OperationNames)
 	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{live: o.Live, invalidator: o.Invalidator, adminToken: o.AdminToken, zone: o.Zone}}))
 	gql.AddTransport(transport.Options{})
+	gql.AddTransport(newWebSocket(auth, o.WebSocketOrigins, o.Timeout))
 	gql.AddTransport(get{})
 	gql.AddTransport(post{})
 	gql.AddTransport(refusal{}) // last: whatever the others do not take

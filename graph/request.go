@@ -51,8 +51,10 @@ func withRequest(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, ok := r.Context().Value(missedCtx{}).(missed)
 		if !ok {
-			m.cred = auth.Credential(r) // no response cache in front to have read it
-			if auth.refused(w, m.cred, o.Observer) {
+			// No response cache in front to have read it. A WebSocket's caller says who it is
+			// in the protocol, not in the upgrade's headers.
+			m.cred = auth.Credential(r)
+			if !isWebSocket(r) && auth.refused(w, m.cred, o.Observer) {
 				return
 			}
 		}

@@ -85,7 +85,7 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		cred := auth.Credential(r)
-		if auth.refused(w, cred, rc.obs) {
+		if !isWebSocket(r) && auth.refused(w, cred, rc.obs) { // a WebSocket's caller says who in the protocol
 			return
 		}
 		key, ok := [32]byte{}, false

@@ -46,7 +46,7 @@ func (refusal) Supports(*http.Request) bool { return true }
 func (refusal) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
 	switch {
 	case r.Header.Get("Upgrade") != "":
-		refuse(w, http.StatusBadRequest, CodeBadRequest, "this endpoint serves no WebSocket: send queries with POST or GET")
+		refuse(w, http.StatusBadRequest, CodeBadRequest, "the only upgrade this endpoint takes is a WebSocket (GET, Upgrade: websocket, subprotocol graphql-transport-ws)")
 	case r.Method == http.MethodPost:
 		media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if media == "" {

@@ -115,8 +115,9 @@ func (h *Hub) Subscribe(ctx context.Context, cred upstream.Credential, caller st
 		w.subs[s] = struct{}{}
 	}
 	h.mu.Unlock()
+	events := s.events // unsubscribe, which may run at once, takes it from s
 	context.AfterFunc(ctx, func() { h.unsubscribe(s, cred.Scope, caller, ids) })
-	return s.events, nil
+	return events, nil
 }
 
 func (h *Hub) unsubscribe(s *subscriber, scope, caller string, ids []string) {
