@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
+	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/enneo-facade/facade/upstream/redisstore/redistest"
 )
 
 // TestReplicasShareARedisCluster: two facades on one Redis Cluster, through REDIS_URL's seed
@@ -375,10 +377,10 @@ func TestReplicaStartedLaterAnswersFromItsResponseCache(t *testing.T) {
 	}
 }
 
-// TestSubscribersOnEveryReplicaHearTheWebhook: subscribers of one contract on two replicas of
-// one Redis each get one event with the new ticket after Enneo's webhook reaches one of them;
-// the change is read once per replica for the subscribers' scope, and a subscriber with another
-// token gets only what its token reads.
+// TestSubscribersOnEveryReplicaHearTheWebhook: a graphql-ws subscriber on replica a and a
+// graphql-sse subscriber on replica b, of one contract, on one Redis, each get one event with
+// the new ticket after Enneo's webhook reaches b; the change is read once per replica for the
+// subscribers' scope, and a subscriber with another token gets only what its token reads.
 func TestSubscribersOnEveryReplicaHearTheWebhook(t *testing.T) {
 	var tickets atomic.Int64
 	tickets.Store(1)
@@ -431,7 +433,36 @@ func TestSubscribersOnEveryReplicaHearTheWebhook(t *testing.T) {
 		}()
 		return events
 	}
-	onA, onB, other := subscribe(a, "alice"), subscribe(b, "alice"), subscribe(a, "bob")
+	// graphql-ws: the token in connection_init.
+	overWS := func(base, token string) <-chan string {
+		c, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		for _, m := range []string{
+			`{"type":"connection_init","payload":{"Authorization":"Bearer ` + token + `"}}`,
+			`{"id":"1","type":"subscribe","payload":{"query":"subscription { contractChanged(ids: [\"X\"]) { id history { tickets { subject } } } }"}}`,
+		} {
+			if err := c.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		events := make(chan string, 8)
+		go func() {
+			for {
+				_, b, err := c.Read(t.Context())
+				if err != nil {
+					return
+				}
+				if m := string(b); strings.Contains(m, `"type":"next"`) {
+					events <- m
+				}
+			}
+		}()
+		return events
+	}
+	onA, onB, other := overWS(a, "alice"), subscribe(b, "alice"), subscribe(a, "bob")
 	for base, want := range map[string]string{a: "2", b: "1"} {
 		for deadline := time.Now().Add(10 * time.Second); scrape(t, base+"/metrics")["facade_subscriptions"] != want; time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
