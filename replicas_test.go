@@ -501,3 +501,54 @@ func TestSubscribersOnEveryReplicaHearTheWebhook(t *testing.T) {
 		t.Errorf("reads of X after the webhook: %v, want alice 2 (one per replica), bob 1", reads)
 	}
 }
+
+// TestPollingFindsAChangeWithoutAWebhook: with SUBSCRIPTION_POLL_INTERVAL, a change Enneo
+// announced nowhere reaches the subscriber: the poll finds the upstream's history other than the
+// one the cache holds, and invalidates it.
+func TestPollingFindsAChangeWithoutAWebhook(t *testing.T) {
+	var version atomic.Int64
+	version.Store(1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"tickets":[{"id":1,"contractId":"X","subject":"v%d"}]}`, version.Load())
+	}))
+	defer up.Close()
+	base, _ := startTestServer(t, map[string]string{"UPSTREAM_URL": up.URL, "SUBSCRIPTION_POLL_INTERVAL": "20ms"})
+	// The desk shows the contract, then subscribes to its changes.
+	if status, out := post(t, base, "alice", []byte(`{"query":"{ contract(id: \"X\") { history { tickets { subject } } } }"}`)); status != http.StatusOK || out["data"] == nil {
+		t.Fatalf("the query: %d %v", status, out)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/graphql",
+		strings.NewReader(`{"query":"subscription { contractChanged(ids: [\"X\"]) { history { tickets { subject } } } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for deadline := time.Now().Add(10 * time.Second); scrape(t, base+"/metrics")["facade_subscriptions"] != "1"; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not subscribed within 10 s")
+		}
+	}
+	version.Store(2)
+	got := make(chan string, 1)
+	go func() {
+		lines := bufio.NewScanner(resp.Body)
+		for lines.Scan() {
+			if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok && data != "" {
+				got <- data
+				return
+			}
+		}
+	}()
+	select {
+	case e := <-got:
+		if !strings.Contains(e, `"subject":"v2"`) {
+			t.Errorf("event %s, want v2", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10 s of the change")
+	}
+}

@@ -248,7 +248,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		if redisStore != nil {
 			store = redisStore
 		}
-		cfg.Cache.Logger, cfg.Cache.Observer, cfg.Cache.Changed = log, metrics, func(id string) { hub.Changed(id) }
+		cfg.Cache.Logger, cfg.Cache.Observer = log, metrics
+		cfg.Cache.Changed, cfg.Cache.Hearing = func(id string) { hub.Changed(id) }, func(ok bool) { hub.Hearing(ok) }
 		histories, err = cache.New(client, store, cfg.Cache)
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
@@ -258,8 +259,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		watchCtx, stopWatch := context.WithCancel(context.Background())
 		defer stopWatch()
 		bg.Go(func() { histories.Watch(watchCtx) })
+		bg.Go(func() { hub.Poll(watchCtx, client, histories.Invalidate) })
 	} else {
 		hub = live.New(client, cfg.Live)
+		pollCtx, stopPoll := context.WithCancel(context.Background())
+		defer stopPoll()
+		bg.Go(func() { hub.Poll(pollCtx, client, noCache{hub}.Invalidate) })
 	}
 
 	if redisStore != nil {

@@ -32,6 +32,7 @@ const (
 	CodeRateLimited         = "RATE_LIMITED"
 	CodeOverloaded          = "OVERLOADED"
 	CodeTooManySubs         = "TOO_MANY_SUBSCRIPTIONS"
+	CodeSubsDegraded        = "SUBSCRIPTION_DEGRADED"
 	CodeInternal            = "INTERNAL"
 
 	// Requests refused before they reach GraphQL, each with its HTTP status.
@@ -100,6 +101,7 @@ var Codes = []struct{ Code, Means string }{
 	{CodeRateLimited, "the caller's rate limit cannot pay for the operation now (HTTP 429, `Retry-After`, `extensions.retryAfter`)"},
 	{CodeOverloaded, "a heavy operation (estimated cost of `HEAVY_COST` or more) found no turn: `HEAVY_QUEUE` of them wait already, or its turn did not come within half its time (HTTP 503, `Retry-After`, `extensions.retryAfter`); cheaper operations are never refused so"},
 	{CodeTooManySubs, "a subscription past `SUBSCRIPTIONS_PER_CALLER` of its caller's, or past `SUBSCRIPTIONS_MAX` of the server's (see [Live updates](live.md))"},
+	{CodeSubsDegraded, "an event without data telling a subscriber that changes may come late: the replica does not hear invalidations (Redis' feed is lost), and reads the watched contracts again every `SUBSCRIPTION_POLL_INTERVAL` (30 s when unset) until it does (see [Live updates](live.md))"},
 	{CodeTooManyErrorsInReply, "the last of an answer's 100 errors, counting those left out"},
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/enneo-facade/facade/graph/live"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -22,6 +23,7 @@ type request struct {
 	untimed context.Context // ctx without the operation's deadline, for a subscription's stream
 	rates   RateLimiter     // nil: none; what a subscription's events are charged to
 	stop    <-chan struct{} // Options.Stopping: a subscription's stream ends
+	live    *live.Hub       // Options.Live: whether changes may be missed, for subscribers
 	cred    Credential
 	op      operation
 	used    provenance
@@ -59,7 +61,7 @@ func withRequest(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 			}
 		}
 		q := newRequest(fetch, m.cred, o, ps)
-		q.info, q.untimed, q.rates, q.stop = requestInfoOf(w), r.Context(), o.RateLimiter, o.Stopping
+		q.info, q.untimed, q.rates, q.stop, q.live = requestInfoOf(w), r.Context(), o.RateLimiter, o.Stopping, o.Live
 		ctx := r.Context()
 		if o.Timeout > 0 {
 			var cancel context.CancelFunc

@@ -70,7 +70,7 @@ func (r *Resolver) contractChanged(ctx context.Context, ids []string) (<-chan *u
 // eventRequest is the state of one event of q's subscription: q's caller, limits and cost,
 // and loaders, bounds and provenance of its own.
 func (q *request) eventRequest() *request {
-	e := &request{cred: q.cred, ctx: q.ctx, untimed: q.untimed, rates: q.rates, stop: q.stop}
+	e := &request{cred: q.cred, ctx: q.ctx, untimed: q.untimed, rates: q.rates, stop: q.stop, live: q.live}
 	l := &q.loaders
 	e.loaders = loaders{q: e, fetch: l.fetch, obs: l.obs, spans: l.spans, wait: l.wait, ps: l.ps}
 	e.op.start, e.op.limits = time.Now(), q.op.limits
@@ -112,39 +112,20 @@ func streamSubscription(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	if _, err := io.WriteString(w, ": subscribed\n\n"); err != nil || rw.Flush() != nil {
 		return
 	}
-	type event struct {
-		resp *graphql.Response
-		q    *request
-	}
-	events := make(chan event)
-	go func() {
-		defer close(events)
-		for {
-			e := q.eventRequest()
-			resp := responses(context.WithValue(ctx, requestCtx{}, e))
-			if resp == nil {
-				return
-			}
-			select {
-			case events <- event{resp, e}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	events := subscriptionEvents(ctx, q, responses)
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
 		var err error
 		select {
-		case e, ok := <-events:
+		case payload, ok := <-events:
 			if !ok {
 				if ctx.Err() == nil {
 					io.WriteString(w, serverSentEvents.end)
 				}
 				return
 			}
-			err = serverSentEvents.part(w, e.q.charge(ctx, e.resp))
+			err = serverSentEvents.part(w, payload)
 		case <-tick.C:
 			_, err = io.WriteString(w, ": keep-alive\n\n")
 		case <-ctx.Done():
@@ -159,6 +140,70 @@ func streamSubscription(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		}
 	}
 }
+
+// subscriptionEvents runs a subscription's events, each as an operation of its own
+// (eventRequest) charged to its caller, and hands over their payloads until the subscription
+// ends (the channel closes) or ctx ends. When the replica stops hearing invalidations, a payload
+// with one SUBSCRIPTION_DEGRADED error says so: changes may come late, by polling.
+func subscriptionEvents(ctx context.Context, q *request, responses graphql.ResponseHandler) <-chan []byte {
+	out := make(chan []byte)
+	results := make(chan []byte)
+	go func() {
+		defer close(results)
+		for {
+			e := q.eventRequest()
+			resp := responses(context.WithValue(ctx, requestCtx{}, e))
+			if resp == nil {
+				return
+			}
+			select {
+			case results <- e.charge(ctx, resp):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(out)
+		var deaf bool
+		var changed <-chan struct{}
+		if q.live != nil {
+			deaf, changed = q.live.State()
+		}
+		for {
+			if deaf {
+				select {
+				case out <- degradedNotice:
+				case <-ctx.Done():
+					return
+				}
+				deaf = false // said once, until the state changes again
+			}
+			select {
+			case payload, ok := <-results:
+				if !ok {
+					return
+				}
+				select {
+				case out <- payload:
+				case <-ctx.Done():
+					return
+				}
+			case <-changed:
+				deaf, changed = q.live.State()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// degradedNotice is the event that tells subscribers that changes may come late.
+var degradedNotice = appendResponse(nil, &graphql.Response{Errors: gqlerror.List{{
+	Message:    "live updates may come late: this replica does not hear invalidations now, and reads the watched contracts again every so often until it does",
+	Extensions: map[string]any{"code": CodeSubsDegraded},
+}}}, false)
 
 // charge takes an event's cost from its caller's budget, and returns the event's payload: its
 // answer, or the refusal when the budget cannot pay for it (the subscription goes on).

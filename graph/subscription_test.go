@@ -238,3 +238,24 @@ func TestSubscriptionsEndWhenTheServerStops(t *testing.T) {
 	}
 	watching(t, hub, 0)
 }
+
+// TestSubscribersAreToldWhenChangesMayBeMissed: when the replica stops hearing invalidations,
+// each subscriber gets one event without data, SUBSCRIPTION_DEGRADED, over both transports.
+func TestSubscribersAreToldWhenChangesMayBeMissed(t *testing.T) {
+	api, _, hub := newLiveAPI(t, newChangingUpstream(t).testUpstream, live.Options{})
+	events, _, _ := subscribeSSE(t, api.URL, "alice", changedQuery)
+	ws, _, err := dialWS(t, api.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.init("alice")
+	ws.send(map[string]any{"id": "s", "type": "subscribe", "payload": map[string]any{"query": changedQuery}})
+	watching(t, hub, 2)
+	hub.Hearing(false)
+	if e := next(t, events); e.name != "next" || !strings.Contains(e.data, `"code":"`+CodeSubsDegraded+`"`) || strings.Contains(e.data, `"data"`) {
+		t.Errorf("over SSE: %s %s, want the notice", e.name, e.data)
+	}
+	if m := ws.expect("next"); !strings.Contains(string(m.Payload), CodeSubsDegraded) {
+		t.Errorf("over graphql-ws: %s, want the notice", m.Payload)
+	}
+}

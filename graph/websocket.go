@@ -264,7 +264,7 @@ func (cn *wsConn) start(m wsMessage) bool {
 // rate limit) and sends its results: a subscription's events as they come, anything else once.
 func (cn *wsConn) operation(ctx context.Context, id string, params *graphql.RawParams) {
 	o := cn.base
-	q := &request{cred: cn.cred, untimed: ctx, rates: o.rates, stop: o.stop}
+	q := &request{cred: cn.cred, untimed: ctx, rates: o.rates, stop: o.stop, live: o.live}
 	l := &o.loaders
 	q.loaders = loaders{q: q, fetch: l.fetch, obs: l.obs, spans: l.spans, wait: l.wait, ps: l.ps}
 	q.op.start, q.op.limits = time.Now(), o.op.limits
@@ -300,13 +300,8 @@ func (cn *wsConn) operation(ctx context.Context, id string, params *graphql.RawP
 		return
 	}
 	responses, ctx := cn.exec.DispatchOperation(ctx, rc)
-	for {
-		e := q.eventRequest()
-		resp := responses(context.WithValue(ctx, requestCtx{}, e))
-		if resp == nil {
-			break
-		}
-		cn.next(id, e.charge(ctx, resp))
+	for payload := range subscriptionEvents(ctx, q, responses) {
+		cn.next(id, payload)
 	}
 	if ctx.Err() == nil {
 		cn.send(wsMessage{ID: id, Type: "complete"})

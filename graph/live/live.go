@@ -29,6 +29,10 @@ type Options struct {
 	// PerCaller bounds the subscriptions one caller (credential scope or API key) holds at
 	// once (default 20); Total those of the whole process (default 10,000).
 	PerCaller, Total int
+	// PollInterval, where Enneo's webhooks are not wired, re-reads every watched contract from
+	// the upstream this often and invalidates those that changed (Poll); 0: only while the
+	// invalidation feed is lost, every DeafPollInterval (default 30 s).
+	PollInterval, DeafPollInterval time.Duration
 	// Logger receives what goes wrong reading a change; nil discards it.
 	Logger *slog.Logger
 }
@@ -54,6 +58,8 @@ type Hub struct {
 	watches  map[watchKey]*watch
 	byCaller map[string]int
 	total    int
+	deaf     bool          // the replica may be missing invalidations (Hearing)
+	state    chan struct{} // closed when deaf changes, then made anew
 }
 
 // A watch is one contract watched under one credential scope.
@@ -64,6 +70,7 @@ type watch struct {
 	// reading is set while the history is being read; again asks for one more read after it,
 	// for a change heard meanwhile.
 	reading, again bool
+	polled         [sha256.Size]byte // what the last poll read (zero: none yet)
 }
 
 type watchKey struct{ contractID, scope string }
@@ -86,7 +93,10 @@ func New(read Reader, o Options) *Hub {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{read: read, o: o, log: o.Logger, watches: map[watchKey]*watch{}, byCaller: map[string]int{}}
+	if o.DeafPollInterval <= 0 {
+		o.DeafPollInterval = 30 * time.Second
+	}
+	return &Hub{read: read, o: o, log: o.Logger, watches: map[watchKey]*watch{}, byCaller: map[string]int{}, state: make(chan struct{})}
 }
 
 // Subscribe watches ids for cred until ctx ends, and returns the channel their changes come on,
@@ -204,6 +214,7 @@ func (h *Hub) readOnce(w *watch) {
 		return
 	}
 	h.mu.Lock()
+	w.polled = sum // a poll that reads the same finds no change
 	subs := make([]*subscriber, 0, len(w.subs))
 	for s := range w.subs {
 		subs = append(subs, s)
@@ -246,3 +257,91 @@ func digest(h *upstream.History) ([sha256.Size]byte, error) {
 
 // readTimeout bounds the read of one change.
 const readTimeout = 30 * time.Second
+
+// Hearing says whether the replica hears invalidations (the cache's feed): while it does not,
+// changes may go unnoticed, so watched contracts are polled (see Poll) and subscribers are
+// told (State).
+func (h *Hub) Hearing(ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.deaf == !ok {
+		return
+	}
+	h.deaf = !ok
+	close(h.state)
+	h.state = make(chan struct{})
+	if h.deaf {
+		h.log.Warn("live updates may be late: invalidations are not heard; polling watched contracts", "every", h.pollEvery())
+	}
+}
+
+// State reports whether the replica may be missing changes, and a channel closed when that
+// changes.
+func (h *Hub) State() (deaf bool, changed <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.deaf, h.state
+}
+
+func (h *Hub) pollEvery() time.Duration {
+	if h.o.PollInterval > 0 {
+		return h.o.PollInterval
+	}
+	return h.o.DeafPollInterval
+}
+
+// Poll re-reads every watched contract from fresh (the upstream itself, not the cache) each
+// PollInterval, or each DeafPollInterval while invalidations are not heard, until ctx ends. A
+// contract whose history differs from the previous poll's is invalidated, so that every
+// replica's caches drop it and its subscribers hear of it as of a webhook; if that fails, this
+// replica's subscribers are told at least.
+func (h *Hub) Poll(ctx context.Context, fresh Reader, invalidate func(ctx context.Context, contractID string) error) {
+	tick := time.NewTicker(h.pollEvery())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		h.mu.Lock()
+		deaf := h.deaf
+		var watches []*watch
+		for _, w := range h.watches {
+			watches = append(watches, w)
+		}
+		h.mu.Unlock()
+		if h.o.PollInterval <= 0 && !deaf {
+			continue
+		}
+		changed := map[string]bool{}
+		for _, w := range watches {
+			r := fresh.Histories(ctx, w.cred, []string{w.key.contractID}, nil)[0]
+			sum, err := digest(r.History)
+			if r.Err != nil || err != nil {
+				continue
+			}
+			h.mu.Lock()
+			prev := w.polled
+			h.mu.Unlock()
+			if prev == ([sha256.Size]byte{}) {
+				// The first poll of the contract compares with what the cache holds, which
+				// is what the subscriber's queries were answered from.
+				if held := h.read.Histories(ctx, w.cred, []string{w.key.contractID}, nil)[0]; held.Err == nil {
+					prev, _ = digest(held.History)
+				}
+			}
+			if prev != sum {
+				changed[w.key.contractID] = true
+			}
+			h.mu.Lock()
+			w.polled = sum
+			h.mu.Unlock()
+		}
+		for id := range changed {
+			if err := invalidate(ctx, id); err != nil {
+				h.Changed(id)
+			}
+		}
+	}
+}

@@ -125,3 +125,72 @@ func TestBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestPollFindsChanges: with PollInterval, a change no webhook announced is found by reading the
+// watched contracts again, and invalidated; without it, polling runs only while invalidations
+// are not heard, and State says so.
+func TestPollFindsChanges(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		o    Options
+		deaf bool
+	}{
+		{"polling", Options{PollInterval: 5 * time.Millisecond}, false},
+		{"while deaf", Options{DeafPollInterval: 5 * time.Millisecond}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &gatedReader{gate: make(chan struct{}), reads: map[string]int{}, subject: "v1"}
+			close(r.gate)
+			h := New(r, tt.o)
+			_, changed := h.State()
+			if tt.deaf {
+				h.Hearing(false)
+				select {
+				case <-changed:
+				default:
+					t.Fatal("State's channel not closed when the hub stopped hearing")
+				}
+				if deaf, _ := h.State(); !deaf {
+					t.Fatal("State says hearing")
+				}
+			}
+			events, _ := h.Subscribe(t.Context(), upstream.Credential{Token: "a", Scope: "sa"}, "alice", []string{"c"})
+			invalidated := make(chan string, 8)
+			go h.Poll(t.Context(), r, func(_ context.Context, id string) error {
+				invalidated <- id
+				h.Changed(id) // as the cache's Changed hook would
+				return nil
+			})
+			for deadline := time.Now().Add(10 * time.Second); r.count("sa") < 2; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("not polled twice")
+				}
+			}
+			select {
+			case id := <-invalidated:
+				t.Fatalf("%s invalidated with nothing changed", id)
+			default:
+			}
+			r.mu.Lock()
+			r.subject = "v2"
+			r.mu.Unlock()
+			if e := receive(t, events); *e.History.Tickets[0].Subject != "v2" {
+				t.Errorf("event %s, want v2", *e.History.Tickets[0].Subject)
+			}
+			if id := <-invalidated; id != "c" {
+				t.Errorf("invalidated %s, want c", id)
+			}
+		})
+	}
+	// Neither PollInterval nor deaf: no reads.
+	r := &gatedReader{gate: make(chan struct{}), reads: map[string]int{}}
+	close(r.gate)
+	h := New(r, Options{DeafPollInterval: time.Millisecond})
+	h.Subscribe(t.Context(), upstream.Credential{Token: "a", Scope: "sa"}, "alice", []string{"c"})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	h.Poll(ctx, r, func(context.Context, string) error { return nil })
+	if n := r.count("sa"); n != 0 {
+		t.Errorf("%d reads while hearing and not polling, want 0", n)
+	}
+}

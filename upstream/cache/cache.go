@@ -79,6 +79,9 @@ type Options struct {
 	// contract's entries are gone from the store, so that what it reads next is new (live
 	// updates, graph/live). It runs on the invalidation's path: it must return at once.
 	Changed func(contractID string)
+	// Hearing is told when the cache stops hearing other replicas' invalidations (false) and
+	// hears them again (true), for live updates to poll meanwhile. It must return at once.
+	Hearing func(ok bool)
 }
 
 // Cache is the client's Histories with a cache in front: fresh entries are served without an
@@ -756,6 +759,9 @@ func (f feed) Lost() {
 	c.mu.Unlock()
 	if !c.deaf.Swap(true) && begun && f.watch.Err() == nil {
 		c.log.Warn("invalidations may be missed: serving from the store, not from memory, until they are heard again")
+		if c.o.Hearing != nil {
+			c.o.Hearing(false)
+		}
 	}
 }
 
@@ -768,5 +774,8 @@ func (f feed) Resumed() {
 	c.hot.RemoveIf(func(EntryKey) bool { return true })
 	if c.deaf.Swap(false) && again {
 		c.log.Info("invalidations heard again: what was kept in memory before is dropped")
+		if c.o.Hearing != nil {
+			c.o.Hearing(true)
+		}
 	}
 }
