@@ -356,6 +356,13 @@ func TestReplicaStartedLaterAnswersFromItsResponseCache(t *testing.T) {
 		}
 	}
 	later, _ := startTestServer(t, env)
+	// Until it hears invalidations the later replica keeps nothing in memory: wait for its
+	// subscription beside the first's.
+	for deadline := time.Now().Add(10 * time.Second); rdb.PubSubNumSub(t.Context(), prefix+"invalidate").Val()[prefix+"invalidate"] != 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the later replica does not listen for invalidations within 10 s")
+		}
+	}
 	before := calls.Load() // the replicas' checks of the upstream at start, and the first's query
 	for range 3 {
 		if status, _ := post(t, later, "token", query); status != http.StatusOK {

@@ -203,6 +203,38 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
+// TestPlaygroundSubscribesAndExplores: in a real browser, the playground runs a subscription
+// (over server-sent events) and shows the contract when Enneo's webhook says it changed, and
+// its Explorer lists the schema's root fields for a person to tick.
+func TestPlaygroundSubscribesAndExplores(t *testing.T) {
+	playgroundtest.ChromiumPath(t)
+	base, _ := startTestServer(t, map[string]string{"WEBHOOK_SECRET": "hook-secret"})
+	p := playgroundtest.Open(t, base+"/")
+	defer p.Close()
+	p.Click(`[aria-label="Show GraphiQL Explorer"]`)
+	if got := p.Text(".graphiql-explorer-root"); !strings.Contains(got, "contract") || !strings.Contains(got, "historyStats") {
+		t.Errorf("the Explorer shows %q, want the root fields", got)
+	}
+	p.SetQuery(`subscription Desk { contractChanged(ids: ["746839"]) { id history { tickets { id status } } } }`)
+	p.Start()
+	var result string
+	for i := 0; i < 100 && !strings.Contains(result, "contractChanged"); i++ {
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/enneo", strings.NewReader(`{"event":"TicketUpdated","contractId":"746839"}`))
+		req.Header.Set("Authorization", "Bearer hook-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		time.Sleep(100 * time.Millisecond) // the subscription may not be made yet: send again
+		result = p.ResultText()
+	}
+	if !strings.Contains(result, `"contractChanged"`) || !strings.Contains(result, "746839") {
+		t.Errorf("the playground shows %q, want the contract's event", result)
+	}
+	p.Screenshot(filepath.Join(t.TempDir(), "playground-subscription.png"))
+}
+
 func TestShutdownFinishesInFlightQueries(t *testing.T) {
 	base, stop := startTestServer(t, nil)
 	type result struct {

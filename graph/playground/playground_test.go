@@ -98,11 +98,11 @@ func TestPageCarriesConfigSafely(t *testing.T) {
 		t.Errorf("defaultHeaders = %v, want the configured two", headers)
 	}
 
-	// Only the page's own five script elements end; nothing from the config
+	// Only the page's own six script elements end; nothing from the config
 	// opens or closes markup.
 	lower := strings.ToLower(string(page))
-	if n := strings.Count(lower, "</script"); n != 5 {
-		t.Errorf("page has %d </script, want 5 (its own elements):\n%s", n, page)
+	if n := strings.Count(lower, "</script"); n != 6 {
+		t.Errorf("page has %d </script, want 6 (its own elements):\n%s", n, page)
 	}
 	for _, s := range []string{"<script>alert", "<!--", "<b>"} {
 		if strings.Contains(lower, s) {
@@ -197,12 +197,14 @@ func TestAssetsServedWithTypesAndCaching(t *testing.T) {
 	page := mustBody(t, get(t, h, "GET", "/", nil))
 	links := assetLink.FindAllStringSubmatch(string(page), -1)
 	wantTypes := map[string]string{
-		"graphiql.min.css":            "text/css; charset=utf-8",
-		"playground.css":              "text/css; charset=utf-8",
-		"react.production.min.js":     "text/javascript; charset=utf-8",
-		"react-dom.production.min.js": "text/javascript; charset=utf-8",
-		"graphiql.min.js":             "text/javascript; charset=utf-8",
-		"playground.js":               "text/javascript; charset=utf-8",
+		"graphiql.min.css":                "text/css; charset=utf-8",
+		"playground.css":                  "text/css; charset=utf-8",
+		"react.production.min.js":         "text/javascript; charset=utf-8",
+		"react-dom.production.min.js":     "text/javascript; charset=utf-8",
+		"graphiql.min.js":                 "text/javascript; charset=utf-8",
+		"playground.js":                   "text/javascript; charset=utf-8",
+		"graphiql-plugin-explorer.css":    "text/css; charset=utf-8",
+		"graphiql-plugin-explorer.umd.js": "text/javascript; charset=utf-8",
 	}
 	if len(links) != len(wantTypes) {
 		t.Fatalf("page links %d assets, want %d:\n%s", len(links), len(wantTypes), page)
@@ -346,7 +348,7 @@ func TestVendoredFilesUnchanged(t *testing.T) {
 			t.Errorf("assets/%s has SHA-256 %x, want %s from SHA256SUMS: run update-assets.sh", name, sum, want)
 		}
 	}
-	if n != 4 {
-		t.Errorf("SHA256SUMS lists %d files, want 4 (GraphiQL's js and css, React, ReactDOM)", n)
+	if n != 6 {
+		t.Errorf("SHA256SUMS lists %d files, want 6 (GraphiQL's js and css, React, ReactDOM, the Explorer's js and css)", n)
 	}
 }

@@ -15,6 +15,9 @@ set -euo pipefail
 
 GRAPHIQL_VERSION=3.9.0
 REACT_VERSION=18.3.1
+# GraphiQL's Explorer (tick fields to build a query), the last major for GraphiQL 3: its UMD
+# build takes React and GraphiQL's @graphiql/react and graphql-js from the page's globals.
+EXPLORER_VERSION=3.2.6
 
 assets="$(cd "$(dirname "$0")" && pwd)/assets"
 work="$(mktemp -d)"
@@ -24,9 +27,9 @@ cd "$work"
 # npm pack fetches the published tarballs only: no install scripts run and
 # nothing is written outside this temporary directory.
 npm pack --silent --json "graphiql@$GRAPHIQL_VERSION" "react@$REACT_VERSION" \
-	"react-dom@$REACT_VERSION" >packed.json
+	"react-dom@$REACT_VERSION" "@graphiql/plugin-explorer@$EXPLORER_VERSION" >packed.json
 for tarball in "graphiql-$GRAPHIQL_VERSION.tgz" "react-$REACT_VERSION.tgz" \
-	"react-dom-$REACT_VERSION.tgz"; do
+	"react-dom-$REACT_VERSION.tgz" "graphiql-plugin-explorer-$EXPLORER_VERSION.tgz"; do
 	pkg="${tarball%-*}"
 	mkdir "$pkg"
 	tar -xzf "$tarball" -C "$pkg" --strip-components=1
@@ -38,12 +41,17 @@ done
 cp graphiql/graphiql.min.js graphiql/graphiql.min.css "$assets/"
 cp react/umd/react.production.min.js "$assets/"
 cp react-dom/umd/react-dom.production.min.js "$assets/"
+cp graphiql-plugin-explorer/dist/index.umd.js "$assets/graphiql-plugin-explorer.umd.js"
+cp graphiql-plugin-explorer/dist/style.css "$assets/graphiql-plugin-explorer.css"
 
 rm -rf "$assets/LICENSES"
 mkdir "$assets/LICENSES"
 for pkg in graphiql react react-dom; do
 	cp "$pkg/LICENSE" "$assets/LICENSES/$pkg.LICENSE"
 done
+# The explorer's tarball carries no LICENSE file; its package.json says MIT, as GraphiQL's,
+# whose copyright (the GraphQL Contributors) it shares.
+cp graphiql/LICENSE "$assets/LICENSES/graphiql-plugin-explorer.LICENSE"
 
 {
 	echo "# Vendored by ../update-assets.sh with npm pack; edit the versions there."
@@ -51,7 +59,7 @@ done
 	node -e '
 		const packs = JSON.parse(require("fs").readFileSync("packed.json", "utf8"));
 		for (const p of packs) {
-			const meta = JSON.parse(require("fs").readFileSync(p.name + "/package.json", "utf8"));
+			const meta = JSON.parse(require("fs").readFileSync(p.name.replace(/^@graphiql\//, "graphiql-") + "/package.json", "utf8"));
 			console.log([p.name, p.version, meta.license, p.integrity].join(" "));
 		}'
 	echo "# graphiql.min.js bundles GraphiQL's own MIT-licensed dependencies"
@@ -62,6 +70,6 @@ done
 (
 	cd "$assets"
 	sha256sum graphiql.min.css graphiql.min.js react-dom.production.min.js \
-		react.production.min.js >SHA256SUMS
+		react.production.min.js graphiql-plugin-explorer.umd.js graphiql-plugin-explorer.css >SHA256SUMS
 )
-echo "vendored graphiql@$GRAPHIQL_VERSION and react@$REACT_VERSION into $assets"
+echo "vendored graphiql@$GRAPHIQL_VERSION, react@$REACT_VERSION and @graphiql/plugin-explorer@$EXPLORER_VERSION into $assets"

@@ -109,8 +109,99 @@
     return value;
   }
 
+  // operationOf returns the operation of params that runs, or null. An operation name that the
+  // document does not hold (GraphiQL may still send the one of the text before a paste) is
+  // dropped when the document holds one operation only.
+  function operationOf(params) {
+    try {
+      var doc = GraphiQL.GraphQL.parse(params.query);
+      var ops = doc.definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
+      var named = ops.find(function (d) { return d.name && d.name.value === params.operationName; });
+      if (!named && ops.length === 1) {
+        params.operationName = ops[0].name ? ops[0].name.value : undefined;
+        return ops[0];
+      }
+      return named || null;
+    } catch (e) {
+      return null; // the server says what is wrong with it
+    }
+  }
+
+  // subscribe runs a subscription over server-sent events (GraphQL over SSE, one stream per
+  // operation, as graphql-sse's client does) and yields each event's result to GraphiQL, until
+  // the stream ends or GraphiQL stops listening (a new run, or the stop button).
+  function subscribe(params, opts) {
+    var controller = new AbortController();
+    var results = [];
+    var wake = null;
+    var ended = false;
+    function push(r) {
+      results.push(r);
+      if (wake) { wake(); wake = null; }
+    }
+    function end() {
+      ended = true;
+      if (wake) { wake(); wake = null; }
+    }
+    var headers = Object.assign({ 'Content-Type': 'application/json', Accept: 'text/event-stream' }, (opts && opts.headers) || {});
+    fetch(config.endpoint, { method: 'POST', headers: headers, body: JSON.stringify(params), signal: controller.signal })
+      .then(function (res) {
+        if (!res.ok || !res.body) {
+          return res.text().then(function (text) {
+            try { push(JSON.parse(text)); } catch (e) { push({ errors: [{ message: res.status + ' ' + text }] }); }
+            end();
+          });
+        }
+        var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        var buffer = '';
+        function read() {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) { end(); return; }
+            buffer += chunk.value;
+            var events = buffer.split('\n\n');
+            buffer = events.pop();
+            events.forEach(function (event) {
+              var name = '', data = '';
+              event.split('\n').forEach(function (line) {
+                if (line.indexOf('event: ') === 0) { name = line.slice(7); }
+                if (line.indexOf('data: ') === 0) { data += line.slice(6); }
+              });
+              if (name === 'next' && data) { push(JSON.parse(data)); }
+              if (name === 'complete') { end(); }
+            });
+            return ended ? undefined : read();
+          });
+        }
+        return read();
+      })
+      .catch(function (e) {
+        if (e.name !== 'AbortError') { push({ errors: [{ message: String(e) }] }); }
+        end();
+      });
+    var iterator = {
+      next: function () {
+        if (results.length) { return Promise.resolve({ value: results.shift(), done: false }); }
+        if (ended) { return Promise.resolve({ value: undefined, done: true }); }
+        return new Promise(function (resolve) { wake = resolve; }).then(function () { return iterator.next(); });
+      },
+      return: function () {
+        controller.abort();
+        end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+    iterator[Symbol.asyncIterator] = function () { return iterator; };
+    return iterator;
+  }
+
+  var http = GraphiQL.createFetcher({ url: config.endpoint });
   var props = {
-    fetcher: GraphiQL.createFetcher({ url: config.endpoint }),
+    fetcher: function (params, opts) {
+      var op = operationOf(params);
+      return op && op.operation === 'subscription' ? subscribe(params, opts) : http(params, opts);
+    },
+    // Explorer: build a query by ticking fields, for those who do not write GraphQL.
+    plugins: [GraphiQLPluginExplorer.explorerPlugin()],
     defaultEditorToolsVisibility: 'headers',
     shouldPersistHeaders: false,
     storage: headerFreeStorage(),

@@ -222,6 +222,32 @@ func (p *Page) Run() string {
 	return p.editorText(resultEditor)
 }
 
+// SetQuery replaces the query editor's text, as a person typing it would.
+func (p *Page) SetQuery(query string) {
+	p.t.Helper()
+	if err := chromedp.Do(p.steps, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).CodeMirror.setValue(%s)`, jsString(queryEditor), jsString(query)))); err != nil {
+		p.fatalf("set the query: %v", err)
+	}
+}
+
+// Start empties the result pane and clicks the run button without waiting for a result: a
+// subscription's results come later (see WaitResult).
+func (p *Page) Start() {
+	p.t.Helper()
+	if err := chromedp.Do(p.steps,
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).CodeMirror.setValue('')`, jsString(resultEditor))),
+		chromedp.Click(chromedp.CSS(executeButton), chromedp.NodeVisible),
+	); err != nil {
+		p.fatalf("click the run button: %v", err)
+	}
+}
+
+// ResultText returns the result pane's text now.
+func (p *Page) ResultText() string {
+	p.t.Helper()
+	return p.editorText(resultEditor)
+}
+
 // Click clicks the visible element that the CSS selector finds, waiting for
 // it to appear, as a person would click a button such as GraphiQL's
 // ".graphiql-tab-add" or `[aria-label="Open settings dialog"]`.
