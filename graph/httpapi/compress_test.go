@@ -116,14 +116,14 @@ func TestCompression(t *testing.T) {
 	}
 }
 
-// TestCompressedStreamsFlushEachPart: a part of a compressed stream reaches the client when it
-// is written, not when the stream ends: the handler writes its second part only once the client
-// has read the first.
+// TestCompressedStreamsFlushEachPart: a part of a compressed stream (@defer's multipart/mixed)
+// reaches the client when it is written, not when the stream ends: the handler writes its second
+// part only once the client has read the first. (The parts here are lines, for the reading.)
 func TestCompressedStreamsFlushEachPart(t *testing.T) {
 	read := make(chan struct{})
 	waited := make(chan bool, 1) // whether the client read the first part before the second
 	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Content-Type", `multipart/mixed; boundary="-"`)
 		io.WriteString(w, "event: next\ndata: {\"data\":{\"first\":true}}\n\n")
 		w.(http.Flusher).Flush()
 		select {
@@ -165,5 +165,21 @@ func TestCompressedStreamsFlushEachPart(t *testing.T) {
 	}
 	if len(got) != 2 || !strings.Contains(got[1], "second") {
 		t.Errorf("parts %q, want both", got)
+	}
+}
+
+// TestEventStreamsAreNotCompressed: a subscription's event stream goes out as it is, whatever
+// the client accepts: a compressor's state for each of thousands of open streams would cost more
+// than it saves.
+func TestEventStreamsAreNotCompressed(t *testing.T) {
+	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+		io.WriteString(w, strings.Repeat(": keep-alive\n\n", 200))
+	})
+	srv := httptest.NewServer(newTestHandlerWith(t, Options{CompressMinBytes: 1024}, stream))
+	defer srv.Close()
+	resp, body := fetch(t, srv, "gzip, zstd")
+	if got := resp.Header.Get("Content-Encoding"); got != "" || !strings.HasPrefix(body, ": keep-alive") {
+		t.Errorf("Content-Encoding %q, body %.40q; want the stream as it is", got, body)
 	}
 }
