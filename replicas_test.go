@@ -502,10 +502,10 @@ func TestSubscribersOnEveryReplicaHearTheWebhook(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// Each replica that holds alice's subscribers reads the change once for her scope; only
-	// a reads it for bob's.
-	if reads["alice"] != 2 || reads["bob"] != 1 {
-		t.Errorf("reads of X after the webhook: %v, want alice 2 (one per replica), bob 1", reads)
+	// Each replica that holds alice's subscribers reads the change at most once for her scope
+	// (the later may find the earlier's read in Redis already); only a reads it for bob's.
+	if reads["alice"] < 1 || reads["alice"] > 2 || reads["bob"] != 1 {
+		t.Errorf("reads of X after the webhook: %v, want alice 1 or 2 (at most one per replica), bob 1", reads)
 	}
 }
 

@@ -24,7 +24,9 @@ import (
 
 	"github.com/enneo-facade/facade/graph"
 	"github.com/enneo-facade/facade/graph/admission"
+	"github.com/enneo-facade/facade/graph/audit"
 	"github.com/enneo-facade/facade/graph/httpapi"
+	"github.com/enneo-facade/facade/graph/jsonlog"
 	"github.com/enneo-facade/facade/graph/live"
 	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/graph/persisted"
@@ -179,7 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // serve builds every part of cfg, serves until ctx ends, then shuts down gracefully, letting
 // in-flight requests finish.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	logs := httpapi.NewBufferedLog(stderr)
+	logs := jsonlog.New(stderr)
 	defer logs.Close()
 	// Every goroutine run starts ends before it returns (the deferred stops below run first).
 	var bg sync.WaitGroup
@@ -288,12 +290,18 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		log.Info("listening aside", "env", aside.env, "addr", addr)
 	}
 
+	if cfg.GraphQL.AuditLog != "" {
+		if cfg.GraphQL.Audit, err = audit.Open(cfg.GraphQL.AuditLog, logs); err != nil {
+			return fmt.Errorf("AUDIT_LOG: %w", err)
+		}
+		defer cfg.GraphQL.Audit.Close() // after the last request
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return err
 	}
 	h := newHandler(cfg, parts{
-		client: client, cache: histories, live: hub, stopping: ctx.Done(), auth: graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret).RequireKeys(cfg.APIKeys),
+		client: client, cache: histories, live: hub, stopping: ctx.Done(), auth: graph.NewAuthenticator(cfg.Upstream.ServiceToken, secret).RequireKeys(cfg.APIKeys).PersonalData(cfg.GraphQL.PersonalData),
 		limiter: newRateLimiter(cfg, redisStore, log), redis: redisStore, metrics: metrics, tracer: tracer, logs: logs,
 	}, log)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())

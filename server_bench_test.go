@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/enneo-facade/facade/graph"
-	"github.com/enneo-facade/facade/graph/httpapi"
+	"github.com/enneo-facade/facade/graph/jsonlog"
 	"github.com/enneo-facade/facade/graph/metrics"
 	"github.com/enneo-facade/facade/graph/queries"
 	"github.com/enneo-facade/facade/upstream"
@@ -38,7 +38,7 @@ func BenchmarkWarmQ1(b *testing.B) {
 			m := metrics.New()
 			client, _ := upstream.New(upstream.Options{BaseURL: up.URL, Observer: m})
 			histories, _ := cache.New(client, cache.NewMemoryStore(8<<20), cache.Options{Observer: m})
-			logs := httpapi.NewBufferedLog(io.Discard)
+			logs := jsonlog.New(io.Discard)
 			b.Cleanup(logs.Close)
 			log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 			h := newHandler(cfg, parts{client: client, cache: histories, auth: graph.NewAuthenticator("", []byte("k")), metrics: m, logs: logs}, log)

@@ -18,6 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/enneo-facade/facade/graph/personal"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -34,6 +35,9 @@ type Credential struct {
 	Err error
 	// Key is the name of the API key the caller presented, where keys are required.
 	Key string
+	// Personal is what the caller sees of personal data: its key's policy, or the one of
+	// callers without a policy of their own (PERSONAL_DATA).
+	Personal personal.Policy
 }
 
 // Authenticator derives a request's Credential.
@@ -41,15 +45,26 @@ type Authenticator struct {
 	serviceToken string
 	macs         sync.Pool // of hash.Hash: HMAC-SHA-256 keyed with the secret, ready to reuse
 	keys         APIKeys   // nil: callers need none
+	personal     personal.Policy
 }
 
 // APIKeys are the keys callers of a facade with a service token must present, by the SHA-256
-// of each key (the keys themselves are never kept), to their names.
-type APIKeys map[[sha256.Size]byte]string
+// of each key (the keys themselves are never kept).
+type APIKeys map[[sha256.Size]byte]APIKey
+
+// APIKey is one of the APIKeys.
+type APIKey struct {
+	Name string
+	// Personal is what callers with the key see of personal data, where its line says
+	// (HasPolicy); otherwise they are callers without a policy of their own.
+	Personal  personal.Policy
+	HasPolicy bool
+}
 
 // ParseAPIKeys reads a file of named API keys, one per line: a name (letters, digits, '.', '_'
-// or '-') and the SHA-256 of the key in hex, optionally written sha256:<hex>; blank lines and
-// lines starting with # are skipped. Names and keys must be unique.
+// or '-'), the SHA-256 of the key in hex, optionally written sha256:<hex>, and optionally the
+// key's policy on personal data, personal=allow, mask or deny; blank lines and lines starting
+// with # are skipped. Names and keys must be unique.
 func ParseAPIKeys(data []byte) (APIKeys, error) {
 	keys := APIKeys{}
 	names := map[string]bool{}
@@ -59,21 +74,29 @@ func ParseAPIKeys(data []byte) (APIKeys, error) {
 			continue
 		}
 		fields := strings.Fields(line)
-		if len(fields) != 2 || !keyName.MatchString(fields[0]) {
-			return nil, fmt.Errorf("line %d: want a name and the SHA-256 of its key, e.g. powerbi sha256:9f86d0...", n+1)
+		if len(fields) < 2 || len(fields) > 3 || !keyName.MatchString(fields[0]) {
+			return nil, fmt.Errorf("line %d: want a name, the SHA-256 of its key and optionally personal=allow|mask|deny, e.g. powerbi sha256:9f86d0... personal=mask", n+1)
 		}
 		sum, err := hex.DecodeString(strings.TrimPrefix(fields[1], "sha256:"))
 		if err != nil || len(sum) != sha256.Size {
 			return nil, fmt.Errorf("line %d (%s): the key's SHA-256 must be 64 hex digits (printf %%s \"$KEY\" | sha256sum)", n+1, fields[0])
 		}
+		key := APIKey{Name: fields[0]}
+		if len(fields) == 3 {
+			policy, ok := strings.CutPrefix(fields[2], "personal=")
+			if key.Personal, err = personal.ParsePolicy(policy); !ok || err != nil {
+				return nil, fmt.Errorf("line %d (%s): %q: want personal=allow, personal=mask or personal=deny", n+1, fields[0], fields[2])
+			}
+			key.HasPolicy = true
+		}
 		h := [sha256.Size]byte(sum)
 		switch {
 		case names[fields[0]]:
 			return nil, fmt.Errorf("line %d: the name %s is given twice", n+1, fields[0])
-		case keys[h] != "":
-			return nil, fmt.Errorf("line %d (%s): the same key as %s", n+1, fields[0], keys[h])
+		case keys[h].Name != "":
+			return nil, fmt.Errorf("line %d (%s): the same key as %s", n+1, fields[0], keys[h].Name)
 		}
-		keys[h], names[fields[0]] = fields[0], true
+		keys[h], names[fields[0]] = key, true
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("no keys")
@@ -88,6 +111,26 @@ var keyName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 func (a *Authenticator) RequireKeys(keys APIKeys) *Authenticator {
 	a.keys = keys
 	return a
+}
+
+// PersonalData sets the policy of callers without one of their own: every caller in
+// pass-through mode, and the keys whose lines name none.
+func (a *Authenticator) PersonalData(p personal.Policy) *Authenticator {
+	a.personal = p
+	return a
+}
+
+// Masks reports whether some caller's policy masks personal data.
+func (a *Authenticator) Masks() bool {
+	if a.personal == personal.Mask {
+		return true
+	}
+	for _, k := range a.keys {
+		if k.HasPolicy && k.Personal == personal.Mask {
+			return true
+		}
+	}
+	return false
 }
 
 var errNoKey = errors.New("this API needs a key: send Authorization: Bearer <your API key>")
@@ -128,7 +171,7 @@ var errNotBearer = errors.New("the Authorization header must be \"Bearer <token>
 
 // Credential reads the request's Authorization header.
 func (a *Authenticator) Credential(r *http.Request) Credential {
-	var c Credential
+	c := Credential{Personal: a.personal}
 	if h := strings.TrimSpace(r.Header.Get("Authorization")); h != "" {
 		scheme, t, ok := strings.Cut(h, " ")
 		c.Bearer = strings.TrimSpace(t)
@@ -137,9 +180,13 @@ func (a *Authenticator) Credential(r *http.Request) Credential {
 		}
 	}
 	if a.keys != nil {
-		if c.Key = a.keys[sha256.Sum256([]byte(c.Bearer))]; c.Bearer == "" || c.Key == "" {
+		key := a.keys[sha256.Sum256([]byte(c.Bearer))]
+		if c.Key = key.Name; c.Bearer == "" || c.Key == "" {
 			c.Err = errNoKey
 			return c
+		}
+		if key.HasPolicy {
+			c.Personal = key.Personal
 		}
 	}
 	token := a.serviceToken
@@ -192,8 +239,8 @@ func ReadAPIKeys(path, adminToken string) (APIKeys, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if adminToken != "" {
-		if h := sha256.Sum256([]byte(adminToken)); keys[h] == "" {
-			keys[h] = "admin"
+		if h := sha256.Sum256([]byte(adminToken)); keys[h].Name == "" {
+			keys[h] = APIKey{Name: "admin"}
 		}
 	}
 	return keys, nil

@@ -338,7 +338,7 @@ func errorStatus(code string) int {
 	switch code {
 	case CodeUnauthenticated:
 		return http.StatusUnauthorized
-	case CodeForbidden:
+	case CodeForbidden, CodePersonalForbidden:
 		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound

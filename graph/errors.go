@@ -21,6 +21,7 @@ import (
 const (
 	CodeUnauthenticated     = "UNAUTHENTICATED"
 	CodeForbidden           = "FORBIDDEN"
+	CodePersonalForbidden   = "PERSONAL_DATA_FORBIDDEN"
 	CodeNotFound            = "NOT_FOUND"
 	CodeBadUserInput        = "BAD_USER_INPUT"
 	CodeUpstreamRateLimited = "UPSTREAM_RATE_LIMITED"
@@ -69,6 +70,7 @@ const (
 var Codes = []struct{ Code, Means string }{
 	{CodeUnauthenticated, "no `Authorization` header, or one that is not `Bearer <token>` (no upstream call is made), or the upstream answered 401; in service mode, no valid API key (HTTP 401)"},
 	{CodeForbidden, "the upstream answered 403, or a mutation without the admin token"},
+	{CodePersonalForbidden, "the caller's API key may not read personal data the operation selects (`personal=deny`: `extensions.paths` and `extensions.kinds` name the fields), or may not search tickets' text (`filter.text` under `personal=mask` or `deny`); refused before it runs, no upstream call is made (see [Personal data](personal-data.md))"},
 	{CodeNotFound, "the upstream answered 404; the contract is `null`"},
 	{CodeBadUserInput, "an invalid contract id (1-64 letters, digits, `-`, `_`), more than 100 ids, a negative `first`, `last` or `offset`, a cursor that is not the list's, or a query that cannot be one CSV table"},
 	{CodeUpstreamRateLimited, "the upstream answered 429; `extensions.retryAfter` has its `Retry-After` seconds"},

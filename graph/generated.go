@@ -2166,16 +2166,16 @@ type Contract {
   energyTypeId: ID
   "The energy sub-type id."
   energySubTypeId: ID
-  "The contract holder's email address."
-  email: String
-  "The contract holder's first name."
-  firstname: String
-  "The contract holder's last name."
-  lastname: String
-  "Where the energy is delivered."
-  deliveryAddress: String
-  "The IBAN payments are collected from."
-  iban: String
+  "The contract holder's email address. Personal data (EMAIL)."
+  email: String @personal(kind: EMAIL)
+  "The contract holder's first name. Personal data (NAME)."
+  firstname: String @personal(kind: NAME)
+  "The contract holder's last name. Personal data (NAME)."
+  lastname: String @personal(kind: NAME)
+  "Where the energy is delivered. Personal data (ADDRESS)."
+  deliveryAddress: String @personal(kind: ADDRESS)
+  "The IBAN payments are collected from. Personal data (IBAN)."
+  iban: String @personal(kind: IBAN)
   "The monthly deposit (Abschlag) in euros."
   monthlyDeposit: Float
   "When supply started."
@@ -2204,12 +2204,12 @@ type Contract {
   basePrice: Float
   "The working price per kWh."
   workingPrice: Float
-  "Where bills are sent, when not to the delivery address."
-  billingAddress: String
+  "Where bills are sent, when not to the delivery address. Personal data (ADDRESS)."
+  billingAddress: String @personal(kind: ADDRESS)
   "Whether this is a business contract."
   business: Boolean
-  "The contract holder's phone number (a string: phone numbers exceed 32 bits)."
-  phone: String
+  "The contract holder's phone number (a string: phone numbers exceed 32 bits). Personal data (PHONE)."
+  phone: String @personal(kind: PHONE)
   "The grid operator's name."
   gridOperatorName: String
   "The grid operator's 13-digit code (a string: it exceeds 32 bits)."
@@ -2218,8 +2218,8 @@ type Contract {
   registers: JSON
   "Links to the contract in ERP systems."
   erpUrls: [ErpUrl]
-  "The raw ERP record, as the upstream sent it."
-  rawData: JSON
+  "The raw ERP record, as the upstream sent it. Personal data (FREE_TEXT)."
+  rawData: JSON @personal(kind: FREE_TEXT)
   "Label/value lines the agent desk shows about the contract."
   agentPreview: [AgentPreviewItem]
   "How the contract's tab looks in the agent desk."
@@ -2474,10 +2474,10 @@ type ErpUrl {
 type AgentPreviewItem {
   "The label, e.g. Tarif."
   label: String
-  "The value, e.g. Flex 24."
-  value: String
-  "Extra detail shown on hover."
-  tooltip: String
+  "The value, e.g. Flex 24. Personal data (FREE_TEXT)."
+  value: String @personal(kind: FREE_TEXT)
+  "Extra detail shown on hover. Personal data (FREE_TEXT)."
+  tooltip: String @personal(kind: FREE_TEXT)
   "A link for the value."
   url: String
 }
@@ -2500,20 +2500,20 @@ type Ticket {
   id: ID
   "in (from the customer), out (to the customer) or internal."
   direction: String
-  "The sender's address."
-  from: String
-  "The sender's name."
-  fromName: String
-  "The recipients."
-  to: [String!]
-  "Carbon-copy recipients."
-  ccEmails: [String!] @deprecated(reason: "Use replyRecipients.cc.")
-  "Blind-carbon-copy recipients."
-  bccEmails: [String!] @deprecated(reason: "Use replyRecipients.bcc.")
-  "Carbon-copy recipients of a reply."
-  replyCcEmails: [String!] @deprecated(reason: "Use replyRecipients.cc.")
-  "Who a reply goes to."
-  replyRecipients: ReplyRecipients
+  "The sender's address. Personal data (EMAIL)."
+  from: String @personal(kind: EMAIL)
+  "The sender's name. Personal data (NAME)."
+  fromName: String @personal(kind: NAME)
+  "The recipients. Personal data (EMAIL)."
+  to: [String!] @personal(kind: EMAIL)
+  "Carbon-copy recipients. Personal data (EMAIL)."
+  ccEmails: [String!] @deprecated(reason: "Use replyRecipients.cc.") @personal(kind: EMAIL)
+  "Blind-carbon-copy recipients. Personal data (EMAIL)."
+  bccEmails: [String!] @deprecated(reason: "Use replyRecipients.bcc.") @personal(kind: EMAIL)
+  "Carbon-copy recipients of a reply. Personal data (EMAIL)."
+  replyCcEmails: [String!] @deprecated(reason: "Use replyRecipients.cc.") @personal(kind: EMAIL)
+  "Who a reply goes to. Personal data (EMAIL)."
+  replyRecipients: ReplyRecipients @personal(kind: EMAIL)
   "The sub-channel (mailbox, chat widget ...) the ticket came through."
   subchannelId: ID
   "The ticket's id in an external system."
@@ -2540,16 +2540,16 @@ type Ticket {
   channelId: ID
   "open, pending, resolved, closed, waitingOnCustomer or waitingOnThirdParty."
   status: String
-  "An AI summary of the ticket."
-  summary: String
-  "The subject line."
-  subject: String
-  "The body as plain text."
-  bodyPlain: String
-  "The body as HTML (entity-encoded; render it only sanitised)."
-  body: String
-  "The body as plain text without quotes and signatures."
-  bodyClean: String
+  "An AI summary of the ticket. Personal data (FREE_TEXT)."
+  summary: String @personal(kind: FREE_TEXT)
+  "The subject line. Personal data (FREE_TEXT)."
+  subject: String @personal(kind: FREE_TEXT)
+  "The body as plain text. Personal data (FREE_TEXT)."
+  bodyPlain: String @personal(kind: FREE_TEXT)
+  "The body as HTML (entity-encoded; render it only sanitised). Personal data (FREE_TEXT)."
+  body: String @personal(kind: FREE_TEXT)
+  "The body as plain text without quotes and signatures. Personal data (FREE_TEXT)."
+  bodyClean: String @personal(kind: FREE_TEXT)
   "Whether the ticket was escalated."
   isEscalated: Boolean
   "When the ticket was created."
@@ -2593,10 +2593,10 @@ type Ticket {
   workedOnBy: [Agent]
   "Files attached to the ticket."
   attachments: [Attachment]
-  "Extra data, as the upstream sent it."
-  additionalData: JSON
-  "The reply template (HTML with placeholders)."
-  template: String
+  "Extra data, as the upstream sent it. Personal data (FREE_TEXT)."
+  additionalData: JSON @personal(kind: FREE_TEXT)
+  "The reply template (HTML with placeholders). Personal data (FREE_TEXT)."
+  template: String @personal(kind: FREE_TEXT)
   "The ticket's tags."
   tags: [Tag]
   "The ids of the ticket's tags."
@@ -2605,20 +2605,20 @@ type Ticket {
   agentSkillsMatch: Boolean
   "What the AI recognised the ticket to be about."
   intents: [Intent]
-  "The raw ticket from the source system, as the upstream sent it."
-  rawData: JSON
-  "The workflow item, as the upstream sent it."
-  workitem: JSON
+  "The raw ticket from the source system, as the upstream sent it. Personal data (FREE_TEXT)."
+  rawData: JSON @personal(kind: FREE_TEXT)
+  "The workflow item, as the upstream sent it. Personal data (FREE_TEXT)."
+  workitem: JSON @personal(kind: FREE_TEXT)
 }
 
 "Who a reply goes to."
 type ReplyRecipients {
-  "Main recipients."
-  to: [String!]
-  "Carbon-copy recipients."
-  cc: [String!]
-  "Blind-carbon-copy recipients."
-  bcc: [String!]
+  "Main recipients. Personal data (EMAIL)."
+  to: [String!] @personal(kind: EMAIL)
+  "Carbon-copy recipients. Personal data (EMAIL)."
+  cc: [String!] @personal(kind: EMAIL)
+  "Blind-carbon-copy recipients. Personal data (EMAIL)."
+  bcc: [String!] @personal(kind: EMAIL)
 }
 
 "A customer of the energy supplier."
@@ -2629,38 +2629,38 @@ type Customer {
   emailMatches: Boolean
   "Whether the customer is a business."
   business: Boolean
-  "The company name of a business customer."
-  company: String
-  "The first name."
-  firstname: String
-  "The last name."
-  lastname: String
-  "The postal address."
-  address: String
-  "The phone number (a string: phone numbers exceed 32 bits)."
-  phone: String
-  "The email address."
-  email: String
+  "The company name of a business customer. Personal data (NAME)."
+  company: String @personal(kind: NAME)
+  "The first name. Personal data (NAME)."
+  firstname: String @personal(kind: NAME)
+  "The last name. Personal data (NAME)."
+  lastname: String @personal(kind: NAME)
+  "The postal address. Personal data (ADDRESS)."
+  address: String @personal(kind: ADDRESS)
+  "The phone number (a string: phone numbers exceed 32 bits). Personal data (PHONE)."
+  phone: String @personal(kind: PHONE)
+  "The email address. Personal data (EMAIL)."
+  email: String @personal(kind: EMAIL)
   "The customer's tags (id, name and color)."
   tags: [Tag]
   "All of the customer's contracts; each one's history can be queried and is batched."
   contracts: [Contract]
-  "Extra data, as the upstream sent it."
-  additionalData: JSON
+  "Extra data, as the upstream sent it. Personal data (FREE_TEXT)."
+  additionalData: JSON @personal(kind: FREE_TEXT)
 }
 
 "An agent: a person or an AI agent working on tickets."
 type Agent {
   "The agent id."
   id: ID
-  "The first name."
-  firstName: String
-  "The last name."
-  lastName: String
-  "The email address."
-  email: String
-  "The phone number."
-  phone: String
+  "The first name. Personal data (NAME)."
+  firstName: String @personal(kind: NAME)
+  "The last name. Personal data (NAME)."
+  lastName: String @personal(kind: NAME)
+  "The email address. Personal data (EMAIL)."
+  email: String @personal(kind: EMAIL)
+  "The phone number. Personal data (PHONE)."
+  phone: String @personal(kind: PHONE)
   "When the agent was last seen online."
   lastSeen: DateTime
   "The kind of agent, e.g. enneo."
@@ -2669,8 +2669,8 @@ type Agent {
   isSsoOnly: Boolean
   "The agent's language, e.g. de."
   lang: String
-  "The name shown to customers."
-  nameAlias: String
+  "The name shown to customers. Personal data (NAME)."
+  nameAlias: String @personal(kind: NAME)
   "The agent's id in an external system."
   externalId: ID
 }
@@ -2679,10 +2679,10 @@ type Agent {
 type Attachment {
   "The attachment id."
   id: ID
-  "Where the file can be downloaded."
-  url: String
-  "The file name."
-  name: String
+  "Where the file can be downloaded. Personal data (FREE_TEXT)."
+  url: String @personal(kind: FREE_TEXT)
+  "The file name. Personal data (FREE_TEXT)."
+  name: String @personal(kind: FREE_TEXT)
   "The size in bytes (a Float: sizes may exceed 32 bits)."
   size: Float
   "The image width in pixels."
@@ -2695,10 +2695,10 @@ type Attachment {
   fileEnding: String
   "The MIME type, e.g. image/jpeg."
   contentType: String
-  "Where the file originally came from."
-  originalUrl: String
-  "Data extracted from the file, as the upstream sent it."
-  extractedData: JSON
+  "Where the file originally came from. Personal data (FREE_TEXT)."
+  originalUrl: String @personal(kind: FREE_TEXT)
+  "Data extracted from the file, as the upstream sent it. Personal data (FREE_TEXT)."
+  extractedData: JSON @personal(kind: FREE_TEXT)
   "The state of extraction, e.g. success."
   extractionStatus: String
   "Extraction results such as a meter value and its confidence, as the upstream sent them."
@@ -2743,8 +2743,8 @@ type Tag {
   assignment: [String!]
   "The tag's test case, as the upstream sent it."
   testCase: JSON
-  "Who last modified the tag."
-  modifiedBy: String
+  "Who last modified the tag. Personal data (NAME)."
+  modifiedBy: String @personal(kind: NAME)
   "When the tag was last modified."
   modifiedAt: DateTime
 }
@@ -2765,20 +2765,20 @@ type Intent {
   confidenceColor: String
   "Whether an agent verified the intent."
   verified: Boolean
-  "The context the intent was recognised in, as the upstream sent it."
-  context: JSON
-  "A preview of the message the intent would send."
-  messagePreview: String
-  "Who the message goes to."
-  recipient: String
-  "The intent's data, as the upstream sent it."
-  data: JSON
+  "The context the intent was recognised in, as the upstream sent it. Personal data (FREE_TEXT)."
+  context: JSON @personal(kind: FREE_TEXT)
+  "A preview of the message the intent would send. Personal data (FREE_TEXT)."
+  messagePreview: String @personal(kind: FREE_TEXT)
+  "Who the message goes to. Personal data (EMAIL)."
+  recipient: String @personal(kind: EMAIL)
+  "The intent's data, as the upstream sent it. Personal data (FREE_TEXT)."
+  data: JSON @personal(kind: FREE_TEXT)
   "The actions an agent may choose."
   options: [IntentOption]
   "Notes the AI attached."
   infos: [IntentInfo]
-  "Extra information, as the upstream sent it."
-  extraInfo: JSON
+  "Extra information, as the upstream sent it. Personal data (FREE_TEXT)."
+  extraInfo: JSON @personal(kind: FREE_TEXT)
   "What happened when the intent was executed."
   outcome: IntentOutcome
   "The intent's tags, e.g. prePopulated (the upstream sends one string or a list)."
@@ -2805,10 +2805,10 @@ type IntentInfo {
   code: String
   "The kind of note, e.g. warning."
   type: String
-  "The note."
-  message: String
-  "Details."
-  extraInfo: String
+  "The note. Personal data (FREE_TEXT)."
+  message: String @personal(kind: FREE_TEXT)
+  "Details. Personal data (FREE_TEXT)."
+  extraInfo: String @personal(kind: FREE_TEXT)
 }
 
 "What happened when an intent was executed."
@@ -2817,10 +2817,10 @@ type IntentOutcome {
   aiAgentId: ID
   "Whether it succeeded."
   success: Boolean
-  "The result message in the agent's language."
-  messageLocalized: String
-  "Internal request details, as the upstream sent them."
-  internalData: JSON
+  "The result message in the agent's language. Personal data (FREE_TEXT)."
+  messageLocalized: String @personal(kind: FREE_TEXT)
+  "Internal request details, as the upstream sent them. Personal data (FREE_TEXT)."
+  internalData: JSON @personal(kind: FREE_TEXT)
   "When it was executed."
   executedAt: DateTime
   "The user who executed it."
@@ -2829,12 +2829,12 @@ type IntentOutcome {
   sent: Boolean
   "Whether the ticket was closed."
   ticketClosed: Boolean
-  "Who the message went to."
-  recipient: String
-  "The message sent."
-  message: String
-  "The template of the message."
-  template: String
+  "Who the message went to. Personal data (EMAIL)."
+  recipient: String @personal(kind: EMAIL)
+  "The message sent. Personal data (FREE_TEXT)."
+  message: String @personal(kind: FREE_TEXT)
+  "The template of the message. Personal data (FREE_TEXT)."
+  template: String @personal(kind: FREE_TEXT)
   "The knowledge sources the answer drew on."
   sources: [OutcomeSource]
   "The transaction id."
@@ -2864,6 +2864,28 @@ and only when it differs from what this subscriber got last.
 type Subscription {
   "Emits a contract each time its ticket history changes (at most 100 ids)."
   contractChanged("The contract ids to watch, at most 100." ids: [ID!]!): Contract!
+}
+
+"""
+Marks a field whose values are personal data, of the kind named: a caller's API key may read
+them as they are, masked or not at all (see docs/personal-data.md).
+"""
+directive @personal(kind: PersonalKind!) on FIELD_DEFINITION
+
+"The kinds of personal data a field may hold."
+enum PersonalKind {
+  "A person's or company's name."
+  NAME
+  "An e-mail address."
+  EMAIL
+  "A phone number."
+  PHONE
+  "A postal address."
+  ADDRESS
+  "A bank account number."
+  IBAN
+  "Text a customer or agent wrote, which may hold any of the above."
+  FREE_TEXT
 }
 
 "Operator actions on the facade itself."
@@ -14046,6 +14068,16 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋenneoᚑfacadeᚋ
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPersonalKind2githubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐPersonalKind(ctx context.Context, v any) (model.PersonalKind, error) {
+	var res model.PersonalKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPersonalKind2githubᚗcomᚋenneoᚑfacadeᚋfacadeᚋgraphᚋmodelᚐPersonalKind(ctx context.Context, sel ast.SelectionSet, v model.PersonalKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

@@ -14,8 +14,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/enneo-facade/facade/graph/admission"
+	"github.com/enneo-facade/facade/graph/audit"
 	"github.com/enneo-facade/facade/graph/live"
 	"github.com/enneo-facade/facade/graph/persisted"
+	"github.com/enneo-facade/facade/graph/personal"
 	"github.com/enneo-facade/facade/upstream"
 )
 
@@ -85,6 +87,16 @@ type Options struct {
 	// Admission holds heavy operations to their turns; nil: a gate with admission's defaults
 	// (Limits.Cost per CPU at once).
 	Admission *admission.Gate
+	// PersonalData is the policy of callers without one of their own (PERSONAL_DATA), for the
+	// Authenticator; PseudonymSecret keys masked values' pseudonyms ("": random per process).
+	PersonalData    personal.Policy
+	PseudonymSecret string
+	// AuditLog is where the audit goes (AUDIT_LOG: a file, or stderr), opened as Audit; nil
+	// Audit: no audit.
+	AuditLog string
+	Audit    *audit.Log
+
+	personal personalOptions // NewHandler's, for every request
 }
 
 // NewHandler returns the /graphql endpoint: gqlgen's executor over POST and GET (GET runs
@@ -102,6 +114,7 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
+	o.personal = personalOptions{masker: newMasker(o.PseudonymSecret, auth, log), audit: o.Audit}
 	names := newOperationNames(o.OperationNames)
 	gql := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{live: o.Live, invalidator: o.Invalidator, adminToken: o.AdminToken, zone: o.Zone}}))
 	gql.AddTransport(transport.Options{})
@@ -153,8 +166,9 @@ func NewHandler(fetch HistoryFetcher, auth *Authenticator, o Options, log *slog.
 			withoutSuggestions(resp)
 		}
 		q.op.reportCost(resp, o.RateLimiter)
+		audited := q.writeAudit(operationName(ctx), resp.Data != nil) // its tail, for the response cache
 		if rc != nil {
-			rc.store(ctx, resp, q, name)
+			rc.store(ctx, resp, q, name, audited)
 		}
 		reportProvenance(resp, q)
 		return resp

@@ -173,6 +173,11 @@ func (o *operationLimits) MutateOperationContext(ctx context.Context, oc *graphq
 		return err
 	}
 	q := requestFrom(ctx)
+	if q != nil {
+		if err := checkPersonal(oc, q.cred.Personal); err != nil {
+			return err
+		}
+	}
 	subscription := oc.Operation.Operation == ast.Subscription
 	if q != nil {
 		q.op.cost, q.op.costed, q.op.timed = c.Cost, true, c.Timed

@@ -64,16 +64,22 @@ func (m operationNames) of(name string) string {
 	return "other"
 }
 
+// operationName is the name of the operation at ctx, as its client gave it; "" for none.
+func operationName(ctx context.Context) string {
+	if !graphql.HasOperationContext(ctx) {
+		return ""
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.OperationName == "" && oc.Operation != nil {
+		return oc.Operation.Name
+	}
+	return oc.OperationName
+}
+
 // observeOperation reports an operation answered after it reached gqlgen: its name, outcome
 // and time, and the limits that refused or stopped it. It returns the name as reported.
 func observeOperation(ctx context.Context, obs Observer, names operationNames, q *request, resp *graphql.Response) string {
-	name := ""
-	if graphql.HasOperationContext(ctx) {
-		oc := graphql.GetOperationContext(ctx)
-		if name = oc.OperationName; name == "" && oc.Operation != nil {
-			name = oc.Operation.Name
-		}
-	}
+	name := operationName(ctx)
 	outcome := "ok"
 	switch {
 	case resp.Data == nil && len(resp.Errors) > 0:

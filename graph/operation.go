@@ -154,6 +154,9 @@ func (q *request) resolveField(ctx context.Context, next graphql.Resolver) (any,
 		op.stop(errTooManyBytes)
 		return op.cut(ctx, func(context.Context) (any, error) { return res, err })
 	}
+	if err == nil && res != nil && q.watchesFields() {
+		res = q.personalField(ctx, res)
+	}
 	return res, err
 }
 

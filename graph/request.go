@@ -25,9 +25,17 @@ type request struct {
 	stop    <-chan struct{} // Options.Stopping: a subscription's stream ends
 	live    *live.Hub       // Options.Live: whether changes may be missed, for subscribers
 	cred    Credential
-	op      operation
-	used    provenance
-	loaders loaders // in the request's one allocation
+	// personal is the handler's masker and audit; read what the operation returned, for its
+	// audit line; requestID the access log's id of the request.
+	personal  personalOptions
+	read      reads
+	requestID string
+	// delivered is a subscription's contracts as it hands them to its events; event, of an
+	// event's request, its subscription's (both nil without an audit).
+	delivered, event *contractQueue
+	op               operation
+	used             provenance
+	loaders          loaders // in the request's one allocation
 	// lenient is set once a history with undecodable values is loaded; until then no field
 	// needs resolveField's check.
 	lenient atomic.Bool
@@ -61,6 +69,9 @@ func withRequest(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 			}
 		}
 		q := newRequest(fetch, m.cred, o, ps)
+		if q.personal.audit != nil {
+			q.requestID = w.Header().Get("X-Request-Id")
+		}
 		q.info, q.untimed, q.rates, q.stop, q.live = requestInfoOf(w), r.Context(), o.RateLimiter, o.Stopping, o.Live
 		ctx := r.Context()
 		if o.Timeout > 0 {
@@ -78,7 +89,7 @@ func withRequest(fetch HistoryFetcher, auth *Authenticator, o Options, next http
 }
 
 func newRequest(fetch HistoryFetcher, cred Credential, o Options, ps *projections) *request {
-	q := &request{cred: cred}
+	q := &request{cred: cred, personal: o.personal}
 	q.loaders.init(q, fetch, o, ps)
 	q.op.start, q.op.limits = time.Now(), o.Limits
 	return q

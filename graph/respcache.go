@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/enneo-facade/facade/graph/audit"
 	"github.com/enneo-facade/facade/upstream"
 	"github.com/enneo-facade/facade/upstream/lru"
 )
@@ -34,6 +35,7 @@ type responseCache struct {
 	rates    RateLimiter // nil: no rate limit
 	obs      Observer
 	compress func(http.Handler) http.Handler // nil: none
+	audit    *audit.Log                      // nil: no audit
 }
 
 type cachedResponse struct {
@@ -42,6 +44,7 @@ type cachedResponse struct {
 	cost       int64        // the operation's estimated cost, paid again by every answer
 	deps       []historyDep // sorted by contract id
 	freshUntil time.Time    // of its least fresh history
+	audited    []byte       // the tail of its audit line (audit.Read.Tail), nil for none
 	rendered   atomic.Pointer[rendering]
 	encoded    atomic.Pointer[encoding]
 }
@@ -67,7 +70,7 @@ func newResponseCache(o Options) *responseCache {
 	if size <= 0 {
 		size = 8 << 20
 	}
-	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes, rates: o.RateLimiter, obs: o.Observer, compress: o.Compress}
+	return &responseCache{entries: lru.New[[32]byte, *cachedResponse](size), changes: o.Changes, rates: o.RateLimiter, obs: o.Observer, compress: o.Compress, audit: o.personal.audit}
 }
 
 // missed is what serve found out about a request it could not answer, for what follows:
@@ -96,7 +99,7 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 		// every query): a whole answer is what it gets without @defer. A CSV table is flattened
 		// from the executed operation; a refusal (406) is the transport's.
 		if cred.Err == nil && (contentType == applicationJSON || contentType == graphqlResponseJSON) {
-			key, ok = requestKey(r, cred.Upstream.Scope)
+			key, ok = requestKey(r, cred.cacheScope())
 		}
 		if !ok {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), missedCtx{}, missed{cred: cred})))
@@ -130,6 +133,9 @@ func (rc *responseCache) serve(auth *Authenticator, next http.Handler) http.Hand
 				w.Write(body)
 			}
 			rc.obs.Operation(e.name, "ok", time.Since(start))
+			if e.audited != nil && rc.audit != nil {
+				rc.audit.Write(now, w.Header().Get("X-Request-Id"), cred.caller(), e.audited)
+			}
 			if info := requestInfoOf(w); info != nil {
 				info.Operation, info.Response = e.name, true
 			}
@@ -153,9 +159,9 @@ func (rc *responseCache) valid(e *cachedResponse) bool {
 	return true
 }
 
-// store keeps resp, the answer to the operation called name, if it was a query that succeeded
-// on fresh histories only.
-func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, q *request, name string) {
+// store keeps resp, the answer to the operation called name (whose audit line ended with
+// audited), if it was a query that succeeded on fresh histories only.
+func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, q *request, name string, audited []byte) {
 	m, ok := ctx.Value(missedCtx{}).(missed)
 	if !ok || m.key == ([32]byte{}) || len(resp.Errors) > 0 || resp.Data == nil || resp.HasNext != nil || q.op.timed || !graphql.HasOperationContext(ctx) {
 		return
@@ -164,7 +170,7 @@ func (rc *responseCache) store(ctx context.Context, resp *graphql.Response, q *r
 		return
 	}
 	now := time.Now()
-	e := &cachedResponse{data: bytes.Clone(resp.Data), name: name, cost: q.op.cost}
+	e := &cachedResponse{data: bytes.Clone(resp.Data), name: name, cost: q.op.cost, audited: audited}
 	expires := now.Add(time.Hour) // or when its first history stops being fresh
 	keep := true
 	q.used.each(func(id string, u historyUse) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -53,10 +54,14 @@ func (r *Resolver) contractChanged(ctx context.Context, ids []string) (<-chan *u
 		return nil, err
 	}
 	out := make(chan *upstream.Contract)
+	if q.personal.audit != nil {
+		q.delivered = &contractQueue{}
+	}
 	go func() {
 		defer close(out)
 		for e := range events {
 			k, _ := contractIn(e.History, e.ContractID)
+			q.delivered.push(e.ContractID) // before the executor can receive it
 			select {
 			case out <- k:
 			case <-ctx.Done():
@@ -70,7 +75,7 @@ func (r *Resolver) contractChanged(ctx context.Context, ids []string) (<-chan *u
 // eventRequest is the state of one event of q's subscription: q's caller, limits and cost,
 // and loaders, bounds and provenance of its own.
 func (q *request) eventRequest() *request {
-	e := &request{cred: q.cred, ctx: q.ctx, untimed: q.untimed, rates: q.rates, stop: q.stop, live: q.live}
+	e := &request{cred: q.cred, personal: q.personal, requestID: q.requestID, event: q.delivered, ctx: q.ctx, untimed: q.untimed, rates: q.rates, stop: q.stop, live: q.live}
 	l := &q.loaders
 	e.loaders = loaders{q: e, fetch: l.fetch, obs: l.obs, spans: l.spans, wait: l.wait, ps: l.ps}
 	e.op.start, e.op.limits = time.Now(), q.op.limits
@@ -214,4 +219,36 @@ func (e *request) charge(ctx context.Context, resp *graphql.Response) []byte {
 		}
 	}
 	return appendResponse(nil, resp, true)
+}
+
+// contractQueue is the ids of the contracts a subscription handed to the executor, in order,
+// each taken by its event's audit line: the executor marshals the contract with no trace of
+// which one it was. nil: no audit.
+type contractQueue struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (c *contractQueue) push(id string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.ids = append(c.ids, id)
+	c.mu.Unlock()
+}
+
+// pop takes the oldest id, "" for none.
+func (c *contractQueue) pop() string {
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ids) == 0 {
+		return ""
+	}
+	id := c.ids[0]
+	c.ids = c.ids[1:]
+	return id
 }

@@ -264,7 +264,7 @@ func (cn *wsConn) start(m wsMessage) bool {
 // rate limit) and sends its results: a subscription's events as they come, anything else once.
 func (cn *wsConn) operation(ctx context.Context, id string, params *graphql.RawParams) {
 	o := cn.base
-	q := &request{cred: cn.cred, untimed: ctx, rates: o.rates, stop: o.stop, live: o.live}
+	q := &request{cred: cn.cred, personal: o.personal, requestID: o.requestID, untimed: ctx, rates: o.rates, stop: o.stop, live: o.live}
 	l := &o.loaders
 	q.loaders = loaders{q: q, fetch: l.fetch, obs: l.obs, spans: l.spans, wait: l.wait, ps: l.ps}
 	q.op.start, q.op.limits = time.Now(), o.op.limits

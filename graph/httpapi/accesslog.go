@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,13 +10,12 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/enneo-facade/facade/graph"
+	"github.com/enneo-facade/facade/graph/jsonlog"
 	"github.com/enneo-facade/facade/graph/tracing"
 )
 
@@ -66,11 +64,11 @@ func accessLog(log *slog.Logger, logs io.Writer, auth *graph.Authenticator, trac
 		b := append((*buf)[:0], `{"time":"`...)
 		b = start.Add(took).AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `","level":"INFO","msg":"request","requestId":`...)
-		b = appendJSONString(b, id)
+		b = jsonlog.AppendString(b, id)
 		b = append(b, `,"method":`...)
-		b = appendJSONString(b, r.Method)
+		b = jsonlog.AppendString(b, r.Method)
 		b = append(b, `,"path":`...)
-		b = appendJSONString(b, r.URL.Path)
+		b = jsonlog.AppendString(b, r.URL.Path)
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(rec.status), 10)
 		b = append(b, `,"duration":`...)
@@ -78,12 +76,12 @@ func accessLog(log *slog.Logger, logs io.Writer, auth *graph.Authenticator, trac
 		if traced {
 			if trace := tracing.TraceID(r.Context()); trace != "" {
 				b = append(b, `,"traceId":`...)
-				b = appendJSONString(b, trace)
+				b = jsonlog.AppendString(b, trace)
 			}
 		}
 		if info.Operation != "" {
 			b = append(b, `,"operation":`...)
-			b = appendJSONString(b, info.Operation)
+			b = jsonlog.AppendString(b, info.Operation)
 			b = append(b, `,"upstreamCalls":`...)
 			b = strconv.AppendInt(b, int64(info.UpstreamCalls), 10)
 			if info.Response {
@@ -102,7 +100,7 @@ func accessLog(log *slog.Logger, logs io.Writer, auth *graph.Authenticator, trac
 		}
 		if caller := auth.Caller(r); caller != "" {
 			b = append(b, `,"caller":`...)
-			b = appendJSONString(b, caller)
+			b = jsonlog.AppendString(b, caller)
 		}
 		b = append(b, "}\n"...)
 		logs.Write(b)
@@ -122,27 +120,6 @@ type loggedRequest struct {
 func (l *loggedRequest) RequestInfo() *graph.RequestInfo { return &l.info }
 
 var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// appendJSONString appends s as a JSON string, as encoding/json would but for HTML, which a log
-// line need not escape.
-func appendJSONString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\ufffd")
-	}
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
 
 // requestID is what an incoming X-Request-Id must look like to be kept: a UUID, a trace id or
 // the like, nothing that could forge a log line.
@@ -164,51 +141,3 @@ var (
 	requestIDPrefix = mrand.Uint64()
 	requestCount    atomic.Uint64
 )
-
-// BufferedLog is where log lines go: a buffer, written out when it is full and at least every
-// logFlushInterval, so that a line per request does not cost a write each (one per request
-// halved the throughput of cached answers). Close writes out the rest.
-type BufferedLog struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-const logFlushInterval = 200 * time.Millisecond
-
-func NewBufferedLog(w io.Writer) *BufferedLog {
-	b := &BufferedLog{w: bufio.NewWriterSize(w, 64<<10), done: make(chan struct{})}
-	b.wg.Go(func() {
-		tick := time.NewTicker(logFlushInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				b.flush()
-			case <-b.done:
-				b.flush()
-				return
-			}
-		}
-	})
-	return b
-}
-
-func (b *BufferedLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.w.Write(p)
-}
-
-func (b *BufferedLog) flush() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.w.Flush()
-}
-
-// Close writes out what is buffered and stops the flushing.
-func (b *BufferedLog) Close() {
-	close(b.done)
-	b.wg.Wait()
-}

@@ -57,7 +57,7 @@ type Parts struct {
 	Metrics http.Handler
 	Tracer  *tracing.Tracing // nil: tracing is off
 	Log     *slog.Logger
-	Lines   io.Writer // where the access log writes its lines (a BufferedLog)
+	Lines   io.Writer // where the access log writes its lines (a jsonlog.Buffered)
 }
 
 // MetricsRoutes serves metrics at /metrics, on a listener of their own (METRICS_ADDR).

@@ -231,6 +231,76 @@ func (e OrderDirection) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The kinds of personal data a field may hold.
+type PersonalKind string
+
+const (
+	// A person's or company's name.
+	PersonalKindName PersonalKind = "NAME"
+	// An e-mail address.
+	PersonalKindEmail PersonalKind = "EMAIL"
+	// A phone number.
+	PersonalKindPhone PersonalKind = "PHONE"
+	// A postal address.
+	PersonalKindAddress PersonalKind = "ADDRESS"
+	// A bank account number.
+	PersonalKindIban PersonalKind = "IBAN"
+	// Text a customer or agent wrote, which may hold any of the above.
+	PersonalKindFreeText PersonalKind = "FREE_TEXT"
+)
+
+var AllPersonalKind = []PersonalKind{
+	PersonalKindName,
+	PersonalKindEmail,
+	PersonalKindPhone,
+	PersonalKindAddress,
+	PersonalKindIban,
+	PersonalKindFreeText,
+}
+
+func (e PersonalKind) IsValid() bool {
+	switch e {
+	case PersonalKindName, PersonalKindEmail, PersonalKindPhone, PersonalKindAddress, PersonalKindIban, PersonalKindFreeText:
+		return true
+	}
+	return false
+}
+
+func (e PersonalKind) String() string {
+	return string(e)
+}
+
+func (e *PersonalKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PersonalKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PersonalKind", str)
+	}
+	return nil
+}
+
+func (e PersonalKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PersonalKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PersonalKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // What tickets can be sorted by.
 type TicketOrderField string
 
