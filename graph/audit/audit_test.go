@@ -13,7 +13,7 @@ import (
 
 type line struct {
 	Time, Level, Msg, RequestID, Caller, Policy, Operation string
-	Contracts, Personal                                   []string
+	Contracts, Personal                                    []string
 }
 
 // TestFile: a line is one JSON object with every key, written out by Close; the file is
