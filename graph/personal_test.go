@@ -127,7 +127,8 @@ func TestPersonalFieldsAreMarked(t *testing.T) {
 }
 
 // TestPersonalDataDocumentNamesEveryMarkedField: docs/personal-data.md's table of kinds names
-// every field marked @personal, under its kind, and no field that is not.
+// every field marked @personal, under its kind, and no field that is not; and each one's
+// description says what it holds.
 func TestPersonalDataDocumentNamesEveryMarkedField(t *testing.T) {
 	doc, err := os.ReadFile("../docs/personal-data.md")
 	if err != nil {
@@ -148,6 +149,9 @@ func TestPersonalDataDocumentNamesEveryMarkedField(t *testing.T) {
 				continue
 			}
 			marked++
+			if !strings.HasSuffix(f.Description, "Personal data ("+kind.String()+").") {
+				t.Errorf("%s.%s's description does not end with \"Personal data (%s).\", which the playground's docs show: %q", typ.Name, f.Name, kind, f.Description)
+			}
 			if !strings.Contains(rows[kind.String()], "`"+typ.Name+"."+f.Name+"`") {
 				t.Errorf("docs/personal-data.md's row %s does not name %s.%s", kind, typ.Name, f.Name)
 			}
