@@ -59,14 +59,7 @@ func (r *reads) contract(k *upstream.Contract) {
 	r.contracts[string(*k.ID)] = struct{}{}
 }
 
-func (r *reads) kind(k personal.Kind) {
-	for {
-		old := r.kinds.Load()
-		if old&(1<<k) != 0 || r.kinds.CompareAndSwap(old, uint32(personal.Kinds(old).With(k))) {
-			return
-		}
-	}
-}
+func (r *reads) kind(k personal.Kind) { r.kinds.Or(uint32(personal.Kinds(0).With(k))) }
 
 // watchesFields reports whether personalField must see the operation's fields.
 func (q *request) watchesFields() bool {
@@ -132,8 +125,10 @@ func masked(m *personal.Masker, k personal.Kind, v any) any {
 			list[i] = graphql.MarshalString(s)
 		}
 		return list
+	case r.Kind() == reflect.Struct: // its fields say what of it is personal
+		return v
 	}
-	return v
+	return nil // a value masking does not know how to keep part of
 }
 
 // nullValue reports whether v resolves to null.

@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -10,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/enneo-facade/facade/graph/personal"
+	"github.com/enneo-facade/facade/upstream"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -166,5 +171,73 @@ func TestPersonalDataDocumentNamesEveryMarkedField(t *testing.T) {
 	}
 	if marked < 50 {
 		t.Errorf("%d fields marked @personal: the schema was not read", marked)
+	}
+}
+
+// TestMaskedValues: what masking makes of each Go type a personal field resolves to.
+func TestMaskedValues(t *testing.T) {
+	m := personal.NewMasker([]byte("s"))
+	email := "Tom@Mustermann.de"
+	text := upstream.Text("tom@mustermann.de")
+	var none *string
+	pseudonym := `"` + func() string { p, _ := m.Mask(personal.Email, email); return p }() + `"`
+	for _, c := range []struct {
+		kind personal.Kind
+		in   any
+		want string // as marshalled; "" for null
+	}{
+		{personal.Email, email, pseudonym},
+		{personal.Email, &email, pseudonym},
+		{personal.Email, &text, pseudonym},
+		{personal.Email, none, ""},
+		{personal.Email, []string{email, "tom@mustermann.de"}, "[" + pseudonym + "," + pseudonym + "]"},
+		{personal.Email, []upstream.Text(nil), ""},
+		{personal.Address, "Hauptstr. 1, 10115 Berlin", `"10115 Berlin"`},
+		{personal.Address, "Hauptstr. 1", ""},
+		{personal.FreeText, "Sehr geehrte", ""},
+		{personal.Email, json.RawMessage(`{"to":"tom@mustermann.de"}`), ""},
+		{personal.Email, struct{ To []string }{}, "object"},
+	} {
+		got := masked(m, c.kind, c.in)
+		var out string
+		switch v := got.(type) {
+		case nil:
+		case graphql.Marshaler:
+			var b bytes.Buffer
+			v.MarshalGQL(&b)
+			out = b.String()
+		default:
+			out = "object"
+		}
+		if out != c.want {
+			t.Errorf("%s %T %v: %s, want %s", c.kind, c.in, c.in, out, c.want)
+		}
+	}
+}
+
+// TestPseudonymSecretUnset: without PSEUDONYM_SECRET, pseudonyms are keyed by a random secret
+// of the process, which a warning says where some caller's policy masks, and only there.
+func TestPseudonymSecretUnset(t *testing.T) {
+	for _, c := range []struct {
+		auth *Authenticator
+		warn bool
+	}{
+		{NewAuthenticator("", nil).PersonalData(personal.Mask), true},
+		{NewAuthenticator("svc", nil).RequireKeys(APIKeys{{1}: {Name: "bi", Personal: personal.Mask, HasPolicy: true}}), true},
+		{NewAuthenticator("", nil), false},
+		{NewAuthenticator("svc", nil).RequireKeys(APIKeys{{1}: {Name: "ops", Personal: personal.Deny, HasPolicy: true}}), false},
+	} {
+		var logs bytes.Buffer
+		a := newMasker("", c.auth, slog.New(slog.NewTextHandler(&logs, nil)))
+		b := newMasker("", c.auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if pa, pb := a.Pseudonym("tom@mustermann.de"), b.Pseudonym("tom@mustermann.de"); pa == pb {
+			t.Errorf("two processes without a secret agree on %s", pa)
+		}
+		if warned := strings.Contains(logs.String(), "PSEUDONYM_SECRET is unset"); warned != c.warn {
+			t.Errorf("warned %v, want %v: %s", warned, c.warn, logs.String())
+		}
+	}
+	if newMasker("k", nil, nil).Pseudonym("x") != newMasker("k", nil, nil).Pseudonym("x") {
+		t.Error("one secret, two pseudonyms")
 	}
 }
