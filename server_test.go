@@ -235,6 +235,24 @@ func TestPlaygroundSubscribesAndExplores(t *testing.T) {
 	p.Screenshot(filepath.Join(t.TempDir(), "playground-subscription.png"))
 }
 
+// TestPlaygroundDocsSayWhatIsPersonal: in a real browser, the playground's documentation of a
+// contract says which of its fields are personal data, and of which kind.
+func TestPlaygroundDocsSayWhatIsPersonal(t *testing.T) {
+	playgroundtest.ChromiumPath(t)
+	base, _ := startTestServer(t, nil)
+	p := playgroundtest.Open(t, base+"/")
+	defer p.Close()
+	p.Click(`[aria-label="Show Documentation Explorer"]`)
+	p.ClickLink("Contract") // among the schema's types
+	docs := p.Text(".graphiql-doc-explorer")
+	for _, want := range []string{"The contract holder's email address. Personal data (EMAIL).", "The IBAN payments are collected from. Personal data (IBAN)."} {
+		if !strings.Contains(docs, want) {
+			t.Errorf("the documentation of Contract lacks %q:\n%s", want, docs)
+		}
+	}
+	p.Screenshot(filepath.Join(t.TempDir(), "playground-docs-personal.png"))
+}
+
 func TestShutdownFinishesInFlightQueries(t *testing.T) {
 	base, stop := startTestServer(t, nil)
 	type result struct {

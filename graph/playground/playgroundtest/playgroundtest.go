@@ -258,6 +258,16 @@ func (p *Page) Click(selector string) {
 	}
 }
 
+// ClickLink clicks the first visible link whose text is text, waiting for it to appear, as a
+// person clicks the type "Contract" in the documentation explorer.
+func (p *Page) ClickLink(text string) {
+	p.t.Helper()
+	xpath := chromedp.Search(fmt.Sprintf(`//a[normalize-space()=%s]`, jsString(text)))
+	if err := chromedp.Do(p.steps, chromedp.Click(xpath, chromedp.NodeVisible)); err != nil {
+		p.fatalf("click the link %q: %v", text, err)
+	}
+}
+
 // Text returns the text that the visible element found by the CSS selector
 // shows, waiting for it to appear, such as the documentation explorer's
 // ".graphiql-doc-explorer". For an editor's whole text use QueryText,
