@@ -338,7 +338,7 @@ func TestDeployCompose(t *testing.T) {
 		if first == nil {
 			first, firstName = env, name
 		}
-		for _, v := range []string{"CACHE_KEY_SECRET", "REDIS_URL", "UPSTREAM_URL"} {
+		for _, v := range []string{"CACHE_KEY_SECRET", "PSEUDONYM_SECRET", "REDIS_URL", "UPSTREAM_URL"} {
 			if env[v] != first[v] {
 				t.Errorf("service %s: %s=%q, but %s has %q: the replicas must share it", name, v, env[v], firstName, first[v])
 			}
