@@ -250,10 +250,22 @@ func decodeObject(b []byte, v reflect.Value) error {
 	if err := json.Unmarshal(b, &fields); err != nil || fields == nil {
 		return errUndecodable
 	}
-	var bad []string
+	var (
+		bad    []string
+		folded map[string]string // lower-case key -> key, made when a name is missing
+	)
 	for i, name := range jsonNames(v.Type()) {
+		if name == "" {
+			continue
+		}
 		raw, ok := fields[name]
-		if name == "" || !ok {
+		if !ok {
+			if folded == nil {
+				folded = foldedKeys(fields)
+			}
+			raw, ok = fields[folded[strings.ToLower(name)]]
+		}
+		if !ok {
 			continue
 		}
 		if err := decodeField(raw, v.Field(i)); err != nil {
@@ -263,6 +275,19 @@ func decodeObject(b []byte, v reflect.Value) error {
 	}
 	v.FieldByName("Issues").Set(reflect.ValueOf(Issues{bad: bad}))
 	return nil
+}
+
+// foldedKeys indexes the keys of fields by their lower case, so that a field is found as the
+// strict decoder (goccy/go-json, like encoding/json) finds it: "tiCkets" is tickets. Of keys
+// that differ in case alone, the first in sorted order.
+func foldedKeys(fields map[string]json.RawMessage) map[string]string {
+	folded := make(map[string]string, len(fields))
+	for k := range fields {
+		if lk := strings.ToLower(k); folded[lk] == "" || k < folded[lk] {
+			folded[lk] = k
+		}
+	}
+	return folded
 }
 
 func decodeField(raw json.RawMessage, f reflect.Value) error {
