@@ -110,13 +110,17 @@ func (c *Client) Histories(ctx context.Context, cred Credential, ids []string, p
 func (c *Client) Peek(Credential, string) (Result, bool) { return Result{}, false }
 
 // each runs fn(0) ... fn(n-1), at most c.concurrency at a time, and waits for them.
-func (c *Client) each(n int, fn func(i int)) {
+func (c *Client) each(n int, fn func(i int)) { Each(n, c.concurrency, fn) }
+
+// Each runs fn(0) ... fn(n-1), at most limit at a time, and waits for them: the calls for many
+// contracts, here and in the cache in front.
+func Each(n, limit int, fn func(i int)) {
 	if n == 1 {
 		fn(0) // the common case, a lone contract, needs no goroutine
 		return
 	}
 	var g errgroup.Group
-	g.SetLimit(c.concurrency)
+	g.SetLimit(limit)
 	for i := range n {
 		g.Go(func() error { fn(i); return nil })
 	}

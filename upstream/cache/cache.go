@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"resenje.org/singleflight"
 
 	"github.com/enneo-facade/facade/upstream"
@@ -634,18 +633,7 @@ func (c *Cache) decodeEntry(rs *resource, key EntryKey, v []byte, now time.Time)
 }
 
 // each runs fn(0) ... fn(n-1), at most the upstream's concurrency at a time, and waits for them.
-func (c *Cache) each(n int, fn func(i int)) {
-	if n == 1 {
-		fn(0) // the common case, a lone contract, needs no goroutine
-		return
-	}
-	var g errgroup.Group
-	g.SetLimit(c.concurrency)
-	for i := range n {
-		g.Go(func() error { fn(i); return nil })
-	}
-	g.Wait()
-}
+func (c *Cache) each(n int, fn func(i int)) { upstream.Each(n, c.concurrency, fn) }
 
 // servesStale reports whether err is the upstream failing (rather than answering): only then is
 // a stale entry better than the error. A 401, 403 or 404 is an answer and must be heeded.
