@@ -102,7 +102,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	c.RateLimit.Flags(s)
 	c.Admission.Flags(s, func() int64 { return c.GraphQL.Limits.Cost })
 	c.Live.Flags(s)
-	var level, zone, keysFile string
+	var level, keysFile string
 	envflag.Number(s, &c.Port, "PORT", 8080, "HTTP listen port", func(env string, p int) error {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("%s=%d: must be 0 to 65535", env, p)
@@ -113,7 +113,6 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	s.String(&c.MetricsAddr, "METRICS_ADDR", "", "address of a separate listener for /metrics, e.g. 127.0.0.1:9090; unset: /metrics on the public port")
 	s.String(&c.PprofAddr, "PPROF_ADDR", "", "address of a separate listener for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; unset: off")
 	s.Bool(&c.TraceContractIDs, "TRACE_CONTRACT_IDS", "true: spans name the contracts a batch loads and the upstream paths; unset: they do not", never)
-	s.String(&zone, "TIME_ZONE", "Europe/Berlin", "zone of the upstream's timestamps that carry none")
 	envflag.Number(s, &c.CacheMemoryBytes, "CACHE_MEMORY_BYTES", 64<<20, "bound of the in-process cache when REDIS_URL is unset", envflag.Positive)
 	s.Secret(&c.ScopeSecret, "CACHE_KEY_SECRET", "secret keying credential scopes (HMAC of tokens); unset: random per process")
 	s.String(&keysFile, "API_KEYS_FILE", "", "with UPSTREAM_TOKEN: file of the named API keys callers must present (name and SHA-256 of the key per line)")
@@ -122,14 +121,6 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 			return fmt.Errorf("LOG_LEVEL=%q: must be debug, info, warn or error", level)
 		}
-		return nil
-	})
-	s.Then(func() error { // the one zone of the upstream's timestamps, as read and as asked in
-		loc, err := time.LoadLocation(zone)
-		if err != nil {
-			return fmt.Errorf("TIME_ZONE: unknown zone %q", zone)
-		}
-		c.Upstream.Zone, c.GraphQL.Zone = loc, loc
 		return nil
 	})
 	s.Then(func() error {
@@ -157,6 +148,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	if err := s.Parse(args); err != nil {
 		return c, err
 	}
+	c.GraphQL.Zone = c.Upstream.Zone // the one zone of the upstream's timestamps, as read and as asked in
 	c.HTTP.Metrics = c.MetricsAddr == ""
 	c.Tracing = (getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "") &&
 		getenv("OTEL_SDK_DISABLED") != "true" && getenv("OTEL_TRACES_EXPORTER") != "none"
