@@ -222,6 +222,24 @@ func (c Credential) rateKey() string {
 	return c.Upstream.Scope
 }
 
+// caller is who the audit says read: the API key's name, or the credential's scope where
+// callers send their own tokens (or none is required).
+func (c Credential) caller() string {
+	if c.Key != "" {
+		return c.Key
+	}
+	return c.Upstream.Scope
+}
+
+// cacheScope is what the response cache keys the caller's answers by: its credential's scope,
+// and its policy, so that an answer kept for one policy is never served under another.
+func (c Credential) cacheScope() string {
+	if c.Personal == personal.Allow {
+		return c.Upstream.Scope
+	}
+	return c.Upstream.Scope + "/" + c.Personal.String()
+}
+
 // isAdmin reports whether the caller presented the admin token; never with an empty one.
 func (c Credential) isAdmin(adminToken string) bool {
 	return adminToken != "" && subtle.ConstantTimeCompare([]byte(c.Bearer), []byte(adminToken)) == 1

@@ -224,24 +224,6 @@ func (q *request) auditRead(name string) *audit.Read {
 	return r
 }
 
-// caller is who the audit says read: the API key's name, or the credential's scope where
-// callers send their own tokens (or none is required).
-func (c Credential) caller() string {
-	if c.Key != "" {
-		return c.Key
-	}
-	return c.Upstream.Scope
-}
-
-// cacheScope is what the response cache keys the caller's answers by: its credential's scope,
-// and its policy, so that an answer kept for one policy is never served under another.
-func (c Credential) cacheScope() string {
-	if c.Personal == personal.Allow {
-		return c.Upstream.Scope
-	}
-	return c.Upstream.Scope + "/" + c.Personal.String()
-}
-
 // writeAudit writes the audit line of q's operation, called name, if it returned contract
 // data (returned: its answer has data), and returns the line's tail for an answer the response
 // cache keeps.

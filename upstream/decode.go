@@ -263,7 +263,9 @@ func decodeObject(b []byte, v reflect.Value) error {
 			if folded == nil {
 				folded = foldedKeys(fields)
 			}
-			raw, ok = fields[folded[strings.ToLower(name)]]
+			if key, found := folded[strings.ToLower(name)]; found {
+				raw, ok = fields[key]
+			}
 		}
 		if !ok {
 			continue

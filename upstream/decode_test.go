@@ -184,6 +184,24 @@ func TestDecodeUndecodableCostsOneField(t *testing.T) {
 	}
 }
 
+// TestDecodeLenientFindsKeysAsTheStrictDecoderDoes: once a value is undecodable, fields are
+// still found whatever the case of their keys (as goccy/go-json finds them), and a field that
+// is absent stays absent, even beside a key that is empty.
+func TestDecodeLenientFindsKeysAsTheStrictDecoderDoes(t *testing.T) {
+	var h History
+	lenient, err := decodeLenient([]byte(`{"tiCkets":[{"":"x","SUBJECT":"s","createdAt":"next Tuesday","intents":[{"outCome":{"TxId":"t"}}]}]}`), &h)
+	if err != nil || !lenient || len(h.Tickets) != 1 {
+		t.Fatalf("lenient %v, %d tickets, %v; want the lenient decoder and 1 ticket", lenient, len(h.Tickets), err)
+	}
+	tk := h.Tickets[0]
+	if tk.Subject == nil || *tk.Subject != "s" || tk.Intents[0].Outcome.TxID == nil || *tk.Intents[0].Outcome.TxID != "t" {
+		t.Errorf("fields under keys of another case were lost: %+v", tk)
+	}
+	if tk.ID != nil || tk.Undecodable("id") || tk.Status != nil {
+		t.Errorf("absent fields took the empty key's value: id %v, status %v", tk.ID, tk.Status)
+	}
+}
+
 func TestParseTime(t *testing.T) {
 	tests := []struct {
 		in, want string
